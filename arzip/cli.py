@@ -1,0 +1,277 @@
+"""The `arzip` command line (click): flags -> calls. No maths lives here."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from . import __version__, engine, zoo
+from .errors import ArzipError
+from .fileio import (
+    STDIO,
+    atomic_output,
+    check_output,
+    compressed_name,
+    decompressed_name,
+    open_input,
+    refuse_terminal,
+    remove_input,
+)
+
+
+class ProgressLine:
+    """A one-line progress display on stderr, shown only when stderr is a terminal."""
+
+    def __init__(self, name: str, total: int | None, enabled: bool) -> None:
+        self.name, self.total = name, total
+        self.enabled = enabled and sys.stderr.isatty()
+        self.start = time.perf_counter()
+        self.last = 0.0
+
+    def __call__(self, done: int) -> None:
+        now = time.perf_counter()
+        if not self.enabled or now - self.last < 0.2:
+            return
+        self.last = now
+        rate = done / max(now - self.start, 1e-9) / 1024
+        share = f"{100 * done / self.total:5.1f}% " if self.total else ""
+        sys.stderr.write(f"\r{self.name}: {share}{done >> 10} KiB, {rate:.1f} KiB/s ")
+        sys.stderr.flush()
+
+    def clear(self) -> None:
+        if self.enabled:
+            sys.stderr.write("\r\033[K")
+            sys.stderr.flush()
+
+
+def _say(message: str, quiet: bool) -> None:
+    if not quiet:
+        click.echo(message, err=True)
+
+
+def _error(message: str) -> None:
+    click.echo(f"arzip: {message}", err=True)
+
+
+def _input_size(path: str) -> int | None:
+    return None if path == STDIO else os.path.getsize(path)
+
+
+def _output_for(path: str, output: str | None, to_stdout: bool, compress: bool) -> str:
+    if to_stdout or (path == STDIO and output is None):
+        return STDIO
+    if output:
+        return output
+    return compressed_name(path) if compress else decompressed_name(path)
+
+
+def _compress_one(path: str, out: str, opts: dict) -> None:
+    check_output(out, opts["force"])
+    if out == STDIO:
+        refuse_terminal(sys.stdout, "compressed data")
+    progress = ProgressLine(path, _input_size(path), not opts["quiet"])
+    try:
+        with open_input(path) as src, atomic_output(out, opts["force"]) as dst:
+            stats = engine.compress_stream(src, dst, opts["model"], progress=progress)
+    finally:
+        progress.clear()
+    if opts["remove"] and out != STDIO:
+        with open_input(out) as check:
+            engine.decompress_stream(check, None)
+        remove_input(path)
+    ratio = 100 * stats.coded_bytes / max(stats.raw_bytes, 1)
+    bits = 8 * stats.coded_bytes / max(stats.raw_bytes, 1)
+    _say(f"{path}: {stats.raw_bytes} -> {stats.coded_bytes} bytes ({ratio:.2f}%, "
+         f"{bits:.3f} bits/byte) in {stats.seconds:.1f}s"
+         + (f" [{stats.model}, blocks: {stats.methods}]" if opts["verbose"] else ""),
+         opts["quiet"] or not (opts["verbose"] or sys.stderr.isatty()))
+
+
+def _decompress_one(path: str, out: str, opts: dict) -> None:
+    check_output(out, opts["force"])
+    progress = ProgressLine(path, None, not opts["quiet"])
+    try:
+        with open_input(path) as src, atomic_output(out, opts["force"]) as dst:
+            stats = engine.decompress_stream(src, dst.write, opts["model"], progress=progress)
+    finally:
+        progress.clear()
+    if opts["remove"]:
+        remove_input(path)
+    _say(f"{path}: {stats.raw_bytes} bytes, sha256 verified, {stats.seconds:.1f}s",
+         opts["quiet"] or not (opts["verbose"] or sys.stderr.isatty()))
+
+
+def _run_each(paths: tuple[str, ...], output: str | None, to_stdout: bool, compress: bool,
+              opts: dict) -> None:
+    paths = paths or (STDIO,)
+    if output and len(paths) > 1:
+        raise click.UsageError("-o takes a single input file")
+    if to_stdout and opts["remove"]:
+        raise click.UsageError("--rm cannot be combined with -c")
+    failed = False
+    for path in paths:
+        try:
+            out = _output_for(path, output, to_stdout, compress)
+            if out != STDIO and path != STDIO and Path(out).resolve() == Path(path).resolve():
+                raise ArzipError(f"{path}: input and output are the same file")
+            (_compress_one if compress else _decompress_one)(path, out, opts)
+        except ArzipError as exc:
+            _error(str(exc))
+            failed = True
+        except KeyboardInterrupt:
+            _error("interrupted; no output written")
+            sys.exit(1)
+    if failed:
+        sys.exit(1)
+
+
+_common = [
+    click.argument("files", nargs=-1, type=click.Path(dir_okay=True, allow_dash=True)),
+    click.option("-o", "--output", help="Write to this file (single input only)."),
+    click.option("-c", "--stdout", "to_stdout", is_flag=True, help="Write to standard output."),
+    click.option("-f", "--force", is_flag=True, help="Overwrite existing output files."),
+    click.option("-k", "--keep", is_flag=True, help="Keep input files (the default)."),
+    click.option("--rm", "remove", is_flag=True,
+                 help="Delete each input after its output was written and verified."),
+    click.option("-q", "--quiet", is_flag=True, help="No messages but errors."),
+    click.option("-v", "--verbose", is_flag=True, help="Report sizes and models."),
+]
+
+
+def common_options(func):
+    for decorator in reversed(_common):
+        func = decorator(func)
+    return func
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "-V", "--version")
+def main() -> None:
+    """Lossless compression with autoregressive neural models."""
+
+
+@main.command()
+@common_options
+@click.option("-m", "--model", help="Model id (see 'arzip models') or an exported model file.")
+def compress(files, output, to_stdout, force, keep, remove, quiet, verbose, model) -> None:
+    """Compress FILES (or stdin) to FILE.arz."""
+    opts = dict(force=force, remove=remove, quiet=quiet, verbose=verbose, model=model)
+    _run_each(files, output, to_stdout, True, opts)
+
+
+@main.command()
+@common_options
+@click.option("-m", "--model", help="Model file to use when the needed model is not bundled.")
+def decompress(files, output, to_stdout, force, keep, remove, quiet, verbose, model) -> None:
+    """Decompress FILE.arz (or stdin); the sha256 is verified before the output appears."""
+    opts = dict(force=force, remove=remove, quiet=quiet, verbose=verbose, model=model)
+    _run_each(files, output, to_stdout, False, opts)
+
+
+@main.command("test")
+@click.argument("files", nargs=-1, required=True, type=click.Path(allow_dash=True))
+@click.option("-m", "--model", help="Model file to use when the needed model is not bundled.")
+@click.option("-q", "--quiet", is_flag=True)
+def test_cmd(files, model, quiet) -> None:
+    """Decode FILES and verify their checksums without writing anything."""
+    failed = False
+    for path in files:
+        try:
+            with open_input(path) as src:
+                stats = engine.decompress_stream(src, None, model)
+            _say(f"{path}: OK ({stats.raw_bytes} bytes, sha256 {stats.sha256[:16]}…)", quiet)
+        except ArzipError as exc:
+            _error(str(exc))
+            failed = True
+    sys.exit(1 if failed else 0)
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(allow_dash=True))
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def info(files, as_json) -> None:
+    """Show codec, model, sizes and checksum of .arz FILES (no decoding)."""
+    failed, reports = False, []
+    for path in files:
+        try:
+            with open_input(path) as src:
+                report = engine.describe(src)
+            coded = os.path.getsize(path) if path != STDIO else None
+            report.update(file=path, compressed_bytes=coded)
+            if coded is not None and report["original_bytes"]:
+                report["bits_per_symbol"] = 8 * coded / report["original_bytes"]
+            reports.append(report)
+        except ArzipError as exc:
+            _error(str(exc))
+            failed = True
+    for report in reports:
+        if as_json:
+            click.echo(json.dumps(report, indent=2))
+            continue
+        model = report["model"] or {}
+        methods: dict[str, int] = {}
+        for block in report["blocks"]:
+            methods[block["method"]] = methods.get(block["method"], 0) + 1
+        click.echo(f"{report['file']}\n  format      v{report['format_version']}\n"
+                   f"  codec       {report['codec']}\n"
+                   f"  model       {model.get('name')}@{model.get('version')} "
+                   f"(sha256 {str(model.get('sha256'))[:16]}…)\n"
+                   f"  original    {report['original_bytes']} bytes\n"
+                   f"  compressed  {report['compressed_bytes']} bytes"
+                   + (f" ({report['bits_per_symbol']:.3f} bits/byte)"
+                      if "bits_per_symbol" in report else "") + "\n"
+                   f"  blocks      {len(report['blocks'])} {methods}\n"
+                   f"  sha256      {report['sha256']}")
+    sys.exit(1 if failed else 0)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True)
+def models(as_json) -> None:
+    """List the bundled models."""
+    entries = [{"name": m.name, "codec": m.codec, "sha256": m.sha256, "config": m.config,
+                "card": m.card} for m in zoo.list_models()]
+    if as_json:
+        click.echo(json.dumps(entries, indent=2))
+        return
+    for e in entries:
+        click.echo(f"{e['name']:24} codec={e['codec']:8} sha256={e['sha256'][:16]}…  {e['card']}")
+
+
+@main.command()
+@click.argument("kind", type=click.Choice(["text"]))
+@click.option("--data", "data_dir", type=click.Path(exists=True, file_okay=False),
+              default="../shared/data/text/train", show_default=True)
+@click.option("--dev", "dev_dir", type=click.Path(exists=True, file_okay=False),
+              default=None, help="Folder evaluated periodically (default: none).")
+@click.option("--steps", default=7000, show_default=True)
+@click.option("--minutes", default=0.0, help="Stop after this many minutes (resumable).")
+@click.option("--checkpoint", type=click.Path(dir_okay=False),
+              default=str(Path.home() / ".cache/arzip/train/text.pt"), show_default=True)
+@click.option("--export", "export_path", type=click.Path(dir_okay=False),
+              help="Write the trained model here (an exported model file).")
+@click.option("--name", default="text-byte-small@1", show_default=True)
+@click.option("--seed", default=1234, show_default=True)
+def train(kind, data_dir, dev_dir, steps, minutes, checkpoint, export_path, name, seed) -> None:
+    """Train (or resume training) a default model on a data folder."""
+    from .train import TrainConfig
+
+    if kind == "text":
+        from .codecs.text.training import train_text_model
+
+        cfg = TrainConfig(steps=steps, max_minutes=minutes, seed=seed)
+        state = train_text_model(Path(data_dir), Path(dev_dir) if dev_dir else None,
+                                 Path(checkpoint), cfg)
+    if export_path:
+        digest = zoo.export_model(Path(export_path), name, "bytes", state["model_config"],
+                                  state["model"])
+        click.echo(f"exported {name} to {export_path} (sha256 {digest})", err=True)
+
+
+if __name__ == "__main__":
+    main()

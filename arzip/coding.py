@@ -1,0 +1,71 @@
+"""Entropy coding: the only module that touches constriction.
+
+A range coder (a queue: encoder and decoder both run in natural order) codes each symbol
+with a 256-way (or n-way) categorical built by constriction with `perfect=False`, which
+also guarantees every symbol a nonzero probability. Compressed words are stored as
+little-endian uint32. Nothing here prints (stdout may carry compressed data).
+"""
+
+from __future__ import annotations
+
+import constriction
+import numpy as np
+
+from .errors import FormatError
+
+Categorical = constriction.stream.model.Categorical  # submodules are attributes only
+RangeEncoder = constriction.stream.queue.RangeEncoder
+RangeDecoder = constriction.stream.queue.RangeDecoder
+_CATEGORICAL = Categorical(perfect=False)
+
+
+def _as_probs(probs: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(probs, dtype=np.float64)
+
+
+class CategoricalEncoder:
+    """Range-codes batches of symbols, each under its own probability row."""
+
+    def __init__(self) -> None:
+        self._encoder = RangeEncoder()
+
+    def encode(self, symbols: np.ndarray, probs: np.ndarray) -> None:
+        """Append `symbols` (B,) coded with probabilities `probs` (B, K)."""
+        if len(symbols):
+            self._encoder.encode(np.ascontiguousarray(symbols, dtype=np.int32), _CATEGORICAL,
+                                 _as_probs(probs))
+
+    def finish(self) -> bytes:
+        """The payload: compressed words as little-endian uint32."""
+        return self._encoder.get_compressed().astype("<u4").tobytes()
+
+
+def encode_categorical(symbols: np.ndarray, probs: np.ndarray) -> bytes:
+    """Range-code `symbols` (N,) under per-symbol probabilities (N, K) in one call."""
+    encoder = CategoricalEncoder()
+    encoder.encode(symbols, probs)
+    return encoder.finish()
+
+
+class CategoricalDecoder:
+    """Decodes a payload written by `encode_categorical`, a batch of symbols at a time."""
+
+    def __init__(self, payload: bytes) -> None:
+        if len(payload) % 4:
+            raise FormatError("corrupted payload: length is not a whole number of words")
+        words = np.frombuffer(payload, dtype="<u4").astype(np.uint32)
+        self._decoder = RangeDecoder(words)
+
+    def decode(self, probs: np.ndarray) -> np.ndarray:
+        """Decode one symbol for each row of `probs` (B, K)."""
+        try:
+            return np.asarray(self._decoder.decode(_CATEGORICAL, _as_probs(probs)),
+                              dtype=np.int64)
+        except Exception as exc:  # constriction raises on inconsistent data
+            raise FormatError(f"corrupted payload: {exc}") from None
+
+
+def ideal_bits(symbols: np.ndarray, probs: np.ndarray) -> float:
+    """Information content in bits of `symbols` under normalised `probs` (for reports)."""
+    p = probs[np.arange(len(symbols)), symbols] / probs.sum(axis=1)
+    return float(-np.log2(p).sum())

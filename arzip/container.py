@@ -1,0 +1,160 @@
+"""The .arz container: bytes <-> dataclasses. Pure bytes, no torch, no codec knowledge.
+
+Layout (all integers little-endian; see docs/FORMAT.md):
+
+    header   magic b"\\x89ARZ" | version u8 | json_len u32 | json (UTF-8) | crc32 u32
+    block*   b"B" | method u8 | raw_len u32 | lanes u16 | payload_len u32
+             | raw_crc32 u32 | payload_crc32 u32 | record_crc32 u32 | payload
+    end      b"E" | total_len u64 | sha256 (32 bytes) | crc32 u32
+
+The JSON header names the codec by a stable string id, the model (name, version, sha256 of
+its weights), the coder settings and a codec-specific dictionary.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+import zlib
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import BinaryIO
+
+from .errors import FormatError
+
+MAGIC = b"\x89ARZ"
+FORMAT_VERSION = 1
+MAX_HEADER_JSON = 1 << 20
+
+_HEAD = struct.Struct("<4sBI")
+_BLOCK = struct.Struct("<BIHIII")  # after the b"B" tag, before the record crc
+_END = struct.Struct("<Q32s")  # after the b"E" tag, before the crc
+_CRC = struct.Struct("<I")
+
+
+class Method(IntEnum):
+    """How a block's payload encodes its bytes."""
+
+    STORED = 0
+    ZLIB = 1
+    LZMA = 2
+    MODEL = 3
+
+
+@dataclass
+class Header:
+    """File-level metadata."""
+
+    codec: str
+    model: dict | None = None  # {"name", "version", "sha256"}
+    coder: dict = field(default_factory=dict)
+    codec_header: dict = field(default_factory=dict)
+    version: int = FORMAT_VERSION
+
+    def to_json(self) -> dict:
+        return {"codec": self.codec, "model": self.model, "coder": self.coder,
+                "codec_header": self.codec_header}
+
+
+@dataclass
+class Block:
+    """One independently coded block of the original bytes."""
+
+    method: Method
+    raw_len: int
+    lanes: int
+    raw_crc: int
+    payload: bytes
+
+
+@dataclass
+class End:
+    """The trailer: total original length and its sha256."""
+
+    total_len: int
+    sha256: bytes
+
+
+def crc32(data: bytes) -> int:
+    return zlib.crc32(data) & 0xFFFFFFFF
+
+
+def pack_header(header: Header) -> bytes:
+    body = json.dumps(header.to_json(), sort_keys=True, separators=(",", ":")).encode()
+    head = _HEAD.pack(MAGIC, header.version, len(body)) + body
+    return head + _CRC.pack(crc32(head))
+
+
+def pack_block(block: Block) -> bytes:
+    fields = _BLOCK.pack(int(block.method), block.raw_len, block.lanes, len(block.payload),
+                         block.raw_crc, crc32(block.payload))
+    record = b"B" + fields
+    return record + _CRC.pack(crc32(record)) + block.payload
+
+
+def pack_end(end: End) -> bytes:
+    record = b"E" + _END.pack(end.total_len, end.sha256)
+    return record + _CRC.pack(crc32(record))
+
+
+def _read_exact(stream: BinaryIO, n: int, what: str) -> bytes:
+    data = stream.read(n)
+    if len(data) != n:
+        raise FormatError(f"truncated file: unexpected end of data in the {what}")
+    return data
+
+
+def read_header(stream: BinaryIO) -> Header:
+    """Parse and validate the header at the start of `stream`."""
+    head = stream.read(_HEAD.size)
+    if len(head) < 4 or head[:4] != MAGIC:
+        raise FormatError("not an .arz file (bad magic bytes)")
+    if len(head) < _HEAD.size:
+        raise FormatError("truncated file: unexpected end of data in the header")
+    _, version, json_len = _HEAD.unpack(head)
+    if version != FORMAT_VERSION:
+        raise FormatError(f"unsupported .arz format version {version} "
+                          f"(this arzip reads version {FORMAT_VERSION})")
+    if json_len > MAX_HEADER_JSON:
+        raise FormatError("corrupted header (implausible length)")
+    body = _read_exact(stream, json_len, "header")
+    (stored,) = _CRC.unpack(_read_exact(stream, 4, "header"))
+    if stored != crc32(head + body):
+        raise FormatError("corrupted header (checksum mismatch)")
+    try:
+        meta = json.loads(body)
+        return Header(codec=str(meta["codec"]), model=meta["model"], coder=dict(meta["coder"]),
+                      codec_header=dict(meta["codec_header"]), version=version)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise FormatError(f"corrupted header ({exc})") from None
+
+
+def read_record(stream: BinaryIO) -> Block | End:
+    """Parse the next block or the trailer, checking every checksum."""
+    tag = stream.read(1)
+    if tag == b"B":
+        fields = _read_exact(stream, _BLOCK.size, "block header")
+        (stored,) = _CRC.unpack(_read_exact(stream, 4, "block header"))
+        if stored != crc32(tag + fields):
+            raise FormatError("corrupted block header (checksum mismatch)")
+        method, raw_len, lanes, payload_len, raw_crc, payload_crc = _BLOCK.unpack(fields)
+        try:
+            method = Method(method)
+        except ValueError:
+            raise FormatError(f"unknown block method {method}") from None
+        payload = _read_exact(stream, payload_len, "block payload")
+        if crc32(payload) != payload_crc:
+            raise FormatError("corrupted block payload (checksum mismatch)")
+        return Block(method, raw_len, lanes, raw_crc, payload)
+    if tag == b"E":
+        fields = _read_exact(stream, _END.size, "trailer")
+        (stored,) = _CRC.unpack(_read_exact(stream, 4, "trailer"))
+        if stored != crc32(tag + fields):
+            raise FormatError("corrupted trailer (checksum mismatch)")
+        total_len, digest = _END.unpack(fields)
+        if stream.read(1):
+            raise FormatError("unexpected data after the end of the .arz stream")
+        return End(total_len, digest)
+    if not tag:
+        raise FormatError("truncated file: the trailer is missing")
+    raise FormatError("corrupted file (unknown record type)")

@@ -1,0 +1,193 @@
+"""Compress and decompress streams: blocks, classical fallback, checksums.
+
+This module ties the container, the zoo and a codec together; it does no maths of its own
+and knows no modality. Every block is coded by the model and also by zlib and lzma; the
+smallest encoding is stored, so output never exceeds the input by more than the framing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import lzma
+import time
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+from . import container, zoo
+from .container import Block, End, Header, Method
+from .errors import FormatError, IntegrityError
+from .registry import codec_class
+
+BLOCK_SIZE = 1 << 20
+Progress = Callable[[int], None]
+
+
+@dataclass
+class Stats:
+    """What a compression or decompression did (for -v, info and benchmarks)."""
+
+    codec: str = ""
+    model: str = ""
+    raw_bytes: int = 0
+    coded_bytes: int = 0
+    model_bits: float = 0.0  # ideal bits of the model over the blocks it coded
+    model_coded_bits: int = 0  # real payload bits of those blocks
+    methods: dict = field(default_factory=dict)
+    seconds: float = 0.0
+    sha256: str = ""
+
+
+def load_codec(codec_id: str, model: zoo.ModelInfo, coder: dict | None = None):
+    """A ready codec object with the model's verified weights."""
+    return codec_class(codec_id).from_weights(zoo.load_weights(model), coder)
+
+
+def _classical(data: bytes) -> list[tuple[Method, bytes]]:
+    return [(Method.STORED, data), (Method.ZLIB, zlib.compress(data, 9)),
+            (Method.LZMA, lzma.compress(data, preset=9 | lzma.PRESET_EXTREME))]
+
+
+def _read_block(src: BinaryIO, size: int) -> bytes:
+    chunks, want = [], size
+    while want:
+        chunk = src.read(want)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        want -= len(chunk)
+    return b"".join(chunks)
+
+
+def compress_stream(src: BinaryIO, dst: BinaryIO, model_spec: str | None = None,
+                    codec_id: str = "bytes", progress: Progress | None = None,
+                    block_size: int = BLOCK_SIZE) -> Stats:
+    """Compress all of `src` into `dst` as an .arz stream."""
+    start = time.perf_counter()
+    model = zoo.find_model(model_spec) if model_spec else zoo.default_model(codec_id)
+    codec = load_codec(codec_id, model)
+    header = Header(codec=codec_id, model=model.header_entry, coder=codec.coder_settings())
+    stats = Stats(codec=codec_id, model=model.name)
+    out = container.pack_header(header)
+    dst.write(out)
+    stats.coded_bytes += len(out)
+    digest = hashlib.sha256()
+    while True:
+        data = _read_block(src, block_size)
+        if not data and stats.raw_bytes:
+            break
+        done = stats.raw_bytes
+        lanes, payload, bits = codec.encode_block(
+            data, (lambda k, done=done: progress(done + k)) if progress else None)
+        candidates = [(Method.MODEL, payload)] + _classical(data)
+        method, best = min(candidates, key=lambda c: len(c[1]))
+        if method == Method.MODEL:
+            stats.model_bits += bits
+            stats.model_coded_bits += 8 * len(payload)
+        stats.methods[method.name.lower()] = stats.methods.get(method.name.lower(), 0) + 1
+        block = Block(method, len(data), lanes if method == Method.MODEL else 0,
+                      container.crc32(data), best)
+        out = container.pack_block(block)
+        dst.write(out)
+        stats.coded_bytes += len(out)
+        stats.raw_bytes += len(data)
+        digest.update(data)
+        if progress:
+            progress(stats.raw_bytes)
+        if len(data) < block_size:
+            break
+    out = container.pack_end(End(stats.raw_bytes, digest.digest()))
+    dst.write(out)
+    stats.coded_bytes += len(out)
+    stats.sha256 = digest.hexdigest()
+    stats.seconds = time.perf_counter() - start
+    return stats
+
+
+def _decode_block(block: Block, codec_loader: Callable[[], object],
+                  progress: Progress | None) -> bytes:
+    if block.method == Method.STORED:
+        data = block.payload
+    elif block.method == Method.ZLIB:
+        data = zlib.decompress(block.payload)
+    elif block.method == Method.LZMA:
+        data = lzma.decompress(block.payload)
+    else:
+        if block.raw_len and not 1 <= block.lanes <= block.raw_len:
+            raise FormatError(f"corrupted block header (lanes {block.lanes})")
+        data = codec_loader().decode_block(block.payload, block.raw_len, block.lanes, progress)
+    return data
+
+
+def decompress_stream(src: BinaryIO, write: Callable[[bytes], object] | None,
+                      model_override: str | None = None,
+                      progress: Progress | None = None) -> Stats:
+    """Decode an .arz stream, verifying every block, its length and the final sha256.
+
+    Each block is checked against its CRC-32 before `write` sees it; the caller must still
+    discard its output if this raises (the sha256 of the whole is checked last).
+    """
+    start = time.perf_counter()
+    header = container.read_header(src)
+    codec_class(header.codec)  # fail early on an unknown codec
+    stats = Stats(codec=header.codec)
+    codec = None
+
+    def get_codec():
+        nonlocal codec
+        if codec is None:
+            if not header.model:
+                raise FormatError("corrupted header (no model recorded)")
+            info = zoo.model_for_header(header.model, model_override)
+            codec = load_codec(header.codec, info, header.coder)
+        return codec
+
+    if header.model:
+        stats.model = f"{header.model.get('name')}@{header.model.get('version')}"
+    digest = hashlib.sha256()
+    while True:
+        record = container.read_record(src)
+        if isinstance(record, End):
+            break
+        done = stats.raw_bytes
+        try:
+            data = _decode_block(record, get_codec,
+                                 (lambda k, done=done: progress(done + k)) if progress else None)
+        except (zlib.error, lzma.LZMAError) as exc:
+            raise FormatError(f"corrupted block payload ({exc})") from None
+        if len(data) != record.raw_len or container.crc32(data) != record.raw_crc:
+            raise IntegrityError("decoded data does not match its checksum "
+                                 "(corrupted file or a different model/platform)")
+        stats.methods[record.method.name.lower()] = stats.methods.get(
+            record.method.name.lower(), 0) + 1
+        digest.update(data)
+        stats.raw_bytes += len(data)
+        if write:
+            write(data)
+        if progress:
+            progress(stats.raw_bytes)
+    if record.total_len != stats.raw_bytes or record.sha256 != digest.digest():
+        raise IntegrityError("decoded data does not match the stored length/sha256")
+    stats.sha256 = digest.hexdigest()
+    stats.seconds = time.perf_counter() - start
+    return stats
+
+
+def describe(src: BinaryIO) -> dict:
+    """Header and block summary of an .arz stream without decoding (for `arzip info`)."""
+    header = container.read_header(src)
+    blocks, coded, raw = [], 0, 0
+    while True:
+        record = container.read_record(src)
+        if isinstance(record, End):
+            break
+        blocks.append({"method": record.method.name.lower(), "raw_bytes": record.raw_len,
+                       "payload_bytes": len(record.payload), "lanes": record.lanes})
+        raw += record.raw_len
+        coded += len(record.payload)
+    if record.total_len != raw:
+        raise FormatError("corrupted file (block lengths do not add up to the stored total)")
+    return {"format_version": header.version, "codec": header.codec, "model": header.model,
+            "coder": header.coder, "codec_header": header.codec_header,
+            "original_bytes": raw, "sha256": record.sha256.hex(), "blocks": blocks}

@@ -1,0 +1,116 @@
+"""The training loop shared by every codec: seeded, resumable, with progress and evaluation.
+
+A codec supplies a model, a batch sampler and an evaluation function; this module owns the
+optimiser, the learning-rate schedule, checkpoints (a plain dict saved with torch.save) and
+the progress lines on stderr.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+BatchFn = Callable[[np.random.Generator], tuple[torch.Tensor, ...]]
+LossFn = Callable[[nn.Module, tuple[torch.Tensor, ...]], torch.Tensor]
+EvalFn = Callable[[nn.Module], float]
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation settings; `steps` is the total the schedule is laid out for."""
+
+    steps: int = 20000
+    lr: float = 2e-3
+    min_lr: float = 1e-4
+    warmup: int = 300
+    weight_decay: float = 0.01
+    grad_clip: float = 1.0
+    eval_every: int = 500
+    checkpoint_every: int = 250
+    seed: int = 1234
+    threads: int = 2
+    max_minutes: float = 0.0  # checkpoint and stop after this much wall time; 0 = no limit
+
+
+def learning_rate(step: int, cfg: TrainConfig) -> float:
+    """Linear warm-up, then cosine decay to min_lr at cfg.steps."""
+    if step < cfg.warmup:
+        return cfg.lr * (step + 1) / cfg.warmup
+    progress = min(1.0, (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup))
+    return cfg.min_lr + 0.5 * (cfg.lr - cfg.min_lr) * (1 + math.cos(math.pi * progress))
+
+
+def _save(path: Path, state: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def train(model: nn.Module, sample_batch: BatchFn, loss_fn: LossFn, evaluate: EvalFn,
+          cfg: TrainConfig, checkpoint: Path, model_config: dict,
+          log: Callable[[str], None] = lambda s: print(s, file=sys.stderr, flush=True)) -> dict:
+    """Train `model` in place, resuming from `checkpoint` when it exists; return the last state."""
+    torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    decay = [p for p in model.parameters() if p.dim() >= 2]
+    no_decay = [p for p in model.parameters() if p.dim() < 2]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
+                             {"params": no_decay, "weight_decay": 0.0}],
+                            lr=cfg.lr, betas=(0.9, 0.98))
+    step, history = 0, []
+    if checkpoint.exists():
+        state = torch.load(checkpoint, weights_only=False)
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        step, history = state["step"], state["history"]
+        rng.bit_generator.state = state["numpy_rng"]
+        torch.set_rng_state(state["torch_rng"])
+        log(f"resumed from {checkpoint} at step {step}")
+
+    def snapshot() -> dict:
+        return {"model": model.state_dict(), "optimizer": opt.state_dict(), "step": step,
+                "history": history, "numpy_rng": rng.bit_generator.state,
+                "torch_rng": torch.get_rng_state(), "train_config": asdict(cfg),
+                "model_config": model_config}
+
+    start, window_loss, window_n = time.time(), 0.0, 0
+    model.train()
+    while step < cfg.steps:
+        for group in opt.param_groups:
+            group["lr"] = learning_rate(step, cfg)
+        loss = loss_fn(model, sample_batch(rng))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        opt.step()
+        step += 1
+        window_loss, window_n = window_loss + loss.item(), window_n + 1
+        if step % 50 == 0:
+            log(f"step {step}/{cfg.steps} train {window_loss / window_n:.3f} bits/sym "
+                f"lr {learning_rate(step, cfg):.2e} {time.time() - start:.0f}s")
+            window_loss, window_n = 0.0, 0
+        if step % cfg.eval_every == 0 or step == cfg.steps:
+            model.eval()
+            dev = evaluate(model)
+            model.train()
+            history.append({"step": step, "dev_bits": dev, "seconds": time.time() - start})
+            log(f"step {step} dev {dev:.4f} bits/sym")
+        out_of_time = cfg.max_minutes and time.time() - start > 60 * cfg.max_minutes
+        if step % cfg.checkpoint_every == 0 or step == cfg.steps or out_of_time:
+            _save(checkpoint, snapshot())
+        if out_of_time:
+            log(f"time budget reached at step {step}; run again to resume")
+            break
+    model.eval()
+    return snapshot()

@@ -1,0 +1,1 @@
+"""Codecs of arzip, one subpackage per modality (installed as ``arzip.codecs``)."""

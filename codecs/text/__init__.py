@@ -1,0 +1,1 @@
+"""Bytes/text codec: a causal byte Transformer mixed with adaptive context statistics."""

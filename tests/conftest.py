@@ -1,0 +1,40 @@
+"""Shared fixtures: a tiny randomly initialised byte model (fast, for coder/format logic)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from arzip import zoo
+from arzip.codecs.text.model import ByteTransformer, TextModelConfig
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+TINY_CONFIG = TextModelConfig(n_layer=1, n_head=2, d_model=32, d_ff=64, context=16)
+
+
+def make_tiny_model(path: Path, seed: int = 0, name: str = "tiny-test@1") -> Path:
+    torch.manual_seed(seed)
+    model = ByteTransformer(TINY_CONFIG)
+    zoo.export_model(path, name, "bytes", TINY_CONFIG.to_dict(), model.state_dict())
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> str:
+    """Path of an exported tiny random model (pass it as --model / model_spec)."""
+    return str(make_tiny_model(tmp_path_factory.mktemp("models") / "tiny.pt"))
+
+
+@pytest.fixture(scope="session")
+def other_tiny_model(tmp_path_factory) -> str:
+    """A second tiny model with different weights (the 'wrong model' case)."""
+    return str(make_tiny_model(tmp_path_factory.mktemp("models2") / "tiny.pt", seed=1))
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not SHARED.is_dir():
+        pytest.skip("../shared/data is not present")
+    return SHARED
