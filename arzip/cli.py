@@ -18,6 +18,7 @@ from .fileio import (
     check_output,
     compressed_name,
     decompressed_name,
+    input_mode,
     open_input,
     refuse_terminal,
     remove_input,
@@ -59,7 +60,12 @@ def _error(message: str) -> None:
 
 
 def _input_size(path: str) -> int | None:
-    return None if path == STDIO else os.path.getsize(path)
+    if path == STDIO:
+        return None
+    try:
+        return os.path.getsize(path)
+    except OSError:  # open_input reports a missing/unreadable input
+        return None
 
 
 def _output_for(path: str, output: str | None, to_stdout: bool, compress: bool) -> str:
@@ -76,13 +82,14 @@ def _compress_one(path: str, out: str, opts: dict) -> None:
         refuse_terminal(sys.stdout, "compressed data")
     progress = ProgressLine(path, _input_size(path), not opts["quiet"])
     try:
-        with open_input(path) as src, atomic_output(out, opts["force"]) as dst:
+        with open_input(path) as src, \
+                atomic_output(out, opts["force"], input_mode(path)) as dst:
             stats = engine.compress_stream(src, dst, opts["model"], progress=progress)
     finally:
         progress.clear()
     if opts["remove"] and out != STDIO:
         with open_input(out) as check:
-            engine.decompress_stream(check, None)
+            engine.decompress_stream(check, None, opts["model"])
         remove_input(path)
     ratio = 100 * stats.coded_bytes / max(stats.raw_bytes, 1)
     bits = 8 * stats.coded_bytes / max(stats.raw_bytes, 1)
@@ -96,7 +103,8 @@ def _decompress_one(path: str, out: str, opts: dict) -> None:
     check_output(out, opts["force"])
     progress = ProgressLine(path, None, not opts["quiet"])
     try:
-        with open_input(path) as src, atomic_output(out, opts["force"]) as dst:
+        with open_input(path) as src, \
+                atomic_output(out, opts["force"], input_mode(path)) as dst:
             stats = engine.decompress_stream(src, dst.write, opts["model"], progress=progress)
     finally:
         progress.clear()
@@ -113,6 +121,12 @@ def _run_each(paths: tuple[str, ...], output: str | None, to_stdout: bool, compr
         raise click.UsageError("-o takes a single input file")
     if to_stdout and opts["remove"]:
         raise click.UsageError("--rm cannot be combined with -c")
+    if to_stdout and output:
+        raise click.UsageError("-o cannot be combined with -c")
+    if compress and to_stdout and len(paths) > 1:
+        # one .arz stream holds one input; the decoder rejects concatenated streams
+        raise click.UsageError("compressing several inputs to standard output is not "
+                               "supported; compress them one at a time")
     failed = False
     for path in paths:
         try:
@@ -122,6 +136,9 @@ def _run_each(paths: tuple[str, ...], output: str | None, to_stdout: bool, compr
             (_compress_one if compress else _decompress_one)(path, out, opts)
         except ArzipError as exc:
             _error(str(exc))
+            failed = True
+        except OSError as exc:
+            _error(f"{path}: {exc.strerror or exc}")
             failed = True
         except KeyboardInterrupt:
             _error("interrupted; no output written")
@@ -188,6 +205,9 @@ def test_cmd(files, model, quiet) -> None:
         except ArzipError as exc:
             _error(str(exc))
             failed = True
+        except OSError as exc:
+            _error(f"{path}: {exc.strerror or exc}")
+            failed = True
     sys.exit(1 if failed else 0)
 
 
@@ -208,6 +228,9 @@ def info(files, as_json) -> None:
             reports.append(report)
         except ArzipError as exc:
             _error(str(exc))
+            failed = True
+        except OSError as exc:
+            _error(f"{path}: {exc.strerror or exc}")
             failed = True
     for report in reports:
         if as_json:

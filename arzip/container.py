@@ -2,7 +2,7 @@
 
 Layout (all integers little-endian; see docs/FORMAT.md):
 
-    header   magic b"\\x89ARZ" | version u8 | json_len u32 | json (UTF-8) | crc32 u32
+    header   magic b"\\x89ARZ" | version u8 | body_len u32 | zlib(JSON, UTF-8) | crc32 u32
     block*   b"B" | method u8 | raw_len u32 | lanes u16 | payload_len u32
              | raw_crc32 u32 | payload_crc32 u32 | record_crc32 u32 | payload
     end      b"E" | total_len u64 | sha256 (32 bytes) | crc32 u32
@@ -80,7 +80,8 @@ def crc32(data: bytes) -> int:
 
 
 def pack_header(header: Header) -> bytes:
-    body = json.dumps(header.to_json(), sort_keys=True, separators=(",", ":")).encode()
+    text = json.dumps(header.to_json(), sort_keys=True, separators=(",", ":")).encode()
+    body = zlib.compress(text, 9)
     head = _HEAD.pack(MAGIC, header.version, len(body)) + body
     return head + _CRC.pack(crc32(head))
 
@@ -122,11 +123,17 @@ def read_header(stream: BinaryIO) -> Header:
     if stored != crc32(head + body):
         raise FormatError("corrupted header (checksum mismatch)")
     try:
-        meta = json.loads(body)
-        return Header(codec=str(meta["codec"]), model=meta["model"], coder=dict(meta["coder"]),
-                      codec_header=dict(meta["codec_header"]), version=version)
-    except (ValueError, KeyError, TypeError) as exc:
+        meta = json.loads(zlib.decompressobj().decompress(body, MAX_HEADER_JSON))
+        header = Header(codec=str(meta["codec"]), model=meta["model"],
+                        coder=dict(meta["coder"]), codec_header=dict(meta["codec_header"]),
+                        version=version)
+    except (ValueError, KeyError, TypeError, zlib.error) as exc:
         raise FormatError(f"corrupted header ({exc})") from None
+    model = header.model
+    if model is not None and not (isinstance(model, dict) and all(
+            isinstance(model.get(key), str) for key in ("name", "version", "sha256"))):
+        raise FormatError("corrupted header (invalid model entry)")
+    return header
 
 
 def read_record(stream: BinaryIO) -> Block | End:

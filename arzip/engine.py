@@ -80,7 +80,8 @@ def compress_stream(src: BinaryIO, dst: BinaryIO, model_spec: str | None = None,
         done = stats.raw_bytes
         lanes, payload, bits = codec.encode_block(
             data, (lambda k, done=done: progress(done + k)) if progress else None)
-        candidates = [(Method.MODEL, payload)] + _classical(data)
+        # on a tie a classical method wins: it decodes without the model (e.g. empty input)
+        candidates = _classical(data) + [(Method.MODEL, payload)]
         method, best = min(candidates, key=lambda c: len(c[1]))
         if method == Method.MODEL:
             stats.model_bits += bits
@@ -114,7 +115,7 @@ def _decode_block(block: Block, codec_loader: Callable[[], object],
     elif block.method == Method.LZMA:
         data = lzma.decompress(block.payload)
     else:
-        if block.raw_len and not 1 <= block.lanes <= block.raw_len:
+        if not 1 <= block.lanes <= max(block.raw_len, 1):
             raise FormatError(f"corrupted block header (lanes {block.lanes})")
         data = codec_loader().decode_block(block.payload, block.raw_len, block.lanes, progress)
     return data

@@ -60,21 +60,45 @@ def refuse_terminal(stream: BinaryIO, what: str) -> None:
         raise ArzipError(f"refusing to write {what} to a terminal; use -o FILE or redirect")
 
 
+def _default_mode() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def input_mode(path: str) -> int | None:
+    """Permission bits of an input file, to give its output (None for stdin/unknown)."""
+    if path == STDIO:
+        return None
+    try:
+        return os.stat(path).st_mode & 0o777
+    except OSError:
+        return None
+
+
 @contextmanager
-def atomic_output(path: str, force: bool):
-    """Yield a writable binary stream; the file appears at `path` only on success."""
+def atomic_output(path: str, force: bool, mode: int | None = None):
+    """Yield a writable binary stream; the file appears at `path` only on success.
+
+    The file gets permission bits `mode` (default: 0o666 less the umask), set before it
+    appears under its name.
+    """
     if path == STDIO:
         yield sys.stdout.buffer
         sys.stdout.buffer.flush()
         return
     check_output(path, force)
     target = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as exc:
+        raise ArzipError(f"{path}: cannot write ({exc.strerror or exc})") from None
     try:
         with os.fdopen(fd, "wb") as stream:
             yield stream
             stream.flush()
             os.fsync(stream.fileno())
+        os.chmod(tmp, _default_mode() if mode is None else mode)
         if target.exists() and not force:  # appeared while we worked
             raise ArzipError(f"{path}: already exists; use -f to overwrite")
         os.replace(tmp, target)

@@ -25,7 +25,7 @@ from .model import ByteTransformer, TextModelConfig
 from .training import BOS
 
 CODEC_ID = "bytes"
-MIN_LANE_BYTES = 2048  # fewer, longer lanes for small blocks (context matters more there)
+MIN_LANE_BYTES = 1024  # fewer, longer lanes for small blocks (context matters there)
 MAX_LANES = 256
 PROGRESS_EVERY = 64  # steps between progress callbacks
 

@@ -103,8 +103,10 @@ class ContextMixer:
         w = (1.0 - cfg.floor) * w + cfg.floor / w.shape[1]
         self.weights[self._set_idx] = w
         for k, rows in enumerate(self._rows_idx):
-            np.add.at(self.counts[k], (rows, symbols), 1)
-            np.add.at(self.totals[k], rows, 1)
+            cells, hits = np.unique(rows * 256 + symbols, return_counts=True)
+            self.counts[k].reshape(-1)[cells] += hits.astype(np.uint16)
+            touched, hits = np.unique(rows, return_counts=True)
+            self.totals[k][touched] += hits
             full = self.counts[k][rows, symbols] > cfg.count_limit
             if full.any():
                 hot = np.unique(rows[full])

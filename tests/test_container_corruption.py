@@ -1,0 +1,391 @@
+"""The .arz container through the engine: round trips, header/trailer checks, corruption.
+
+Coding runs the model step by step, so inputs are small and every compressed file is made
+once per module. The corruption files put their only model-coded block last, so a damaged
+file is usually rejected before any model step runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import random
+import struct
+import zlib
+from pathlib import Path
+
+import pytest
+
+from arzip import container, engine, zoo
+from arzip.container import MAGIC, Block, End, Header, Method
+from arzip.errors import ArzipError, CodecError, FormatError, IntegrityError, ModelError
+
+SENTENCES = [
+    "Grüße aus Köln: naïve café, crème brûlée and a smörgåsbord. ",
+    "The quick brown fox jumps over the lazy dog. ",
+    "Ελληνικά, русский текст и 日本語のテキスト — 数据压缩. ",
+    "¿Qué tal? Ça va très bien, merci! ",
+]
+RECORD = 1 + container._BLOCK.size + 4  # b"B" + fields + record crc
+END_SIZE = 1 + container._END.size + 4  # b"E" + fields + crc
+
+
+def make_text(n: int, seed: int = 0) -> bytes:
+    rng = random.Random(seed)
+    parts, size = [], 0
+    while size < n:
+        parts.append(rng.choice(SENTENCES))
+        size += len(parts[-1].encode())
+    return "".join(parts).encode()[:n].decode("utf-8", "ignore").encode()
+
+
+def compress(data: bytes, model: str, **kwargs) -> tuple[bytes, engine.Stats]:
+    dst = io.BytesIO()
+    stats = engine.compress_stream(io.BytesIO(data), dst, model, **kwargs)
+    return dst.getvalue(), stats
+
+
+def decompress(blob: bytes, model: str | None = None) -> bytes:
+    out: list[bytes] = []
+    engine.decompress_stream(io.BytesIO(blob), out.append, model)
+    return b"".join(out)
+
+
+def parse(blob: bytes) -> tuple[Header, list[Block], End, int]:
+    """Header, blocks, trailer and the header's size in bytes."""
+    src = io.BytesIO(blob)
+    header = container.read_header(src)
+    header_size = src.tell()
+    blocks = []
+    while True:
+        record = container.read_record(src)
+        if isinstance(record, End):
+            return header, blocks, record, header_size
+        blocks.append(record)
+
+
+def pack(header: Header, blocks: list[Block], end: End) -> bytes:
+    return (container.pack_header(header) + b"".join(container.pack_block(b) for b in blocks)
+            + container.pack_end(end))
+
+
+def build_arz(model: str, parts: list[tuple[Method, bytes]]) -> bytes:
+    """An .arz file with the given block methods, as compress_stream would write it if
+    those methods won (so tests do not depend on which method is smallest)."""
+    info = zoo.find_model(model)
+    codec = engine.load_codec("bytes", info)
+    header = Header(codec="bytes", model=info.header_entry, coder=codec.coder_settings())
+    blocks = []
+    for method, data in parts:
+        lanes, payload = 0, data
+        if method == Method.MODEL:
+            lanes, payload, _ = codec.encode_block(data)
+        elif method == Method.ZLIB:
+            payload = zlib.compress(data, 9)
+        blocks.append(Block(method, len(data), lanes, container.crc32(data), payload))
+    whole = b"".join(data for _, data in parts)
+    return pack(header, blocks, End(len(whole), hashlib.sha256(whole).digest()))
+
+
+def decode_checked(blob: bytes, original: bytes, model: str | None) -> ArzipError:
+    """Decode a damaged `blob`: it must raise an ArzipError, and whatever reached the write
+    callback must be a prefix of `original` (blocks are checked before they are written)."""
+    written = bytearray()
+
+    def write(data: bytes) -> None:
+        written.extend(data)
+        assert original.startswith(bytes(written)), "wrong data was written"
+
+    try:
+        engine.decompress_stream(io.BytesIO(blob), write, model)
+    except ArzipError as exc:
+        assert str(exc)
+        return exc
+    # Anything else escaping (or success) is a failure of the test.
+    pytest.fail(f"damaged file decoded without error ({len(written)} bytes written)")
+
+
+# --- round trips -----------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def text6k() -> bytes:
+    return make_text(6000)
+
+
+@pytest.fixture(scope="module")
+def text6k_arz(tiny_model, text6k) -> bytes:
+    return compress(text6k, tiny_model)[0]
+
+
+def check_round_trip(data: bytes, model: str, **kwargs) -> bytes:
+    blob, stats = compress(data, model, **kwargs)
+    assert blob.startswith(MAGIC)
+    assert stats.raw_bytes == len(data)
+    assert stats.coded_bytes == len(blob)
+    assert stats.sha256 == hashlib.sha256(data).hexdigest()
+    out: list[bytes] = []
+    dstats = engine.decompress_stream(io.BytesIO(blob), out.append, model)
+    assert b"".join(out) == data
+    assert dstats.raw_bytes == len(data)
+    assert dstats.sha256 == hashlib.sha256(data).hexdigest()
+    # never larger than the input plus the framing
+    _, blocks, _, header_size = parse(blob)
+    assert len(blob) <= len(data) + header_size + len(blocks) * RECORD + END_SIZE
+    return blob
+
+
+@pytest.mark.parametrize("data", [b"", b"\x00", bytes(range(256)),
+                                  random.Random(1).randbytes(3000)],
+                         ids=["empty", "1-byte", "256", "random-3000"])
+def test_round_trip(tiny_model, data):
+    check_round_trip(data, tiny_model)
+
+
+def test_round_trip_text(tiny_model, text6k, text6k_arz):
+    assert len(text6k) > 5500 and text6k.decode("utf-8")
+    seen: list[int] = []
+    out: list[bytes] = []
+    stats = engine.decompress_stream(io.BytesIO(text6k_arz), out.append, tiny_model,
+                                     progress=seen.append)
+    assert b"".join(out) == text6k
+    assert sum(stats.methods.values()) == 1
+    assert seen and seen[-1] == len(text6k) and seen == sorted(seen)
+    assert len(text6k_arz) < len(text6k) // 2
+
+
+def test_round_trip_several_blocks(tiny_model):
+    rng = random.Random(2)
+    data = rng.randbytes(256) + make_text(256, seed=3) + bytes(150)
+    blob = check_round_trip(data, tiny_model, block_size=256)
+    _, blocks, end, _ = parse(blob)
+    assert [b.raw_len for b in blocks] == [256, 256, 150]
+    assert blocks[0].method == Method.STORED
+    assert end.total_len == len(data)
+    assert end.sha256 == hashlib.sha256(data).digest()
+
+
+def test_exact_multiple_of_block_size(tiny_model):
+    data = random.Random(4).randbytes(256)
+    blob = check_round_trip(data, tiny_model, block_size=128)
+    assert [b.raw_len for b in parse(blob)[1]] == [128, 128]  # no empty trailing block
+
+
+def test_empty_input_needs_no_model(tiny_model):
+    blob, _ = compress(b"", tiny_model)
+    assert [b.method for b in parse(blob)[1]] == [Method.STORED]
+    assert decompress(blob) == b""  # no model override, none bundled
+
+
+def test_describe_matches(tiny_model, text6k, text6k_arz):
+    report = engine.describe(io.BytesIO(text6k_arz))
+    assert report["codec"] == "bytes"
+    assert report["original_bytes"] == len(text6k)
+    assert report["sha256"] == hashlib.sha256(text6k).hexdigest()
+    assert report["model"]["name"] == "tiny-test"
+    assert report["model"]["sha256"] == hashlib.sha256(Path(tiny_model).read_bytes()).hexdigest()
+
+
+# --- header and trailer ----------------------------------------------------------------
+
+@pytest.mark.parametrize("blob", [b"", b"\x89AR", b"hello world, not compressed",
+                                  b"\x89ARX" + bytes(100)], ids=["empty", "short", "text", "magic"])
+def test_bad_magic(blob):
+    with pytest.raises(FormatError, match="not an .arz file"):
+        decompress(blob)
+    with pytest.raises(FormatError, match="not an .arz file"):
+        engine.describe(io.BytesIO(blob))
+
+
+def test_unknown_format_version(text6k_arz):
+    (json_len,) = struct.unpack_from("<I", text6k_arz, 5)
+    head_end = 9 + json_len
+    head = bytearray(text6k_arz[:head_end])
+    head[4] = container.FORMAT_VERSION + 1
+    blob = bytes(head) + struct.pack("<I", container.crc32(bytes(head))) + \
+        text6k_arz[head_end + 4:]
+    with pytest.raises(FormatError, match=f"version {container.FORMAT_VERSION + 1}"):
+        decompress(blob)
+
+
+def test_unknown_codec(text6k_arz):
+    header, _, _, header_size = parse(text6k_arz)
+    header.codec = "nope"
+    blob = container.pack_header(header) + text6k_arz[header_size:]
+    with pytest.raises(CodecError, match="nope"):
+        decompress(blob)
+
+
+@pytest.mark.parametrize("model", ["x", ["a"], {"name": "a", "version": "1"},
+                                   {"name": 1, "version": "1", "sha256": "00"}])
+def test_invalid_model_entry(text6k_arz, model):
+    header, _, _, header_size = parse(text6k_arz)
+    header.model = model
+    blob = container.pack_header(header) + text6k_arz[header_size:]
+    with pytest.raises(FormatError, match="corrupted header"):
+        decompress(blob)
+
+
+
+
+# --- crafted files with valid checksums but inconsistent contents ----------------------
+
+@pytest.fixture(scope="module")
+def small() -> bytes:
+    """Stored, zlib and (last) model blocks: 256 random bytes, b"ab" * 128, 64 zeros."""
+    return random.Random(5).randbytes(256) + b"ab" * 128 + bytes(64)
+
+
+@pytest.fixture(scope="module")
+def small_arz(tiny_model, small) -> bytes:
+    return build_arz(tiny_model, [(Method.STORED, small[:256]), (Method.ZLIB, small[256:512]),
+                                  (Method.MODEL, small[512:])])
+
+
+def test_small_file_round_trip(tiny_model, small, small_arz):
+    assert decompress(small_arz, tiny_model) == small
+    assert [b.method for b in parse(small_arz)[1]] == [Method.STORED, Method.ZLIB, Method.MODEL]
+
+
+def test_missing_model(tiny_model, small, small_arz):
+    sha = hashlib.sha256(Path(tiny_model).read_bytes()).hexdigest()
+    exc = decode_checked(small_arz, small, None)  # the model block needs the model
+    assert isinstance(exc, ModelError)
+    assert "tiny-test@1" in str(exc) and sha in str(exc)
+
+
+def test_wrong_model(tiny_model, other_tiny_model, small, small_arz):
+    sha = hashlib.sha256(Path(tiny_model).read_bytes()).hexdigest()
+    exc = decode_checked(small_arz, small, other_tiny_model)
+    assert isinstance(exc, ModelError) and sha in str(exc)
+
+
+def test_unknown_model_path(tmp_path, small, small_arz):
+    exc = decode_checked(small_arz, small, str(tmp_path / "no-such-model.pt"))
+    assert isinstance(exc, ModelError)
+
+
+def test_block_data_not_matching_its_crc(tiny_model, small, small_arz):
+    header, blocks, end, _ = parse(small_arz)
+    blocks[0].payload = bytes([blocks[0].payload[0] ^ 1]) + blocks[0].payload[1:]
+    exc = decode_checked(pack(header, blocks, end), small, tiny_model)
+    assert isinstance(exc, IntegrityError)
+
+
+def test_block_length_not_matching(tiny_model, small, small_arz):
+    header, blocks, end, _ = parse(small_arz)
+    blocks[1].raw_len += 1
+    exc = decode_checked(pack(header, blocks, end), small, tiny_model)
+    assert isinstance(exc, IntegrityError)
+
+
+@pytest.mark.parametrize("lanes", [0, 65])
+def test_model_block_bad_lanes(tiny_model, small, small_arz, lanes):
+    header, blocks, end, _ = parse(small_arz)
+    blocks[2].lanes = lanes
+    exc = decode_checked(pack(header, blocks, end), small, tiny_model)
+    assert isinstance(exc, FormatError) and "lanes" in str(exc)
+
+
+def test_empty_model_block_with_zero_lanes(tiny_model, small_arz):
+    header, _, _, _ = parse(small_arz)
+    block = Block(Method.MODEL, 0, 0, container.crc32(b""), b"")
+    blob = pack(header, [block], End(0, hashlib.sha256(b"").digest()))
+    with pytest.raises(FormatError, match="lanes"):
+        decompress(blob, tiny_model)
+
+
+def test_bad_zlib_payload(tiny_model, small, small_arz):
+    header, blocks, end, _ = parse(small_arz)
+    blocks[1].payload = b"not zlib data"
+    exc = decode_checked(pack(header, blocks, end), small, tiny_model)
+    assert isinstance(exc, FormatError)
+
+
+@pytest.mark.parametrize("field", ["sha256", "total_len"])
+def test_trailer_not_matching(tiny_model, small, small_arz, field):
+    header, blocks, end, _ = parse(small_arz)
+    if field == "sha256":
+        end.sha256 = bytes(32)
+    else:
+        end.total_len += 1
+    exc = decode_checked(pack(header, blocks, end), small, tiny_model)
+    assert isinstance(exc, IntegrityError)
+
+
+def test_data_after_trailer(tiny_model, small, small_arz):
+    for blob in (small_arz + b"\x00", small_arz + small_arz):
+        exc = decode_checked(blob, small, tiny_model)
+        assert isinstance(exc, FormatError) and "after the end" in str(exc)
+
+
+def test_missing_trailer(tiny_model, small, small_arz):
+    exc = decode_checked(small_arz[:-END_SIZE], small, tiny_model)
+    assert "trailer is missing" in str(exc)
+
+
+# --- random damage ---------------------------------------------------------------------
+
+def truncation_offsets(blob: bytes) -> list[int]:
+    """Every offset in the header and the first blocks; a sample in the costly tail (a
+    truncated trailer is only noticed after the model block has been decoded)."""
+    model_start = len(blob) - END_SIZE - RECORD - len(parse(blob)[1][-1].payload)
+    offsets = list(range(model_start + RECORD + 8))
+    offsets += list(range(model_start + RECORD + 8, len(blob), 5))
+    return offsets
+
+
+def test_truncation(tiny_model, small, small_arz):
+    offsets = truncation_offsets(small_arz)
+    assert offsets[0] == 0 and len(offsets) > 500
+    for offset in offsets:
+        exc = decode_checked(small_arz[:offset], small, tiny_model)
+        assert isinstance(exc, FormatError), (offset, exc)
+
+
+def flip(blob: bytes, position: int, bit: int) -> bytes:
+    damaged = bytearray(blob)
+    damaged[position] ^= 1 << bit
+    return bytes(damaged)
+
+
+def test_bit_flips_in_header(tiny_model, small, small_arz):
+    header_size = parse(small_arz)[3]
+    for position in range(header_size):
+        for bit in range(8):
+            decode_checked(flip(small_arz, position, bit), small, tiny_model)
+
+
+def test_random_bit_flips(tiny_model, small, small_arz):
+    rng = random.Random(6)
+    for _ in range(80):
+        position, bit = rng.randrange(len(small_arz)), rng.randrange(8)
+        decode_checked(flip(small_arz, position, bit), small, tiny_model)
+
+
+def test_bit_flips_in_blocks_and_trailer(tiny_model, small, small_arz):
+    """One flip in every byte of the blocks and in every third byte of the trailer (a
+    damaged trailer is only noticed after the model block was decoded)."""
+    header_size = parse(small_arz)[3]
+    rng = random.Random(7)
+    trailer = len(small_arz) - END_SIZE
+    for position in [*range(header_size, trailer), *range(trailer, len(small_arz), 3)]:
+        decode_checked(flip(small_arz, position, rng.randrange(8)), small, tiny_model)
+
+
+def test_garbage_blocks(tiny_model, small, small_arz):
+    """A valid header followed by random bytes."""
+    header_size = parse(small_arz)[3]
+    rng = random.Random(8)
+    for size in (1, 5, 40, 300):
+        for tag in (b"B", b"E", b""):
+            blob = small_arz[:header_size] + tag + rng.randbytes(size)
+            decode_checked(blob, small, tiny_model)
+
+
+def test_describe_rejects_damage(small_arz):
+    with pytest.raises(FormatError):
+        engine.describe(io.BytesIO(small_arz[:-1]))
+    header, blocks, end, _ = parse(small_arz)
+    end.total_len += 1
+    with pytest.raises(FormatError):
+        engine.describe(io.BytesIO(pack(header, blocks, end)))

@@ -1,0 +1,166 @@
+"""The bytes codec: round trips, lane layouts, and bit-identical encode/decode probabilities."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from arzip.codecs.text import codec as text_codec
+from arzip.codecs.text.codec import BytesCodec, choose_lanes, lane_lengths
+from arzip.codecs.text.model import ByteTransformer, TextModelConfig
+
+from arzip import engine, zoo
+
+
+def load_codec(model_path: str) -> BytesCodec:
+    return engine.load_codec("bytes", zoo.find_model(model_path))
+
+
+def round_trip(codec: BytesCodec, data: bytes) -> bytes:
+    lanes, payload, _ = codec.encode_block(data)
+    return codec.decode_block(payload, len(data), lanes)
+
+
+def sample_text(n: int) -> bytes:
+    words = "the quick brown fox jumps over a lazy dog; naïve café — 数据 压缩".split()
+    rng = np.random.default_rng(7)
+    text = " ".join(words[i] for i in rng.integers(0, len(words), size=n // 3))
+    return text.encode()[:n]
+
+
+@pytest.mark.parametrize("data", [b"", b"x", bytes(range(256)), os.urandom(2000),
+                                  sample_text(5000)], ids=["empty", "1", "256", "random", "utf8"])
+def test_block_round_trip(tiny_model, data):
+    assert round_trip(load_codec(tiny_model), data) == data
+
+
+def test_lane_layout_covers_block():
+    for n in (0, 1, 5, 1023, 1024, 1025, 10**6):
+        lanes = choose_lanes(n)
+        lengths = lane_lengths(n, lanes)
+        assert lengths.sum() == n and lengths.max() - lengths.min() <= 1
+        assert 1 <= lanes <= text_codec.MAX_LANES
+
+
+@pytest.mark.parametrize("min_lane", [1 << 20, 700, 64])
+def test_one_lane_and_many_lanes(tiny_model, monkeypatch, min_lane):
+    monkeypatch.setattr(text_codec, "MIN_LANE_BYTES", min_lane)
+    data = sample_text(6000)
+    codec = load_codec(tiny_model)
+    lanes, payload, _ = codec.encode_block(data)
+    assert lanes == choose_lanes(len(data))
+    assert codec.decode_block(payload, len(data), lanes) == data
+
+
+def test_encode_and_decode_probabilities_are_bit_identical(tiny_model, monkeypatch):
+    monkeypatch.setattr(text_codec, "MIN_LANE_BYTES", 300)
+    seen: dict[str, list[np.ndarray]] = {"enc": [], "dec": []}
+    enc_cls, dec_cls = text_codec.CategoricalEncoder, text_codec.CategoricalDecoder
+
+    class RecordingEncoder(enc_cls):
+        def encode(self, symbols, probs):
+            seen["enc"].append(probs.copy())
+            super().encode(symbols, probs)
+
+    class RecordingDecoder(dec_cls):
+        def decode(self, probs):
+            seen["dec"].append(probs.copy())
+            return super().decode(probs)
+
+    monkeypatch.setattr(text_codec, "CategoricalEncoder", RecordingEncoder)
+    monkeypatch.setattr(text_codec, "CategoricalDecoder", RecordingDecoder)
+    data = sample_text(3001)
+    codec = load_codec(tiny_model)
+    assert round_trip(codec, data) == data
+    assert len(seen["enc"]) == len(seen["dec"]) > 0
+    for a, b in zip(seen["enc"], seen["dec"], strict=True):
+        assert a.dtype == b.dtype == np.float64
+        assert np.array_equal(a.view(np.uint64), b.view(np.uint64))
+
+
+def stepped_logits(model: ByteTransformer, tokens: torch.Tensor) -> torch.Tensor:
+    cache = model.new_cache(tokens.shape[0])
+    return torch.stack([model.step(tokens[:, t], t, cache) for t in range(tokens.shape[1])], 1)
+
+
+def test_cached_steps_match_full_forward():
+    torch.manual_seed(3)
+    model = ByteTransformer(TextModelConfig(n_layer=2, n_head=2, d_model=32, d_ff=64,
+                                            context=16)).eval()
+    tokens = torch.randint(0, 256, (3, 16))
+    with torch.no_grad():
+        assert torch.allclose(stepped_logits(model, tokens), model(tokens), atol=1e-4)
+
+
+def test_sliding_window_sees_the_last_context_bytes():
+    # one layer: a step past the window attends exactly to the last `context` bytes, and
+    # rotary positions are relative, so it equals a fresh forward over that window
+    torch.manual_seed(4)
+    model = ByteTransformer(TextModelConfig(n_layer=1, n_head=2, d_model=32, d_ff=64,
+                                            context=16)).eval()
+    tokens = torch.randint(0, 256, (3, 40))
+    stepped = stepped_logits(model, tokens)
+    with torch.no_grad():
+        for t in (16, 25, 39):
+            window = model(tokens[:, t - 15: t + 1])[:, -1]
+            assert torch.allclose(stepped[:, t], window, atol=1e-4)
+
+
+def compress_bytes(data: bytes, model: str) -> bytes:
+    out = io.BytesIO()
+    engine.compress_stream(io.BytesIO(data), out, model)
+    return out.getvalue()
+
+
+def test_thread_count_does_not_change_output(tiny_model):
+    data = sample_text(4000)
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        two = compress_bytes(data, tiny_model)
+        torch.set_num_threads(1)
+        one = compress_bytes(data, tiny_model)
+    finally:
+        torch.set_num_threads(before)
+    assert one == two
+
+
+SCRIPT = """
+import io, sys, torch
+from arzip import engine
+torch.set_num_threads(int(sys.argv[2]))
+data = sys.stdin.buffer.read()
+if sys.argv[3] == "c":
+    engine.compress_stream(io.BytesIO(data), sys.stdout.buffer, sys.argv[1])
+else:
+    engine.decompress_stream(io.BytesIO(data), sys.stdout.buffer.write, sys.argv[1])
+"""
+
+
+def run_process(model: str, threads: int, mode: str, data: bytes) -> bytes:
+    return subprocess.run([sys.executable, "-c", SCRIPT, model, str(threads), mode], input=data,
+                          capture_output=True, check=True).stdout
+
+
+def test_separate_processes_agree(tiny_model):
+    data = sample_text(3000)
+    a = run_process(tiny_model, 1, "c", data)
+    b = run_process(tiny_model, 2, "c", data)
+    assert a == b == compress_bytes(data, tiny_model)
+    assert run_process(tiny_model, 2, "d", a) == data
+
+
+def test_megabyte_round_trip_across_blocks(tiny_model):
+    rng = np.random.default_rng(1)
+    text = sample_text(200_000)
+    data = (text * 6)[:1_000_000] + rng.integers(0, 256, 49_575, dtype=np.uint8).tobytes()
+    assert len(data) == 1_048_576 + 999
+    packed = compress_bytes(data, tiny_model)
+    out = io.BytesIO()
+    stats = engine.decompress_stream(io.BytesIO(packed), out.write, tiny_model)
+    assert out.getvalue() == data and stats.methods and sum(stats.methods.values()) == 2
