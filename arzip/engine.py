@@ -21,6 +21,7 @@ from .errors import FormatError, IntegrityError
 from .registry import codec_class
 
 BLOCK_SIZE = 1 << 20
+MAX_BLOCK_SIZE = 1 << 24  # a reader refuses larger blocks (bounded memory)
 Progress = Callable[[int], None]
 
 
@@ -108,12 +109,15 @@ def compress_stream(src: BinaryIO, dst: BinaryIO, model_spec: str | None = None,
 
 def _decode_block(block: Block, codec_loader: Callable[[], object],
                   progress: Progress | None) -> bytes:
+    if block.raw_len > MAX_BLOCK_SIZE:
+        raise FormatError(f"corrupted block header (block of {block.raw_len} bytes)")
+    limit = block.raw_len + 1  # never inflate more than the block can hold
     if block.method == Method.STORED:
         data = block.payload
     elif block.method == Method.ZLIB:
-        data = zlib.decompress(block.payload)
+        data = zlib.decompressobj().decompress(block.payload, limit)
     elif block.method == Method.LZMA:
-        data = lzma.decompress(block.payload)
+        data = lzma.LZMADecompressor().decompress(block.payload, max_length=limit)
     else:
         if not 1 <= block.lanes <= max(block.raw_len, 1):
             raise FormatError(f"corrupted block header (lanes {block.lanes})")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict
 
@@ -19,14 +20,16 @@ import numpy as np
 import torch
 
 from arzip.coding import CategoricalDecoder, CategoricalEncoder
+from arzip.errors import FormatError
 
 from .mixer import ContextMixer, MixerConfig
 from .model import ByteTransformer, TextModelConfig
 from .training import BOS
 
 CODEC_ID = "bytes"
-MIN_LANE_BYTES = 1024  # fewer, longer lanes for small blocks (context matters there)
-MAX_LANES = 256
+MIN_LANE_BYTES = 512  # small blocks get fewer lanes; measured: lanes cost the mixer little
+MAX_LANES = 512
+GROUP_SPLIT = 64  # from this many lanes, the network runs as two half batches in parallel
 PROGRESS_EVERY = 64  # steps between progress callbacks
 
 Progress = Callable[[int], None]
@@ -35,6 +38,13 @@ Progress = Callable[[int], None]
 def choose_lanes(n: int) -> int:
     """The number of lanes for a block of n bytes (recorded in the block header)."""
     return max(1, min(MAX_LANES, math.ceil(n / MIN_LANE_BYTES)))
+
+
+def lane_groups(lanes: int) -> list[slice]:
+    """Fixed split of the lanes into network batches (two halves from GROUP_SPLIT lanes)."""
+    if lanes < GROUP_SPLIT:
+        return [slice(0, lanes)]
+    return [slice(0, lanes // 2), slice(lanes // 2, lanes)]
 
 
 def lane_lengths(n: int, lanes: int) -> np.ndarray:
@@ -75,24 +85,38 @@ class BytesCodec:
                 "min_lane_bytes": MIN_LANE_BYTES, "max_lanes": MAX_LANES,
                 "mixer": asdict(self.mixer)}
 
+    def _net_probs(self, tokens: torch.Tensor, t: int, cache: list) -> np.ndarray:
+        logits = self.model.step(tokens, t, cache)
+        return torch.softmax(logits.double(), dim=-1).numpy()
+
     def _run_lanes(self, n: int, lanes: int, choose: Callable[[np.ndarray, np.ndarray], np.ndarray],
                    progress: Progress | None) -> None:
         """The shared schedule: for each step, compute probabilities and let `choose` code
-        (encoder) or decode (decoder) the active lanes' bytes, which it returns."""
+        (encoder) or decode (decoder) the active lanes' bytes, which it returns.
+
+        The network runs on fixed lane groups, each its own batch in its own thread, while
+        the mixer learns from the previous step; the groups depend only on `lanes`, so the
+        arithmetic is the same on every run and machine thread count.
+        """
         lengths = lane_lengths(n, lanes)
         steps = int(lengths.max()) if n else 0
         mixer = ContextMixer(self.mixer, lanes, n)
-        with single_thread(), torch.no_grad():
-            cache = self.model.new_cache(lanes)
+        groups = lane_groups(lanes)
+        with single_thread(), torch.no_grad(), ThreadPoolExecutor(len(groups)) as pool:
+            caches = [self.model.new_cache(g.stop - g.start) for g in groups]
             tokens = torch.full((lanes,), BOS, dtype=torch.long)
+            pending = None
             for t in range(steps):
-                logits = self.model.step(tokens, t, cache)
-                p_net = torch.softmax(logits.double(), dim=-1).numpy()
+                jobs = [pool.submit(self._net_probs, tokens[g], t, cache)
+                        for g, cache in zip(groups, caches, strict=True)]
+                if pending:
+                    mixer.update(*pending)
+                p_net = np.concatenate([job.result() for job in jobs])
                 probs = mixer.mix(p_net)
                 active = lengths > t
                 symbols = np.zeros(lanes, dtype=np.int64)
                 symbols[active] = choose(probs[active], active)
-                mixer.update(symbols, probs)
+                pending = (symbols, probs)
                 tokens = torch.from_numpy(symbols)
                 if progress and (t + 1) % PROGRESS_EVERY == 0:
                     progress(int(np.minimum(lengths, t + 1).sum()))
@@ -122,6 +146,8 @@ class BytesCodec:
     def decode_block(self, payload: bytes, n: int, lanes: int,
                      progress: Progress | None = None) -> bytes:
         """The n bytes of one block coded with `lanes` lanes."""
+        if lanes > MAX_LANES:
+            raise FormatError(f"corrupted block header ({lanes} lanes, at most {MAX_LANES})")
         lengths = lane_lengths(n, lanes)
         out = np.zeros((lanes, int(lengths.max()) if n else 0), dtype=np.uint8)
         decoder = CategoricalDecoder(payload)

@@ -23,7 +23,7 @@ class MixerConfig:
 
     max_order: int = 6
     log2_rows: int = 18  # rows of each hashed table (orders >= 3), capped by the block size
-    count_limit: int = 250  # counts are halved when one exceeds this
+    count_limit: int = 250  # counts (uint8) are halved when one exceeds this
     prior: float = 0.0005  # additive prior of each order's estimate (per symbol)
     learning_rate: float = 0.02
     floor: float = 0.002  # share of weight each model keeps (fixed-share)
@@ -43,7 +43,8 @@ class ContextMixer:
         self.lanes = lanes
         log2_rows = min(cfg.log2_rows, max(10, int(block_len).bit_length()))
         self.rows = [_order_rows(k, log2_rows) for k in range(cfg.max_order + 1)]
-        self.counts = [np.zeros((r, 256), dtype=np.uint16) for r in self.rows]
+        # np.full writes every page now: lazily zeroed pages would fault during coding
+        self.counts = [np.full((r, 256), 0, dtype=np.uint8) for r in self.rows]
         self.totals = [np.zeros(r, dtype=np.int64) for r in self.rows]
         self.history = np.zeros((lanes, cfg.max_order), dtype=np.uint64)  # newest byte first
         self.seen = np.zeros(lanes, dtype=np.int64)  # bytes seen per lane (orders need history)
@@ -53,8 +54,9 @@ class ContextMixer:
         self.weights[:, 0] = 0.5  # start by trusting the network
         self.weights[:, 1:] = 0.5 / (n_models - 1)
         self._rows_idx: list[np.ndarray] = []
+        self._totals: list[np.ndarray] = []
         self._set_idx = np.zeros(lanes, dtype=np.int64)
-        self._inputs = np.zeros((lanes, n_models, 256))
+        self._p_net = np.zeros((lanes, 256))
 
     def _context_rows(self) -> list[np.ndarray]:
         """Row index of every order's table for every lane."""
@@ -71,30 +73,42 @@ class ContextMixer:
         return rows
 
     def mix(self, p_net: np.ndarray) -> np.ndarray:
-        """Mixed distribution (lanes, 256) from the network's (lanes, 256), both float64."""
-        cfg = self.cfg
+        """Mixed distribution (lanes, 256) from the network's (lanes, 256), both float64.
+
+        Each order's estimate is (count + prior) / (total + 256 prior); the mixture
+        w_0 p_net + sum_k w_k estimate_k is accumulated without materialising estimates.
+        """
+        prior = self.cfg.prior
         self._rows_idx = self._context_rows()
-        inputs = self._inputs
-        inputs[:, 0] = p_net
+        self._totals = [self.totals[k][rows] for k, rows in enumerate(self._rows_idx)]
         best = np.zeros(self.lanes, dtype=np.int64)
         evidence = np.zeros(self.lanes, dtype=np.int64)
-        for k, rows in enumerate(self._rows_idx):
-            c = self.counts[k][rows].astype(np.float64)
-            n = self.totals[k][rows]
-            inputs[:, k + 1] = (c + cfg.prior) / (n + 256 * cfg.prior)[:, None]
+        for k, n in enumerate(self._totals):
             known = (n > 0) & (self.seen >= k)
             best = np.where(known, k, best)
             evidence = np.where(known, n, evidence)
         bucket = np.minimum(3, np.searchsorted([1, 3, 12], evidence, side="right"))
         self._set_idx = best * 4 + bucket
         w = self.weights[self._set_idx]
-        return np.einsum("lm,lms->ls", w, inputs)
+        self._p_net = p_net
+        mixed = w[:, :1] * p_net
+        bias = np.zeros(self.lanes)
+        for k, rows in enumerate(self._rows_idx):
+            scale = w[:, k + 1] / (self._totals[k] + 256 * prior)
+            mixed += scale[:, None] * self.counts[k][rows]
+            bias += scale * prior
+        mixed += bias[:, None]
+        return mixed
 
     def update(self, symbols: np.ndarray, mixed: np.ndarray) -> None:
         """Learn from the bytes (lanes,) that were coded with `mixed` (lanes, 256)."""
         cfg = self.cfg
         lane = np.arange(self.lanes)
-        p_models = self._inputs[lane, :, symbols]  # (lanes, n_models)
+        p_models = np.empty((self.lanes, len(self._rows_idx) + 1))
+        p_models[:, 0] = self._p_net[lane, symbols]
+        for k, rows in enumerate(self._rows_idx):
+            p_models[:, k + 1] = ((self.counts[k][rows, symbols] + cfg.prior)
+                                  / (self._totals[k] + 256 * cfg.prior))
         p_mix = mixed[lane, symbols][:, None]
         factor = 1.0 - cfg.learning_rate + cfg.learning_rate * p_models / p_mix
         np.multiply.at(self.weights, self._set_idx, factor)
@@ -104,7 +118,8 @@ class ContextMixer:
         self.weights[self._set_idx] = w
         for k, rows in enumerate(self._rows_idx):
             cells, hits = np.unique(rows * 256 + symbols, return_counts=True)
-            self.counts[k].reshape(-1)[cells] += hits.astype(np.uint16)
+            flat = self.counts[k].reshape(-1)
+            flat[cells] = np.minimum(flat[cells] + hits, 255)
             touched, hits = np.unique(rows, return_counts=True)
             self.totals[k][touched] += hits
             full = self.counts[k][rows, symbols] > cfg.count_limit
