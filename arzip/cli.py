@@ -76,6 +76,15 @@ def _output_for(path: str, output: str | None, to_stdout: bool, compress: bool) 
     return compressed_name(path) if compress else decompressed_name(path)
 
 
+def _overhead(stats: engine.Stats) -> str:
+    """Model NLL next to the real coded bits of the model-coded blocks."""
+    if not stats.model_coded_bits:
+        return ""
+    extra = 100 * (stats.model_coded_bits / stats.model_bits - 1) if stats.model_bits else 0.0
+    return (f", model NLL {stats.model_bits:.0f} bits, coded {stats.model_coded_bits} bits "
+            f"(+{extra:.2f}%)")
+
+
 def _compress_one(path: str, out: str, opts: dict) -> None:
     check_output(out, opts["force"])
     if out == STDIO:
@@ -95,7 +104,8 @@ def _compress_one(path: str, out: str, opts: dict) -> None:
     bits = 8 * stats.coded_bytes / max(stats.raw_bytes, 1)
     _say(f"{path}: {stats.raw_bytes} -> {stats.coded_bytes} bytes ({ratio:.2f}%, "
          f"{bits:.3f} bits/byte) in {stats.seconds:.1f}s"
-         + (f" [{stats.model}, blocks: {stats.methods}]" if opts["verbose"] else ""),
+         + (f" [{stats.model}, blocks: {stats.methods}{_overhead(stats)}]"
+            if opts["verbose"] else ""),
          opts["quiet"] or not (opts["verbose"] or sys.stderr.isatty()))
 
 

@@ -57,10 +57,12 @@ def classical_codecs() -> tuple[dict, dict]:
     return codecs, skipped
 
 
-def arzip_codec(model: str | None):
+def arzip_codec(model: str | None, coder_log: list):
     def compress(data: bytes) -> bytes:
         out = io.BytesIO()
-        engine.compress_stream(io.BytesIO(data), out, model)
+        stats = engine.compress_stream(io.BytesIO(data), out, model)
+        coder_log.append({"model_nll_bits": stats.model_bits,
+                          "model_coded_bits": stats.model_coded_bits, "methods": stats.methods})
         return out.getvalue()
 
     def decompress(blob: bytes) -> bytes:
@@ -97,7 +99,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("bench/results/text.json"))
     args = parser.parse_args()
     codecs, skipped = classical_codecs()
-    codecs = {"arzip": arzip_codec(args.model), **codecs}
+    coder_log: list[dict] = []
+    codecs = {"arzip": arzip_codec(args.model, coder_log), **codecs}
     for name, why in skipped.items():
         print(f"skipped {name}: {why}", file=sys.stderr)
     files = sorted(p for folder in args.folders for p in folder.rglob("*") if p.is_file())
@@ -107,6 +110,8 @@ def main() -> None:
         for name, (compress, decompress) in codecs.items():
             row = measure(name, compress, decompress, data)
             row.update(file=str(path), original=len(data))
+            if name == "arzip":
+                row.update(coder_log[-1])
             rows.append(row)
             print(f"{path.name:24} {name:14} {len(data):>9} -> {row['bytes']:>9} "
                   f"{8 * row['bytes'] / max(1, len(data)):6.3f} bits/byte "
@@ -124,6 +129,12 @@ def main() -> None:
     for name, t in totals.items():
         print(f"{name:14} {t['bits_per_byte']:9.3f} {t['encode_kb_s']:9.1f} "
               f"{t['decode_kb_s']:9.1f}" + (f"  ({t['failed']} FAILED)" if t["failed"] else ""))
+    nll = sum(r.get("model_nll_bits", 0) for r in rows)
+    coded = sum(r.get("model_coded_bits", 0) for r in rows)
+    if nll:
+        totals["arzip"]["model_nll_bits"], totals["arzip"]["model_coded_bits"] = nll, coded
+        print(f"arzip model-coded blocks: NLL {nll:.0f} bits, coded {coded} bits "
+              f"(coder overhead {100 * (coded / nll - 1):.3f}%)")
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     result = {"folders": [str(f) for f in args.folders], "machine": machine(),
               "skipped": skipped, "totals": totals, "files": rows, "peak_rss_mb": peak_mb}

@@ -100,7 +100,7 @@ class BytesCodec:
         """
         lengths = lane_lengths(n, lanes)
         steps = int(lengths.max()) if n else 0
-        mixer = ContextMixer(self.mixer, lanes, n)
+        mixer = ContextMixer(self.mixer, lengths)
         groups = lane_groups(lanes)
         with single_thread(), torch.no_grad(), ThreadPoolExecutor(len(groups)) as pool:
             caches = [self.model.new_cache(g.stop - g.start) for g in groups]

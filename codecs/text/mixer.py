@@ -1,11 +1,16 @@
-"""Adaptive order-k byte statistics mixed with the neural prediction.
+"""Adaptive byte statistics mixed with the neural prediction.
 
-Every lane of a block shares one set of count tables, updated after each step with the bytes
-of all lanes, so repeated strings anywhere earlier in the block sharpen later predictions.
-The final distribution is a linear mixture of the network's distribution and one estimate
-per context order, with weights learned online (a Bayesian mixture update with a floor) and
-selected by how much evidence the longest matching context has. Only +, *, / and integer
-operations are used, so encoder and decoder compute identical float64 values.
+Every lane of a block shares one set of statistics, updated after each step with the bytes
+of all lanes, so strings seen anywhere earlier in the block sharpen later predictions:
+
+- order-k counts (k = 0..max_order) of the byte that followed each context;
+- a match model: the byte that followed the last occurrence of the current order-6
+  context in the block, trusted according to how long the match has held so far.
+
+The final distribution is a linear mixture of the network's distribution and these
+estimates, with weights learned online (a Bayesian mixture update with a floor) in sets
+selected by the evidence at hand. Only +, *, / and integer operations are used, so
+encoder and decoder compute identical float64 values.
 """
 
 from __future__ import annotations
@@ -15,6 +20,9 @@ from dataclasses import dataclass
 import numpy as np
 
 HASH_MULT = np.uint64(0x9E3779B97F4A7C15)
+EVIDENCE_EDGES = [1, 3, 12]  # total counts bucketed into 4 evidence levels
+MATCH_EDGES = [1, 8, 16, 32]  # match lengths bucketed into 5 levels (0 = no match)
+MATCH_LEN_CAP = 63
 
 
 @dataclass(frozen=True)
@@ -27,6 +35,7 @@ class MixerConfig:
     prior: float = 0.0005  # additive prior of each order's estimate (per symbol)
     learning_rate: float = 0.02
     floor: float = 0.002  # share of weight each model keeps (fixed-share)
+    match_model: bool = True
 
 
 def _order_rows(order: int, log2_rows: int) -> int:
@@ -36,30 +45,42 @@ def _order_rows(order: int, log2_rows: int) -> int:
 
 
 class ContextMixer:
-    """Per-block adaptive statistics for `lanes` lanes coded in lock-step."""
+    """Per-block adaptive statistics for lanes of the given lengths, coded in lock-step."""
 
-    def __init__(self, cfg: MixerConfig, lanes: int, block_len: int) -> None:
+    def __init__(self, cfg: MixerConfig, lengths: np.ndarray) -> None:
         self.cfg = cfg
-        self.lanes = lanes
-        log2_rows = min(cfg.log2_rows, max(10, int(block_len).bit_length()))
+        self.lanes = lanes = len(lengths)
+        block_len = int(np.sum(lengths))
+        log2_rows = min(cfg.log2_rows, max(10, block_len.bit_length()))
         self.rows = [_order_rows(k, log2_rows) for k in range(cfg.max_order + 1)]
         # np.full writes every page now: lazily zeroed pages would fault during coding
         self.counts = [np.full((r, 256), 0, dtype=np.uint8) for r in self.rows]
         self.totals = [np.zeros(r, dtype=np.int64) for r in self.rows]
         self.history = np.zeros((lanes, cfg.max_order), dtype=np.uint64)  # newest byte first
-        self.seen = np.zeros(lanes, dtype=np.int64)  # bytes seen per lane (orders need history)
-        n_models = cfg.max_order + 2  # network + orders 0..max_order
-        self.n_sets = (cfg.max_order + 1) * 4
-        self.weights = np.full((self.n_sets, n_models), 1.0 / n_models)
+        self.seen = np.zeros(lanes, dtype=np.int64)  # bytes coded per lane so far
+        # match model state: the block as far as known, a context -> position table
+        self.starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+        self.block = np.zeros(block_len + 1, dtype=np.int64)
+        self.match_table = np.full(1 << log2_rows, -1, dtype=np.int64)
+        self.match_ptr = np.full(lanes, -1, dtype=np.int64)  # position of the predicted byte
+        self.match_len = np.zeros(lanes, dtype=np.int64)
+        self.match_hits = np.ones(MATCH_LEN_CAP + 1)
+        self.match_trials = np.full(MATCH_LEN_CAP + 1, 2.0)
+        self._context_hash = np.zeros(lanes, dtype=np.uint64)
+        n_models = cfg.max_order + 3  # network, orders 0..max_order, match model
+        self.n_sets = (cfg.max_order + 1) * 4 * (len(MATCH_EDGES) + 1)
+        self.weights = np.empty((self.n_sets, n_models))
         self.weights[:, 0] = 0.5  # start by trusting the network
         self.weights[:, 1:] = 0.5 / (n_models - 1)
         self._rows_idx: list[np.ndarray] = []
         self._totals: list[np.ndarray] = []
         self._set_idx = np.zeros(lanes, dtype=np.int64)
         self._p_net = np.zeros((lanes, 256))
+        self._match_byte = np.zeros(lanes, dtype=np.int64)
+        self._match_q = np.zeros(lanes)
 
     def _context_rows(self) -> list[np.ndarray]:
-        """Row index of every order's table for every lane."""
+        """Row index of every order's table for every lane (and the full context hash)."""
         rows = [np.zeros(self.lanes, dtype=np.int64)]
         h = np.zeros(self.lanes, dtype=np.uint64)
         for k in range(1, self.cfg.max_order + 1):
@@ -70,16 +91,37 @@ class ContextMixer:
                 continue
             h = (h ^ byte) * HASH_MULT + np.uint64(k)
             rows.append(((h >> np.uint64(20)) % np.uint64(self.rows[k])).astype(np.int64))
+        self._context_hash = h
         return rows
+
+    def _known(self, pos: np.ndarray) -> np.ndarray:
+        """Whether block positions are already coded (lanes advance in lock-step)."""
+        lane = np.searchsorted(self.starts, pos, side="right") - 1
+        return (pos >= 0) & (pos - self.starts[np.maximum(lane, 0)] < self.seen[0])
+
+    def _find_matches(self) -> None:
+        """Start a match for lanes without one, from the order-6 context table."""
+        if not self.cfg.match_model:
+            return
+        idle = (self.match_len == 0) & (self.seen >= self.cfg.max_order)
+        if idle.any():
+            slot = (self._context_hash[idle] >> np.uint64(16)) % np.uint64(len(self.match_table))
+            found = self.match_table[slot.astype(np.int64)]
+            self.match_ptr[idle] = found
+            self.match_len[idle] = np.where(found >= 0, 1, 0)
+        lost = (self.match_len > 0) & ~self._known(self.match_ptr)
+        self.match_len[lost] = 0
 
     def mix(self, p_net: np.ndarray) -> np.ndarray:
         """Mixed distribution (lanes, 256) from the network's (lanes, 256), both float64.
 
-        Each order's estimate is (count + prior) / (total + 256 prior); the mixture
-        w_0 p_net + sum_k w_k estimate_k is accumulated without materialising estimates.
+        Each order's estimate is (count + prior) / (total + 256 prior); the match model puts
+        q on its predicted byte and (1 - q) / 255 on each other byte. The mixture
+        w_0 p_net + sum_i w_i estimate_i is accumulated without materialising estimates.
         """
         prior = self.cfg.prior
         self._rows_idx = self._context_rows()
+        self._find_matches()
         self._totals = [self.totals[k][rows] for k, rows in enumerate(self._rows_idx)]
         best = np.zeros(self.lanes, dtype=np.int64)
         evidence = np.zeros(self.lanes, dtype=np.int64)
@@ -87,8 +129,9 @@ class ContextMixer:
             known = (n > 0) & (self.seen >= k)
             best = np.where(known, k, best)
             evidence = np.where(known, n, evidence)
-        bucket = np.minimum(3, np.searchsorted([1, 3, 12], evidence, side="right"))
-        self._set_idx = best * 4 + bucket
+        bucket = np.searchsorted(EVIDENCE_EDGES, evidence, side="right")
+        match_bucket = np.searchsorted(MATCH_EDGES, self.match_len, side="right")
+        self._set_idx = (best * 4 + bucket) * (len(MATCH_EDGES) + 1) + match_bucket
         w = self.weights[self._set_idx]
         self._p_net = p_net
         mixed = w[:, :1] * p_net
@@ -97,18 +140,33 @@ class ContextMixer:
             scale = w[:, k + 1] / (self._totals[k] + 256 * prior)
             mixed += scale[:, None] * self.counts[k][rows]
             bias += scale * prior
+        matching = self.match_len > 0
+        length = np.minimum(self.match_len, MATCH_LEN_CAP)
+        q = np.where(matching, self.match_hits[length] / self.match_trials[length], 1.0 / 256)
+        self._match_q = q
+        self._match_byte = np.where(
+            matching, self.block[np.clip(self.match_ptr, 0, len(self.block) - 1)], 0)
+        w_match = w[:, -1]
+        other = (1.0 - q) / 255.0
+        bias += w_match * np.where(matching, other, q)
         mixed += bias[:, None]
+        lane = np.arange(self.lanes)
+        mixed[lane, self._match_byte] += np.where(matching, w_match * (q - other), 0.0)
         return mixed
 
     def update(self, symbols: np.ndarray, mixed: np.ndarray) -> None:
         """Learn from the bytes (lanes,) that were coded with `mixed` (lanes, 256)."""
         cfg = self.cfg
         lane = np.arange(self.lanes)
-        p_models = np.empty((self.lanes, len(self._rows_idx) + 1))
+        matching = self.match_len > 0
+        hit = matching & (self._match_byte == symbols)
+        p_models = np.empty((self.lanes, len(self._rows_idx) + 2))
         p_models[:, 0] = self._p_net[lane, symbols]
         for k, rows in enumerate(self._rows_idx):
             p_models[:, k + 1] = ((self.counts[k][rows, symbols] + cfg.prior)
                                   / (self._totals[k] + 256 * cfg.prior))
+        q = self._match_q
+        p_models[:, -1] = np.where(hit, q, np.where(matching, (1.0 - q) / 255.0, q))
         p_mix = mixed[lane, symbols][:, None]
         factor = 1.0 - cfg.learning_rate + cfg.learning_rate * p_models / p_mix
         np.multiply.at(self.weights, self._set_idx, factor)
@@ -116,6 +174,7 @@ class ContextMixer:
         w = w / w.sum(axis=1, keepdims=True)
         w = (1.0 - cfg.floor) * w + cfg.floor / w.shape[1]
         self.weights[self._set_idx] = w
+        self._update_match(symbols, matching, hit)
         for k, rows in enumerate(self._rows_idx):
             cells, hits = np.unique(rows * 256 + symbols, return_counts=True)
             flat = self.counts[k].reshape(-1)
@@ -130,3 +189,18 @@ class ContextMixer:
         self.history[:, 1:] = self.history[:, :-1]
         self.history[:, 0] = symbols.astype(np.uint64)
         self.seen += 1
+
+    def _update_match(self, symbols: np.ndarray, matching: np.ndarray, hit: np.ndarray) -> None:
+        """Record the coded bytes, score and advance matches, index the finished context."""
+        active = self.seen < np.diff(np.append(self.starts, len(self.block) - 1))
+        pos = self.starts + self.seen
+        self.block[pos[active]] = symbols[active]
+        length = np.minimum(self.match_len, MATCH_LEN_CAP)
+        np.add.at(self.match_trials, length[matching], 1.0)
+        np.add.at(self.match_hits, length[hit], 1.0)
+        self.match_len = np.where(hit, self.match_len + 1, 0)
+        self.match_ptr = np.where(hit, self.match_ptr + 1, -1)
+        # the context that predicted this byte now points at it
+        index = active & (self.seen >= self.cfg.max_order)
+        slot = (self._context_hash[index] >> np.uint64(16)) % np.uint64(len(self.match_table))
+        self.match_table[slot.astype(np.int64)] = pos[index]
