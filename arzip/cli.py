@@ -111,6 +111,8 @@ def _compress_one(path: str, out: str, opts: dict) -> None:
 
 def _decompress_one(path: str, out: str, opts: dict) -> None:
     check_output(out, opts["force"])
+    if path == STDIO and sys.stdin.isatty():
+        raise ArzipError("refusing to read compressed data from a terminal")
     progress = ProgressLine(path, None, not opts["quiet"])
     try:
         with open_input(path) as src, \
@@ -284,20 +286,22 @@ def models(as_json) -> None:
               default=None, help="Folder evaluated periodically (default: none).")
 @click.option("--steps", default=7000, show_default=True)
 @click.option("--minutes", default=0.0, help="Stop after this many minutes (resumable).")
+@click.option("--stop-at", default=0, help="Stop at this step (resumable).")
 @click.option("--checkpoint", type=click.Path(dir_okay=False),
               default=str(Path.home() / ".cache/arzip/train/text.pt"), show_default=True)
 @click.option("--export", "export_path", type=click.Path(dir_okay=False),
               help="Write the trained model here (an exported model file).")
 @click.option("--name", default="text-byte-small@1", show_default=True)
 @click.option("--seed", default=1234, show_default=True)
-def train(kind, data_dir, dev_dir, steps, minutes, checkpoint, export_path, name, seed) -> None:
+def train(kind, data_dir, dev_dir, steps, minutes, stop_at, checkpoint, export_path, name,
+          seed) -> None:
     """Train (or resume training) a default model on a data folder."""
     from .train import TrainConfig
 
     if kind == "text":
         from .codecs.text.training import train_text_model
 
-        cfg = TrainConfig(steps=steps, max_minutes=minutes, seed=seed)
+        cfg = TrainConfig(steps=steps, max_minutes=minutes, stop_at=stop_at, seed=seed)
         state = train_text_model(Path(data_dir), Path(dev_dir) if dev_dir else None,
                                  Path(checkpoint), cfg)
     if export_path:

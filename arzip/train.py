@@ -31,14 +31,15 @@ class TrainConfig:
     steps: int = 20000
     lr: float = 2e-3
     min_lr: float = 1e-4
-    warmup: int = 300
+    warmup: int = 200
     weight_decay: float = 0.01
     grad_clip: float = 1.0
     eval_every: int = 500
-    checkpoint_every: int = 250
+    checkpoint_every: int = 100
     seed: int = 1234
     threads: int = 2
     max_minutes: float = 0.0  # checkpoint and stop after this much wall time; 0 = no limit
+    stop_at: int = 0  # checkpoint and stop at this step (before cfg.steps); 0 = run to the end
 
 
 def learning_rate(step: int, cfg: TrainConfig) -> float:
@@ -106,11 +107,12 @@ def train(model: nn.Module, sample_batch: BatchFn, loss_fn: LossFn, evaluate: Ev
             model.train()
             history.append({"step": step, "dev_bits": dev, "seconds": time.time() - start})
             log(f"step {step} dev {dev:.4f} bits/sym")
-        out_of_time = cfg.max_minutes and time.time() - start > 60 * cfg.max_minutes
+        out_of_time = bool(cfg.max_minutes and time.time() - start > 60 * cfg.max_minutes
+                           or cfg.stop_at and step >= cfg.stop_at)
         if step % cfg.checkpoint_every == 0 or step == cfg.steps or out_of_time:
             _save(checkpoint, snapshot())
         if out_of_time:
-            log(f"time budget reached at step {step}; run again to resume")
+            log(f"stopped at step {step}; run again to resume")
             break
     model.eval()
     return snapshot()

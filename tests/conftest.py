@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 import torch
-from arzip.codecs.text.model import ByteTransformer, TextModelConfig
 
 from arzip import zoo
+from arzip.codecs.text.model import ByteTransformer, TextModelConfig
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 TINY_CONFIG = TextModelConfig(n_layer=1, n_head=2, d_model=32, d_ff=64, context=16)

@@ -10,11 +10,11 @@ import sys
 import numpy as np
 import pytest
 import torch
+
+from arzip import engine, zoo
 from arzip.codecs.text import codec as text_codec
 from arzip.codecs.text.codec import BytesCodec, choose_lanes, lane_lengths
 from arzip.codecs.text.model import ByteTransformer, TextModelConfig
-
-from arzip import engine, zoo
 
 
 def load_codec(model_path: str) -> BytesCodec:
