@@ -118,7 +118,7 @@ def compress_bytes(data: bytes, model: str) -> bytes:
 
 
 def test_thread_count_does_not_change_output(tiny_model):
-    data = sample_text(4000)
+    data = sample_text(40_000)  # two lane groups
     before = torch.get_num_threads()
     try:
         torch.set_num_threads(2)
@@ -143,12 +143,13 @@ else:
 
 
 def run_process(model: str, threads: int, mode: str, data: bytes) -> bytes:
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
     return subprocess.run([sys.executable, "-c", SCRIPT, model, str(threads), mode], input=data,
-                          capture_output=True, check=True).stdout
+                          capture_output=True, check=True, env=env).stdout
 
 
 def test_separate_processes_agree(tiny_model):
-    data = sample_text(3000)
+    data = sample_text(40_000)  # enough lanes for the network's two parallel groups
     a = run_process(tiny_model, 1, "c", data)
     b = run_process(tiny_model, 2, "c", data)
     assert a == b == compress_bytes(data, tiny_model)

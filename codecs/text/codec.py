@@ -102,7 +102,8 @@ class BytesCodec:
         steps = int(lengths.max()) if n else 0
         mixer = ContextMixer(self.mixer, lengths)
         groups = lane_groups(lanes)
-        with single_thread(), torch.no_grad(), ThreadPoolExecutor(len(groups)) as pool:
+        with single_thread(), torch.no_grad(), ThreadPoolExecutor(
+                len(groups), initializer=torch.set_num_threads, initargs=(1,)) as pool:
             caches = [self.model.new_cache(g.stop - g.start) for g in groups]
             tokens = torch.full((lanes,), BOS, dtype=torch.long)
             pending = None
