@@ -95,8 +95,9 @@ class BytesCodec:
         (encoder) or decode (decoder) the active lanes' bytes, which it returns.
 
         The network runs on fixed lane groups, each its own batch in its own thread, while
-        the mixer learns from the previous step; the groups depend only on `lanes`, so the
-        arithmetic is the same on every run and machine thread count.
+        the mixer learns from the previous step and prepares its part of the next mixture;
+        the groups depend only on `lanes`, so the arithmetic is the same on every run and
+        machine thread count.
         """
         lengths = lane_lengths(n, lanes)
         steps = int(lengths.max()) if n else 0
@@ -112,6 +113,7 @@ class BytesCodec:
                         for g, cache in zip(groups, caches, strict=True)]
                 if pending:
                     mixer.update(*pending)
+                mixer.prepare()
                 p_net = np.concatenate([job.result() for job in jobs])
                 probs = mixer.mix(p_net)
                 active = lengths > t

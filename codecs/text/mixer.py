@@ -76,6 +76,8 @@ class ContextMixer:
         self._totals: list[np.ndarray] = []
         self._set_idx = np.zeros(lanes, dtype=np.int64)
         self._p_net = np.zeros((lanes, 256))
+        self._w_net = np.zeros((lanes, 1))
+        self._partial = np.zeros((lanes, 256))
         self._match_byte = np.zeros(lanes, dtype=np.int64)
         self._match_q = np.zeros(lanes)
 
@@ -112,12 +114,12 @@ class ContextMixer:
         lost = (self.match_len > 0) & ~self._known(self.match_ptr)
         self.match_len[lost] = 0
 
-    def mix(self, p_net: np.ndarray) -> np.ndarray:
-        """Mixed distribution (lanes, 256) from the network's (lanes, 256), both float64.
+    def prepare(self) -> None:
+        """Everything of the next mixture that does not need the network (run while it runs).
 
         Each order's estimate is (count + prior) / (total + 256 prior); the match model puts
-        q on its predicted byte and (1 - q) / 255 on each other byte. The mixture
-        w_0 p_net + sum_i w_i estimate_i is accumulated without materialising estimates.
+        q on its predicted byte and (1 - q) / 255 on each other byte; their weighted sum is
+        accumulated without materialising the estimates.
         """
         prior = self.cfg.prior
         self._rows_idx = self._context_rows()
@@ -133,12 +135,12 @@ class ContextMixer:
         match_bucket = np.searchsorted(MATCH_EDGES, self.match_len, side="right")
         self._set_idx = (best * 4 + bucket) * (len(MATCH_EDGES) + 1) + match_bucket
         w = self.weights[self._set_idx]
-        self._p_net = p_net
-        mixed = w[:, :1] * p_net
+        self._w_net = w[:, :1]
+        partial = np.zeros((self.lanes, 256))
         bias = np.zeros(self.lanes)
         for k, rows in enumerate(self._rows_idx):
             scale = w[:, k + 1] / (self._totals[k] + 256 * prior)
-            mixed += scale[:, None] * self.counts[k][rows]
+            partial += scale[:, None] * self.counts[k][rows]
             bias += scale * prior
         matching = self.match_len > 0
         length = np.minimum(self.match_len, MATCH_LEN_CAP)
@@ -149,10 +151,16 @@ class ContextMixer:
         w_match = w[:, -1]
         other = (1.0 - q) / 255.0
         bias += w_match * np.where(matching, other, q)
-        mixed += bias[:, None]
-        lane = np.arange(self.lanes)
-        mixed[lane, self._match_byte] += np.where(matching, w_match * (q - other), 0.0)
-        return mixed
+        partial += bias[:, None]
+        partial[np.arange(self.lanes), self._match_byte] += np.where(
+            matching, w_match * (q - other), 0.0)
+        self._partial = partial
+
+    def mix(self, p_net: np.ndarray) -> np.ndarray:
+        """Mixed distribution (lanes, 256) from the network's (lanes, 256), both float64;
+        `prepare` must have run for this step."""
+        self._p_net = p_net
+        return self._w_net * p_net + self._partial
 
     def update(self, symbols: np.ndarray, mixed: np.ndarray) -> None:
         """Learn from the bytes (lanes,) that were coded with `mixed` (lanes, 256)."""
