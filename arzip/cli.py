@@ -187,18 +187,16 @@ def main() -> None:
 @main.command()
 @common_options
 @click.option("-m", "--model", help="Model id (see 'arzip models') or an exported model file.")
-def compress(files, output, to_stdout, force, keep, remove, quiet, verbose, model) -> None:
+def compress(files, output, to_stdout, keep, **opts) -> None:
     """Compress FILES (or stdin) to FILE.arz."""
-    opts = dict(force=force, remove=remove, quiet=quiet, verbose=verbose, model=model)
     _run_each(files, output, to_stdout, True, opts)
 
 
 @main.command()
 @common_options
 @click.option("-m", "--model", help="Model file to use when the needed model is not bundled.")
-def decompress(files, output, to_stdout, force, keep, remove, quiet, verbose, model) -> None:
+def decompress(files, output, to_stdout, keep, **opts) -> None:
     """Decompress FILE.arz (or stdin); the sha256 is verified before the output appears."""
-    opts = dict(force=force, remove=remove, quiet=quiet, verbose=verbose, model=model)
     _run_each(files, output, to_stdout, False, opts)
 
 
