@@ -17,7 +17,7 @@ from typing import BinaryIO
 
 from . import container, zoo
 from .container import Block, End, Header, Method
-from .errors import FormatError, IntegrityError
+from .errors import FormatError, IntegrityError, ModelError
 from .registry import codec_class
 
 BLOCK_SIZE = 1 << 20
@@ -42,7 +42,15 @@ class Stats:
 
 def load_codec(codec_id: str, model: zoo.ModelInfo, coder: dict | None = None):
     """A ready codec object with the model's verified weights."""
-    return codec_class(codec_id).from_weights(zoo.load_weights(model), coder)
+    cls, exported = codec_class(codec_id), zoo.load_weights(model)
+    try:
+        return cls.from_weights(exported, coder)
+    except (TypeError, ValueError, KeyError) as exc:
+        if coder is not None:
+            raise FormatError(f"unsupported coder settings in the header ({exc})") from None
+        raise ModelError(f"model {model.name} does not fit codec '{codec_id}' ({exc})") from None
+    except RuntimeError as exc:  # state dict does not match the architecture
+        raise ModelError(f"model {model.name} does not fit codec '{codec_id}' ({exc})") from None
 
 
 def _classical(data: bytes) -> list[tuple[Method, bytes]]:

@@ -389,3 +389,12 @@ def test_describe_rejects_damage(small_arz):
     end.total_len += 1
     with pytest.raises(FormatError):
         engine.describe(io.BytesIO(pack(header, blocks, end)))
+
+
+def test_unknown_coder_settings_are_a_format_error(tiny_model):
+    packed = io.BytesIO()
+    engine.compress_stream(io.BytesIO(b"hello hello hello"), packed, tiny_model)
+    header = container.read_header(io.BytesIO(packed.getvalue()))
+    header.coder["mixer"]["from_the_future"] = 1
+    with pytest.raises(FormatError, match="coder settings"):
+        engine.load_codec("bytes", zoo.find_model(tiny_model), header.coder)
