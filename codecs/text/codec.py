@@ -87,7 +87,7 @@ class BytesCodec:
 
     def _net_probs(self, tokens: torch.Tensor, t: int, cache: list) -> np.ndarray:
         logits = self.model.step(tokens, t, cache)
-        return torch.softmax(logits.double(), dim=-1).numpy()
+        return torch.softmax(logits, dim=-1).numpy().astype(np.float64)
 
     def _run_lanes(self, n: int, lanes: int, choose: Callable[[np.ndarray, np.ndarray], np.ndarray],
                    progress: Progress | None) -> None:

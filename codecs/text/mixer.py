@@ -4,7 +4,7 @@ Every lane of a block shares one set of statistics, updated after each step with
 of all lanes, so strings seen anywhere earlier in the block sharpen later predictions:
 
 - order-k counts (k = 0..max_order) of the byte that followed each context;
-- a match model: the byte that followed the last occurrence of the current order-6
+- a match model: the byte that followed the last occurrence of the current order-5
   context in the block, trusted according to how long the match has held so far.
 
 The final distribution is a linear mixture of the network's distribution and these
@@ -29,7 +29,7 @@ MATCH_LEN_CAP = 63
 class MixerConfig:
     """Settings of the adaptive statistics; stored in the .arz header."""
 
-    max_order: int = 6
+    max_order: int = 5
     log2_rows: int = 18  # rows of each hashed table (orders >= 3), capped by the block size
     count_limit: int = 250  # counts (uint8) are halved when one exceeds this
     prior: float = 0.0005  # additive prior of each order's estimate (per symbol)
@@ -102,7 +102,7 @@ class ContextMixer:
         return (pos >= 0) & (pos - self.starts[np.maximum(lane, 0)] < self.seen[0])
 
     def _find_matches(self) -> None:
-        """Start a match for lanes without one, from the order-6 context table."""
+        """Start a match for lanes without one, from the order-5 context table."""
         if not self.cfg.match_model:
             return
         idle = (self.match_len == 0) & (self.seen >= self.cfg.max_order)
@@ -187,8 +187,7 @@ class ContextMixer:
             cells, hits = np.unique(rows * 256 + symbols, return_counts=True)
             flat = self.counts[k].reshape(-1)
             flat[cells] = np.minimum(flat[cells] + hits, 255)
-            touched, hits = np.unique(rows, return_counts=True)
-            self.totals[k][touched] += hits
+            np.add.at(self.totals[k], rows, 1)
             full = self.counts[k][rows, symbols] > cfg.count_limit
             if full.any():
                 hot = np.unique(rows[full])

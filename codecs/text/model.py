@@ -77,19 +77,21 @@ class Block(nn.Module):
         x = x + self.proj(y.transpose(1, 2).reshape(b, t, d))
         return x + self.mlp(x)
 
-    def step(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor,
+    def step(self, x: torch.Tensor, rot_q: torch.Tensor, rot_k: torch.Tensor,
              cache_k: torch.Tensor, cache_v: torch.Tensor, slot: int,
              mask: torch.Tensor | None) -> torch.Tensor:
         """One position for every lane; x is (B, 1, d).
 
-        Keys are cached transposed as (B, hd, W), values as (B, W, hd), in ring-buffer slots.
+        rot_q / rot_k (hd, hd) apply this position's rotary rotation as one matmul (rot_q
+        also carries the 1/sqrt(hd) attention scale). Keys are cached transposed as
+        (B, hd, W), values as (B, W, hd), in ring-buffer slots.
         """
         b, _, d = x.shape
-        q, k, v = self._split_heads(self.ln1(x))
-        q, k = apply_rotary(q, cos, sin)[:, :, 0], apply_rotary(k, cos, sin)[:, 0, 0]
-        cache_k[:, :, slot] = k
-        cache_v[:, slot] = v[:, 0, 0]
-        scores = torch.bmm(q, cache_k) * (1.0 / math.sqrt(self.head_dim))
+        q, k, v = self.qkv(self.ln1(x))[:, 0].split((d, self.head_dim, self.head_dim), dim=-1)
+        q = (q.reshape(b * self.n_head, self.head_dim) @ rot_q).view(b, self.n_head, -1)
+        cache_k[:, :, slot] = k @ rot_k
+        cache_v[:, slot] = v
+        scores = torch.bmm(q, cache_k)
         if mask is not None:
             scores = scores.masked_fill(mask, float("-inf"))
         y = torch.bmm(torch.softmax(scores, dim=-1), cache_v)
@@ -124,16 +126,23 @@ class ByteTransformer(nn.Module):
         return [(torch.zeros(lanes, hd, c.context), torch.zeros(lanes, c.context, hd))
                 for _ in self.blocks]
 
+    def rotation(self, position: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Right-multiplied rotary matrices (hd, hd) for queries (scaled) and keys."""
+        hd = self.cfg.d_model // self.cfg.n_head
+        cos, sin = rotary_tables(torch.tensor([position]), hd)
+        rot = apply_rotary(torch.eye(hd), cos, sin)  # row i = rotated basis vector e_i
+        return rot * (1.0 / math.sqrt(hd)), rot
+
     @torch.no_grad()
     def step(self, tokens: torch.Tensor, position: int,
              cache: list[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
         """Logits (B, 256) after feeding tokens (B,) at `position`, updating the cache."""
         window = self.cfg.context
-        cos, sin = rotary_tables(torch.tensor([position]), self.cfg.d_model // self.cfg.n_head)
+        rot_q, rot_k = self.rotation(position)
         mask = None
         if position + 1 < window:  # slots not yet written must not be attended
             mask = (torch.arange(window) > position).view(1, 1, window)
         x = self.embed(tokens[:, None])
         for block, (ck, cv) in zip(self.blocks, cache, strict=True):
-            x = block.step(x, cos, sin, ck, cv, position % window, mask)
+            x = block.step(x, rot_q, rot_k, ck, cv, position % window, mask)
         return self.head(self.ln_f(x))[:, 0]
