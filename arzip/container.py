@@ -25,6 +25,14 @@ from .errors import FormatError
 MAGIC = b"\x89ARZ"
 FORMAT_VERSION = 1
 MAX_HEADER_JSON = 1 << 20
+# Preset dictionary of the deflated JSON header: typical keys and values, so a header costs
+# a few dozen bytes. Part of format version 1: it must never change.
+HEADER_DICTIONARY = (
+    b'{"codec":"bytes","codec_header":{},"coder":{"max_lanes":512,"min_lane_bytes":512,'
+    b'"mixer":{"count_limit":250,"floor":0.002,"learning_rate":0.02,"log2_rows":18,'
+    b'"match_model":true,"max_order":5,"prior":0.0005},"model":"categorical",'
+    b'"type":"range","words":"u32le"},"model":{"name":"text-byte-small","sha256":"'
+    b'0123456789abcdef","version":"1"}}')
 
 _HEAD = struct.Struct("<4sBI")
 _BLOCK = struct.Struct("<BIHIII")  # after the b"B" tag, before the record crc
@@ -81,7 +89,8 @@ def crc32(data: bytes) -> int:
 
 def pack_header(header: Header) -> bytes:
     text = json.dumps(header.to_json(), sort_keys=True, separators=(",", ":")).encode()
-    body = zlib.compress(text, 9)
+    packer = zlib.compressobj(9, zdict=HEADER_DICTIONARY)
+    body = packer.compress(text) + packer.flush()
     head = _HEAD.pack(MAGIC, header.version, len(body)) + body
     return head + _CRC.pack(crc32(head))
 
@@ -123,7 +132,8 @@ def read_header(stream: BinaryIO) -> Header:
     if stored != crc32(head + body):
         raise FormatError("corrupted header (checksum mismatch)")
     try:
-        meta = json.loads(zlib.decompressobj().decompress(body, MAX_HEADER_JSON))
+        unpacker = zlib.decompressobj(zdict=HEADER_DICTIONARY)
+        meta = json.loads(unpacker.decompress(body, MAX_HEADER_JSON))
         header = Header(codec=str(meta["codec"]), model=meta["model"],
                         coder=dict(meta["coder"]), codec_header=dict(meta["codec_header"]),
                         version=version)

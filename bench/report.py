@@ -50,6 +50,13 @@ def main() -> None:
     print(f"Measured on {m['cpu']}, {m['cores']} cores, Python {m['python']}, "
           f"torch {m['torch']}; folders: {', '.join(result['folders'])}.\n")
     print("\n".join(totals_table(result)))
+    for folder in result["folders"]:
+        names = tuple(Path(r["file"]).name for r in result["files"]
+                      if r["codec"] == "arzip" and Path(r["file"]).parent == Path(folder))
+        bits = subset_bits(result, names)
+        print(f"\n`{Path(folder).name}` alone: " + ", ".join(
+            f"{c} {b:.3f}" for c, b in bits.items())
+            + f" bits/byte (arzip × xz -9e = {bits['arzip'] / bits['xz -9e']:.3f}).")
     english = subset_bits(result, ENGLISH)
     print(f"\nEnglish texts ({', '.join(ENGLISH)}) together: arzip "
           f"{english['arzip']:.3f} bits/byte, xz -9e {english['xz -9e']:.3f} "
