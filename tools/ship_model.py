@@ -41,6 +41,7 @@ def main() -> None:
     parser.add_argument("--codec", default="bytes")
     parser.add_argument("--bench", type=Path, help="benchmark JSON with the dev figures")
     parser.add_argument("--dev", type=Path, help="dev folder: network-alone bits per file")
+    parser.add_argument("--reproduce", help="the training commands, when not a single run")
     args = parser.parse_args()
     state = torch.load(args.checkpoint, weights_only=False)
     stem = args.name.replace("@", "-")
@@ -68,21 +69,22 @@ def main() -> None:
              "`codecs/text/training.py`), random windows of `context` bytes, batch 64",
              f"- training: {state['step']} steps of AdamW (lr {train_cfg['lr']}, cosine to "
              f"{train_cfg['min_lr']}, seed {train_cfg['seed']}) on 2 CPU cores",
-             "- reproduce: `arzip train text --dev ../shared/data/text/dev/canterbury "
-             f"--steps {state['step']}` then `python tools/ship_model.py <checkpoint>`"]
+             "- reproduce: " + (args.reproduce or "`arzip train text --dev "
+                                 f"../shared/data/text/dev/canterbury --steps {state['step']}`")
+             + ", then `python tools/ship_model.py <checkpoint>`"]
     if history:
         last = history[-1]
         lines.append(f"- training-time dev monitor (unweighted mean over the dev files of cold "
                      f"windows, network alone; binary files dominate): {last['dev_bits']:.3f} "
                      f"bits/byte at step {last['step']}")
-    if args.dev:
-        lines += network_alone(state, args.dev)
     if args.bench and args.bench.exists():
         totals = json.loads(args.bench.read_text())["totals"]
         a, x = totals["arzip"], totals["xz -9e"]
         lines.append(f"- coded size on the dev benchmark (network + context mixer, real .arz "
                      f"files): {a['bits_per_byte']:.3f} bits/byte vs xz -9e "
                      f"{x['bits_per_byte']:.3f}; see README")
+    if args.dev:
+        lines += network_alone(state, args.dev)
     (MODELS / f"{stem}.md").write_text("\n".join(lines) + "\n")
     print(f"bundled {args.name}: {weights} sha256 {digest}")
 
