@@ -57,8 +57,9 @@ class ContextMixer:
         self.counts = [np.full((r, 256), 0, dtype=np.uint8) for r in self.rows]
         self.totals = [np.zeros(r, dtype=np.int64) for r in self.rows]
         self.history = np.zeros((lanes, cfg.max_order), dtype=np.uint64)  # newest byte first
-        self.seen = np.zeros(lanes, dtype=np.int64)  # bytes coded per lane so far
+        self.steps = 0  # steps coded so far (every lane advances together)
         # match model state: the block as far as known, a context -> position table
+        self.lengths = np.asarray(lengths, dtype=np.int64)
         self.starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
         self.block = np.zeros(block_len + 1, dtype=np.int64)
         self.match_table = np.full(1 << log2_rows, -1, dtype=np.int64)
@@ -99,16 +100,19 @@ class ContextMixer:
     def _known(self, pos: np.ndarray) -> np.ndarray:
         """Whether block positions are already coded (lanes advance in lock-step)."""
         lane = np.searchsorted(self.starts, pos, side="right") - 1
-        return (pos >= 0) & (pos - self.starts[np.maximum(lane, 0)] < self.seen[0])
+        return (pos >= 0) & (pos - self.starts[np.maximum(lane, 0)] < self.steps)
+
+    def _match_slots(self, hashes: np.ndarray) -> np.ndarray:
+        """Rows of the match table for context hashes."""
+        return ((hashes >> np.uint64(16)) % np.uint64(len(self.match_table))).astype(np.int64)
 
     def _find_matches(self) -> None:
         """Start a match for lanes without one, from the order-5 context table."""
         if not self.cfg.match_model:
             return
-        idle = (self.match_len == 0) & (self.seen >= self.cfg.max_order)
+        idle = (self.match_len == 0) & (self.steps >= self.cfg.max_order)
         if idle.any():
-            slot = (self._context_hash[idle] >> np.uint64(16)) % np.uint64(len(self.match_table))
-            found = self.match_table[slot.astype(np.int64)]
+            found = self.match_table[self._match_slots(self._context_hash[idle])]
             self.match_ptr[idle] = found
             self.match_len[idle] = np.where(found >= 0, 1, 0)
         lost = (self.match_len > 0) & ~self._known(self.match_ptr)
@@ -128,7 +132,7 @@ class ContextMixer:
         best = np.zeros(self.lanes, dtype=np.int64)
         evidence = np.zeros(self.lanes, dtype=np.int64)
         for k, n in enumerate(self._totals):
-            known = (n > 0) & (self.seen >= k)
+            known = (n > 0) & (self.steps >= k)
             best = np.where(known, k, best)
             evidence = np.where(known, n, evidence)
         bucket = np.searchsorted(EVIDENCE_EDGES, evidence, side="right")
@@ -195,12 +199,12 @@ class ContextMixer:
                 self.totals[k][hot] = self.counts[k][hot].sum(axis=1)
         self.history[:, 1:] = self.history[:, :-1]
         self.history[:, 0] = symbols.astype(np.uint64)
-        self.seen += 1
+        self.steps += 1
 
     def _update_match(self, symbols: np.ndarray, matching: np.ndarray, hit: np.ndarray) -> None:
         """Record the coded bytes, score and advance matches, index the finished context."""
-        active = self.seen < np.diff(np.append(self.starts, len(self.block) - 1))
-        pos = self.starts + self.seen
+        active = self.steps < self.lengths
+        pos = self.starts + self.steps
         self.block[pos[active]] = symbols[active]
         length = np.minimum(self.match_len, MATCH_LEN_CAP)
         np.add.at(self.match_trials, length[matching], 1.0)
@@ -208,6 +212,5 @@ class ContextMixer:
         self.match_len = np.where(hit, self.match_len + 1, 0)
         self.match_ptr = np.where(hit, self.match_ptr + 1, -1)
         # the context that predicted this byte now points at it
-        index = active & (self.seen >= self.cfg.max_order)
-        slot = (self._context_hash[index] >> np.uint64(16)) % np.uint64(len(self.match_table))
-        self.match_table[slot.astype(np.int64)] = pos[index]
+        if self.steps >= self.cfg.max_order:
+            self.match_table[self._match_slots(self._context_hash[active])] = pos[active]
