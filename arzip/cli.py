@@ -59,6 +59,11 @@ def _error(message: str) -> None:
     click.echo(f"arzip: {message}", err=True)
 
 
+def _report(path: str, exc: ArzipError | OSError) -> None:
+    """One error line: arzip's own message, or the path and the system's reason."""
+    _error(str(exc) if isinstance(exc, ArzipError) else f"{path}: {exc.strerror or exc}")
+
+
 def _input_size(path: str) -> int | None:
     if path == STDIO:
         return None
@@ -146,11 +151,8 @@ def _run_each(paths: tuple[str, ...], output: str | None, to_stdout: bool, compr
             if out != STDIO and path != STDIO and Path(out).resolve() == Path(path).resolve():
                 raise ArzipError(f"{path}: input and output are the same file")
             (_compress_one if compress else _decompress_one)(path, out, opts)
-        except ArzipError as exc:
-            _error(str(exc))
-            failed = True
-        except OSError as exc:
-            _error(f"{path}: {exc.strerror or exc}")
+        except (ArzipError, OSError) as exc:
+            _report(path, exc)
             failed = True
         except KeyboardInterrupt:
             _error("interrupted; no output written")
@@ -212,11 +214,8 @@ def test_cmd(files, model, quiet) -> None:
             with open_input(path) as src:
                 stats = engine.decompress_stream(src, None, model)
             _say(f"{path}: OK ({stats.raw_bytes} bytes, sha256 {stats.sha256[:16]}…)", quiet)
-        except ArzipError as exc:
-            _error(str(exc))
-            failed = True
-        except OSError as exc:
-            _error(f"{path}: {exc.strerror or exc}")
+        except (ArzipError, OSError) as exc:
+            _report(path, exc)
             failed = True
     sys.exit(1 if failed else 0)
 
@@ -236,11 +235,8 @@ def info(files, as_json) -> None:
             if coded is not None and report["original_bytes"]:
                 report["bits_per_symbol"] = 8 * coded / report["original_bytes"]
             reports.append(report)
-        except ArzipError as exc:
-            _error(str(exc))
-            failed = True
-        except OSError as exc:
-            _error(f"{path}: {exc.strerror or exc}")
+        except (ArzipError, OSError) as exc:
+            _report(path, exc)
             failed = True
     for report in reports:
         if as_json:
