@@ -8,6 +8,7 @@ smallest encoding is stored, so output never exceeds the input by more than the 
 from __future__ import annotations
 
 import hashlib
+import io
 import lzma
 import time
 import zlib
@@ -18,10 +19,11 @@ from typing import BinaryIO
 from . import container, zoo
 from .container import Block, End, Header, Method
 from .errors import FormatError, IntegrityError, ModelError
-from .registry import codec_class
+from .registry import SNIFF_BYTES, codec_class, detect
 
 BLOCK_SIZE = 1 << 20
 MAX_BLOCK_SIZE = 1 << 24  # a reader refuses larger blocks (bounded memory)
+MAX_SIDE_SIZE = 1 << 28  # side data of a structured file (e.g. the alpha plane)
 Progress = Callable[[int], None]
 
 
@@ -69,12 +71,88 @@ def _read_block(src: BinaryIO, size: int) -> bytes:
     return b"".join(chunks)
 
 
+class _Prefixed:
+    """A reader that first returns `head` (bytes already sniffed), then the rest of `src`."""
+
+    def __init__(self, head: bytes, src: BinaryIO) -> None:
+        self.head, self.src = head, src
+
+    def read(self, size: int = -1) -> bytes:
+        if not self.head:
+            return self.src.read(size)
+        if size < 0:
+            out, self.head = self.head + self.src.read(), b""
+            return out
+        out, self.head = self.head[:size], self.head[size:]
+        return out
+
+
 def compress_stream(src: BinaryIO, dst: BinaryIO, model_spec: str | None = None,
-                    codec_id: str = "bytes", progress: Progress | None = None,
-                    block_size: int = BLOCK_SIZE) -> Stats:
-    """Compress all of `src` into `dst` as an .arz stream."""
+                    codec_id: str | None = None, progress: Progress | None = None,
+                    block_size: int = BLOCK_SIZE, classical_fallback: bool = True) -> Stats:
+    """Compress all of `src` into `dst` as an .arz stream.
+
+    The codec is the model's when one is given, else `codec_id`, else detected from the
+    first bytes. A file that a structured codec (images) cannot represent, or codes larger
+    than the file itself, is stored with the classical methods of the bytes path instead
+    (`classical_fallback=False` keeps the model's coding of a representable file: for tests
+    and for measuring the model).
+    """
+    model = zoo.find_model(model_spec) if model_spec else None
+    head = _read_block(src, SNIFF_BYTES)
+    kind = model.codec if model else codec_id or detect(head)
+    if not getattr(codec_class(kind), "structured", False):
+        return _compress_blocks(_Prefixed(head, src), dst, model or zoo.default_model(kind),
+                                progress, block_size)
+    data = head + src.read()
+    stats = _compress_file(data, dst, kind, model or zoo.default_model(kind), progress,
+                           classical_fallback)
+    if stats is None:
+        stats = _compress_blocks(io.BytesIO(data), dst, zoo.default_model("bytes"), progress,
+                                 block_size, use_model=False)
+    return stats
+
+
+def _compress_file(data: bytes, dst: BinaryIO, codec_id: str, model: zoo.ModelInfo,
+                   progress: Progress | None, classical_fallback: bool) -> Stats | None:
+    """The structured path: side data + model-coded blocks; None if not worth it."""
     start = time.perf_counter()
-    model = zoo.find_model(model_spec) if model_spec else zoo.default_model(codec_id)
+    parsed = codec_class(codec_id).analyze(data)
+    if parsed is None:
+        return None
+    codec = load_codec(codec_id, model)
+    header = Header(codec=codec_id, model=model.header_entry, coder=codec.coder_settings(),
+                    codec_header=parsed.info)
+    stats = Stats(codec=codec_id, model=model.name, raw_bytes=len(parsed.output))
+    method, best = min(_classical(parsed.side), key=lambda c: len(c[1]))
+    parts = [container.pack_header(header),
+             container.pack_block(Block(method, len(parsed.side), 0,
+                                        container.crc32(parsed.side), best))]
+    stats.methods = {"side": 1, "model": 0}
+    total = parsed.pixels.size
+    for raw, payload, bits in codec.encode(
+            parsed.pixels, (lambda k: progress(len(data) * k // total)) if progress else None):
+        parts.append(container.pack_block(Block(Method.MODEL, len(raw), 1,
+                                                container.crc32(raw), payload)))
+        stats.model_bits += bits
+        stats.model_coded_bits += 8 * len(payload)
+        stats.methods["model"] += 1
+    parts.append(container.pack_end(End(len(parsed.output),
+                                        hashlib.sha256(parsed.output).digest())))
+    stats.coded_bytes = sum(len(p) for p in parts)
+    if classical_fallback and stats.coded_bytes >= len(data):
+        return None  # the classical path would store the file in fewer bytes
+    for part in parts:
+        dst.write(part)
+    stats.sha256 = hashlib.sha256(parsed.output).hexdigest()
+    stats.seconds = time.perf_counter() - start
+    return stats
+
+
+def _compress_blocks(src: BinaryIO, dst: BinaryIO, model: zoo.ModelInfo,
+                     progress: Progress | None, block_size: int, use_model: bool = True) -> Stats:
+    """The streaming path: blocks of bytes, each coded by the model or classically."""
+    start, codec_id = time.perf_counter(), model.codec
     codec = load_codec(codec_id, model)
     header = Header(codec=codec_id, model=model.header_entry, coder=codec.coder_settings())
     stats = Stats(codec=codec_id, model=model.name)
@@ -86,11 +164,12 @@ def compress_stream(src: BinaryIO, dst: BinaryIO, model_spec: str | None = None,
         data = _read_block(src, block_size)
         if not data and stats.raw_bytes:
             break
-        done = stats.raw_bytes
-        lanes, payload, bits = codec.encode_block(
-            data, (lambda k, done=done: progress(done + k)) if progress else None)
-        # on a tie a classical method wins: it decodes without the model (e.g. empty input)
-        candidates = _classical(data) + [(Method.MODEL, payload)]
+        done, candidates, lanes, bits = stats.raw_bytes, _classical(data), 0, 0.0
+        if use_model:
+            lanes, payload, bits = codec.encode_block(
+                data, (lambda k, done=done: progress(done + k)) if progress else None)
+            # on a tie a classical method wins: it decodes without the model (e.g. empty input)
+            candidates.append((Method.MODEL, payload))
         method, best = min(candidates, key=lambda c: len(c[1]))
         if method == Method.MODEL:
             stats.model_bits += bits
@@ -116,8 +195,8 @@ def compress_stream(src: BinaryIO, dst: BinaryIO, model_spec: str | None = None,
 
 
 def _decode_block(block: Block, codec_loader: Callable[[], object],
-                  progress: Progress | None) -> bytes:
-    if block.raw_len > MAX_BLOCK_SIZE:
+                  progress: Progress | None, max_size: int = MAX_BLOCK_SIZE) -> bytes:
+    if block.raw_len > max_size:
         raise FormatError(f"corrupted block header (block of {block.raw_len} bytes)")
     limit = block.raw_len + 1  # never inflate more than the block can hold
     if block.method == Method.STORED:
@@ -158,6 +237,12 @@ def decompress_stream(src: BinaryIO, write: Callable[[bytes], object] | None,
 
     if header.model:
         stats.model = f"{header.model.get('name')}@{header.model.get('version')}"
+    if getattr(codec_class(header.codec), "structured", False):
+        output = _decode_file(src, header, get_codec, stats, progress)
+        if write:
+            write(output)
+        stats.seconds = time.perf_counter() - start
+        return stats
     digest = hashlib.sha256()
     while True:
         record = container.read_record(src)
@@ -187,6 +272,51 @@ def decompress_stream(src: BinaryIO, write: Callable[[bytes], object] | None,
     return stats
 
 
+def _decode_file(src: BinaryIO, header: Header, get_codec: Callable[[], object], stats: Stats,
+                 progress: Progress | None) -> bytes:
+    """The structured path: side block, model blocks, rebuild; verified before returning."""
+    side_record = container.read_record(src)
+    if isinstance(side_record, End) or side_record.method == Method.MODEL:
+        raise FormatError("corrupted file (side data block missing)")
+    try:
+        side = _decode_block(side_record, get_codec, None, MAX_SIDE_SIZE)
+    except (zlib.error, lzma.LZMAError) as exc:
+        raise FormatError(f"corrupted block payload ({exc})") from None
+    side = _checked(side_record, side)
+    records: list = []
+
+    def payloads():
+        while True:
+            record = container.read_record(src)
+            records.append(record)
+            if isinstance(record, End):
+                return
+            if record.method != Method.MODEL or record.raw_len > MAX_BLOCK_SIZE:
+                raise FormatError("corrupted file (unexpected block)")
+            yield record.payload, record.raw_len
+
+    codec, blocks = get_codec(), []
+    info = header.codec_header
+    for raw in codec.decode(info, payloads(), progress):
+        blocks.append(_checked(records[-1], raw))
+        stats.methods["model"] = stats.methods.get("model", 0) + 1
+    end = records[-1] if records and isinstance(records[-1], End) else container.read_record(src)
+    if not isinstance(end, End):
+        raise FormatError("corrupted file (more blocks than the image has)")
+    output = codec.rebuild(info, side, blocks)
+    if end.total_len != len(output) or end.sha256 != hashlib.sha256(output).digest():
+        raise IntegrityError("decoded data does not match the stored length/sha256")
+    stats.raw_bytes, stats.sha256 = len(output), end.sha256.hex()
+    return output
+
+
+def _checked(record: Block, data: bytes) -> bytes:
+    if len(data) != record.raw_len or container.crc32(data) != record.raw_crc:
+        raise IntegrityError("decoded data does not match its checksum "
+                             "(corrupted file or a different model/platform)")
+    return data
+
+
 def describe(src: BinaryIO) -> dict:
     """Header and block summary of an .arz stream without decoding (for `arzip info`)."""
     header = container.read_header(src)
@@ -199,8 +329,8 @@ def describe(src: BinaryIO) -> dict:
                        "payload_bytes": len(record.payload), "lanes": record.lanes})
         raw += record.raw_len
         coded += len(record.payload)
-    if record.total_len != raw:
+    if record.total_len != raw and not getattr(codec_class(header.codec), "structured", False):
         raise FormatError("corrupted file (block lengths do not add up to the stored total)")
     return {"format_version": header.version, "codec": header.codec, "model": header.model,
             "coder": header.coder, "codec_header": header.codec_header,
-            "original_bytes": raw, "sha256": record.sha256.hex(), "blocks": blocks}
+            "original_bytes": record.total_len, "sha256": record.sha256.hex(), "blocks": blocks}

@@ -13,7 +13,21 @@ from .errors import CodecError
 
 CODECS = {
     "bytes": "arzip.codecs.text.codec:BytesCodec",
+    "image": "arzip.codecs.image.codec:ImageCodec",
 }
+# leading bytes of the files each structured codec may take (the codec has the last word)
+MAGIC = [
+    (b"\x89PNG\r\n\x1a\n", "image"),
+    (b"P5", "image"), (b"P6", "image"),  # binary PGM / PPM
+    (b"BM", "image"),
+    (b"II*\x00", "image"), (b"MM\x00*", "image"),  # TIFF
+]
+SNIFF_BYTES = 16
+
+
+def detect(head: bytes) -> str:
+    """The codec id for a file starting with `head` ("bytes" unless a magic matches)."""
+    return next((codec for magic, codec in MAGIC if head.startswith(magic)), "bytes")
 
 
 def codec_class(codec_id: str) -> Any:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import asdict
 
 import numpy as np
@@ -21,6 +20,7 @@ import torch
 
 from arzip.coding import CategoricalDecoder, CategoricalEncoder
 from arzip.errors import FormatError
+from arzip.runtime import single_thread
 
 from .mixer import ContextMixer, MixerConfig
 from .model import ByteTransformer, TextModelConfig
@@ -50,17 +50,6 @@ def lane_groups(lanes: int) -> list[slice]:
 def lane_lengths(n: int, lanes: int) -> np.ndarray:
     """Lengths of the contiguous lanes: the first n % lanes lanes get one extra byte."""
     return n // lanes + (np.arange(lanes) < n % lanes)
-
-
-@contextmanager
-def single_thread():
-    """Run torch with exactly one intra-op thread (the coding path's fixed setting)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 class BytesCodec:

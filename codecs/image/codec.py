@@ -1,0 +1,213 @@
+"""Image codec: pixels coded along the model's wavefront, one range-coded payload per block.
+
+The image's wavefront steps are cut into blocks of at most `block_subpixels` subpixels
+(whole steps, a pure function of height, width and that limit, recorded in the header).
+Each block is its own range-coder payload whose raw data is the block's subpixels in step
+order, so the container checks every block's CRC; the network state runs on across
+blocks. Encoder and decoder run one schedule, `_run`, with one torch thread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import numpy as np
+import torch
+
+from arzip.coding import CategoricalDecoder, CategoricalEncoder
+from arzip.errors import FormatError
+from arzip.runtime import single_thread
+
+from . import formats
+from .model import SLOPE, ImageModelConfig, PixelCNN
+from .wavefront import Wavefront, active_rows, step_count, subpixel_pmf
+
+CODEC_ID = "image"
+BLOCK_SUBPIXELS = 1 << 20
+PROGRESS_EVERY = 32  # steps between progress callbacks
+
+Progress = Callable[[int], None]
+# called per step and subpixel with (channel, probabilities (n, 256), rows, cols);
+# codes (encoder) or decodes (decoder) those subpixels and returns them (n,)
+CodeFn = Callable[[int, np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+
+
+def block_steps(height: int, width: int, channels: int, limit: int) -> list[range]:
+    """The wavefront steps of each block: whole steps, at most `limit` subpixels a block."""
+    blocks, start, count = [], 0, 0
+    for t in range(step_count(height, width)):
+        lo, hi = active_rows(t, height, width)
+        n = max(0, hi - lo + 1) * channels
+        if count and count + n > limit:
+            blocks.append(range(start, t))
+            start, count = t, 0
+        count += n
+    if step_count(height, width):
+        blocks.append(range(start, step_count(height, width)))
+    return blocks
+
+
+class ImageCodec:
+    """Codes image files: (H, W, C) uint8 pixels (C = 3, or 1 for grayscale) with a
+    PixelCNN, and the rest of the file as side data (see `formats`)."""
+
+    codec_id = CODEC_ID
+    structured = True  # whole files: analyze -> side data + symbols -> rebuild
+
+    def __init__(self, model: PixelCNN, block_subpixels: int = BLOCK_SUBPIXELS) -> None:
+        self.model = model.eval()
+        self.block_subpixels = block_subpixels
+
+    @classmethod
+    def from_weights(cls, exported: dict, coder: dict | None = None) -> ImageCodec:
+        model = PixelCNN(ImageModelConfig(**exported["config"]))
+        model.load_state_dict(exported["state_dict"])
+        if coder is None:
+            return cls(model)
+        if coder.get("schedule") != "wavefront-2":
+            raise ValueError(f"schedule {coder.get('schedule')!r}")
+        return cls(model, int(coder["block_subpixels"]))
+
+    def coder_settings(self) -> dict:
+        """What a decoder needs besides the model (stored in the .arz header)."""
+        return {"type": "range", "model": "categorical", "words": "u32le",
+                "schedule": "wavefront-2", "block_subpixels": self.block_subpixels}
+
+    def blocks(self, height: int, width: int, channels: int) -> list[range]:
+        return block_steps(height, width, channels, self.block_subpixels)
+
+    @staticmethod
+    def analyze(data: bytes) -> formats.ImageFile | None:
+        """The file split into header info, side data and pixels, or None (not for us)."""
+        found = formats.analyze(data)
+        if found is not None:
+            found.info["channels"] = int(found.pixels.shape[2])
+        return found
+
+    @staticmethod
+    def rebuild(info: dict, side: bytes, blocks: list[bytes]) -> bytes:
+        """The file from its side data and the decoded blocks."""
+        height, width, channels = image_shape(info)
+        pixels = pixels_from_blocks(blocks, height, width, channels)
+        try:
+            return formats.rebuild(info, side, pixels)
+        except (KeyError, ValueError, TypeError, IndexError) as exc:
+            raise FormatError(f"corrupted image layout in the header ({exc})") from None
+
+    def _run(self, wave: Wavefront, steps: range, channels: int, code: CodeFn,
+             progress: Progress | None) -> None:
+        """The shared schedule: for each step and subpixel, probabilities -> `code`.
+
+        `progress` gets the number of subpixels coded so far."""
+        for t in steps:
+            rows, cols = wave.positions(t)
+            if not len(rows):
+                continue
+            params = wave.params(t)
+            pixel = np.zeros((len(rows), 3), dtype=np.uint8)
+            for channel in range(channels):
+                probs = subpixel_pmf(params, channel, pixel, wave.mixtures)
+                pixel[:, channel] = code(channel, probs, rows, cols)
+            if channels == 1:
+                pixel[:, 1:] = pixel[:, :1]  # grayscale: the model sees (L, L, L)
+            wave.set_pixels(rows, cols, pixel)
+            wave.done += len(rows) * channels
+            if progress and (t + 1) % PROGRESS_EVERY == 0:
+                progress(wave.done)
+
+    def encode(self, pixels: np.ndarray, progress: Progress | None = None
+               ) -> Iterator[tuple[bytes, bytes, float]]:
+        """(raw subpixels in step order, payload, ideal bits) for each block of the image."""
+        height, width, channels = pixels.shape
+        wave = Wavefront(self.model, height, width)
+        with single_thread(), torch.no_grad():
+            for steps in self.blocks(height, width, channels):
+                block = _BlockEncoder(pixels)
+                self._run(wave, steps, channels, block, progress)
+                yield _interleave(block.raw, channels), block.encoder.finish(), block.bits
+
+    def decode(self, info: dict, payloads: Iterator[tuple[bytes, int]],
+               progress: Progress | None = None) -> Iterator[bytes]:
+        """Decode block after block; `payloads` yields (payload, raw length) in order and
+        each block's raw subpixels are yielded back (for the container's CRC check)."""
+        height, width, channels = image_shape(info)
+        wave = Wavefront(self.model, height, width)
+        with single_thread(), torch.no_grad():
+            for steps in self.blocks(height, width, channels):
+                payload, raw_len = next(payloads, (None, 0))
+                if payload is None:
+                    raise FormatError("truncated file (image blocks missing)")
+                block = _BlockDecoder(payload)
+                self._run(wave, steps, channels, block, progress)
+                data = _interleave(block.raw, channels)
+                if len(data) != raw_len:
+                    raise FormatError("corrupted block header (image block length)")
+                yield data
+
+
+def image_shape(info: dict) -> tuple[int, int, int]:
+    """(height, width, channels) from the header, validated."""
+    try:
+        shape = int(info["height"]), int(info["width"]), int(info["channels"])
+    except (KeyError, TypeError, ValueError):
+        raise FormatError("corrupted header (image size missing)") from None
+    if min(shape) < 1 or shape[2] not in (1, 3) or shape[0] * shape[1] > formats.MAX_PIXELS:
+        raise FormatError(f"corrupted header (image size {shape})")
+    return shape
+
+
+def pixels_from_blocks(blocks: list[bytes], height: int, width: int,
+                       channels: int) -> np.ndarray:
+    """Reassemble the (H, W, C) image from the blocks' step-ordered subpixels."""
+    flat = np.frombuffer(b"".join(blocks), dtype=np.uint8)
+    if len(flat) != height * width * channels:
+        raise FormatError("decoded image has the wrong number of subpixels")
+    out = np.zeros((height, width, channels), dtype=np.uint8)
+    pos = 0
+    for t in range(step_count(height, width)):
+        lo, hi = active_rows(t, height, width)
+        if hi < lo:
+            continue
+        rows = np.arange(lo, hi + 1)
+        n = len(rows) * channels
+        out[rows, t - SLOPE * rows] = flat[pos:pos + n].reshape(len(rows), channels)
+        pos += n
+    return out
+
+
+class _BlockEncoder:
+    """The encoder's CodeFn: codes the known subpixels and counts their ideal bits."""
+
+    def __init__(self, pixels: np.ndarray) -> None:
+        self.pixels, self.encoder, self.raw, self.bits = pixels, CategoricalEncoder(), [], 0.0
+
+    def __call__(self, channel: int, probs: np.ndarray, rows: np.ndarray,
+                 cols: np.ndarray) -> np.ndarray:
+        symbols = self.pixels[rows, cols, channel].astype(np.int64)
+        self.encoder.encode(symbols, probs)
+        p = probs[np.arange(len(symbols)), symbols] / probs.sum(axis=1)
+        self.bits -= float(np.log2(p).sum())
+        self.raw.append(symbols.astype(np.uint8))
+        return symbols
+
+
+class _BlockDecoder:
+    """The decoder's CodeFn: decodes the subpixels from one block's payload."""
+
+    def __init__(self, payload: bytes) -> None:
+        self.decoder, self.raw = CategoricalDecoder(payload), []
+
+    def __call__(self, channel: int, probs: np.ndarray, rows: np.ndarray,
+                 cols: np.ndarray) -> np.ndarray:
+        symbols = self.decoder.decode(probs)
+        self.raw.append(symbols.astype(np.uint8))
+        return symbols
+
+
+def _interleave(raw: list[np.ndarray], channels: int) -> bytes:
+    """Per-subpixel arrays in coding order (step by step, R G B) -> pixel-interleaved bytes."""
+    if not raw:
+        return b""
+    per_step = [np.stack(raw[i:i + channels], 1) for i in range(0, len(raw), channels)]
+    return np.concatenate(per_step).tobytes()
+
