@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
@@ -220,6 +221,19 @@ def test_cmd(files, model, quiet) -> None:
     sys.exit(1 if failed else 0)
 
 
+def _content_line(codec_header: dict) -> str:
+    """What a structured codec recorded about the file, e.g. its format and guarantee."""
+    if not codec_header:
+        return ""
+    size = (f"{codec_header['width']}x{codec_header['height']} "
+            if "width" in codec_header and "height" in codec_header else "")
+    parts = [codec_header.get("format", "?"), f"{size}{codec_header.get('mode', '')}".strip()]
+    guarantee = codec_header.get("guarantee")
+    if guarantee:
+        parts.append(f"restored {guarantee}")
+    return f"  content     {', '.join(p for p in parts if p)}\n"
+
+
 @main.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(allow_dash=True))
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
@@ -248,6 +262,7 @@ def info(files, as_json) -> None:
             methods[block["method"]] = methods.get(block["method"], 0) + 1
         click.echo(f"{report['file']}\n  format      v{report['format_version']}\n"
                    f"  codec       {report['codec']}\n"
+                   + _content_line(report["codec_header"]) +
                    f"  model       {model.get('name')}@{model.get('version')} "
                    f"(sha256 {str(model.get('sha256'))[:16]}…)\n"
                    f"  original    {report['original_bytes']} bytes\n"
@@ -272,36 +287,52 @@ def models(as_json) -> None:
         click.echo(f"{e['name']:24} codec={e['codec']:8} sha256={e['sha256'][:16]}…  {e['card']}")
 
 
+TRAIN_KINDS = {  # kind -> (codec id, default model name, default steps)
+    "text": ("bytes", "text-byte-small@1", 7000),
+    "image": ("image", "image-pixelcnn-small@1", 4000),
+}
+
+
 @main.command()
-@click.argument("kind", type=click.Choice(["text"]))
+@click.argument("kind", type=click.Choice(sorted(TRAIN_KINDS)))
 @click.option("--data", "data_dir", type=click.Path(exists=True, file_okay=False),
-              default="../shared/data/text/train", show_default=True)
+              help="Training folder [default: ../shared/data/KIND/train].")
 @click.option("--dev", "dev_dir", type=click.Path(exists=True, file_okay=False),
               default=None, help="Folder evaluated periodically (default: none).")
-@click.option("--steps", default=7000, show_default=True)
+@click.option("--steps", type=int, help="Length of the schedule [default: 7000 text, 4000 image].")
 @click.option("--minutes", default=0.0, help="Stop after this many minutes (resumable).")
 @click.option("--stop-at", default=0, help="Stop at this step (resumable).")
 @click.option("--checkpoint", type=click.Path(dir_okay=False),
-              default=str(Path.home() / ".cache/arzip/train/text.pt"), show_default=True)
+              help="Resumable checkpoint [default: ~/.cache/arzip/train/KIND.pt].")
 @click.option("--export", "export_path", type=click.Path(dir_okay=False),
               help="Write the trained model here (an exported model file).")
-@click.option("--name", default="text-byte-small@1", show_default=True)
+@click.option("--name", help="Model id to export under [default: the bundled model's].")
 @click.option("--seed", default=1234, show_default=True)
 def train(kind, data_dir, dev_dir, steps, minutes, stop_at, checkpoint, export_path, name,
           seed) -> None:
-    """Train (or resume training) a default model on a data folder."""
+    """Train (or resume training) a default model of KIND on a data folder."""
     from .train import TrainConfig
 
+    codec_id, default_name, default_steps = TRAIN_KINDS[kind]
+    data = Path(data_dir or f"../shared/data/{kind}/train")
+    if not data.is_dir():
+        raise click.UsageError(f"no training folder {data} (give one with --data)")
+    ckpt = Path(checkpoint or Path.home() / f".cache/arzip/train/{kind}.pt")
+    cfg = TrainConfig(steps=steps or default_steps, max_minutes=minutes, stop_at=stop_at,
+                      seed=seed)
     if kind == "text":
-        from .codecs.text.training import train_text_model
+        from .codecs.text.training import train_text_model as train_model
+    else:
+        from .codecs.image.training import SCHEDULE
+        from .codecs.image.training import train_image_model as train_model
 
-        cfg = TrainConfig(steps=steps, max_minutes=minutes, stop_at=stop_at, seed=seed)
-        state = train_text_model(Path(data_dir), Path(dev_dir) if dev_dir else None,
-                                 Path(checkpoint), cfg)
+        cfg = dataclasses.replace(cfg, **SCHEDULE)
+    state = train_model(data, Path(dev_dir) if dev_dir else None, ckpt, cfg)
     if export_path:
-        digest = zoo.export_model(Path(export_path), name, "bytes", state["model_config"],
-                                  state["model"])
-        click.echo(f"exported {name} to {export_path} (sha256 {digest})", err=True)
+        model_name = name or default_name
+        digest = zoo.export_model(Path(export_path), model_name, codec_id,
+                                  state["model_config"], state["model"])
+        click.echo(f"exported {model_name} to {export_path} (sha256 {digest})", err=True)
 
 
 if __name__ == "__main__":

@@ -105,21 +105,21 @@ def compress_stream(src: BinaryIO, dst: BinaryIO, model_spec: str | None = None,
         return _compress_blocks(_Prefixed(head, src), dst, model or zoo.default_model(kind),
                                 progress, block_size)
     data = head + src.read()
-    stats = _compress_file(data, dst, kind, model or zoo.default_model(kind), progress,
-                           classical_fallback)
+    stats = _compress_file(data, dst, kind, model, progress, classical_fallback)
     if stats is None:
         stats = _compress_blocks(io.BytesIO(data), dst, zoo.default_model("bytes"), progress,
                                  block_size, use_model=False)
     return stats
 
 
-def _compress_file(data: bytes, dst: BinaryIO, codec_id: str, model: zoo.ModelInfo,
+def _compress_file(data: bytes, dst: BinaryIO, codec_id: str, model: zoo.ModelInfo | None,
                    progress: Progress | None, classical_fallback: bool) -> Stats | None:
     """The structured path: side data + model-coded blocks; None if not worth it."""
     start = time.perf_counter()
     parsed = codec_class(codec_id).analyze(data)
     if parsed is None:
         return None
+    model = model or zoo.default_model(codec_id)
     codec = load_codec(codec_id, model)
     header = Header(codec=codec_id, model=model.header_entry, coder=codec.coder_settings(),
                     codec_header=parsed.info)

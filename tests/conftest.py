@@ -8,10 +8,12 @@ import pytest
 import torch
 
 from arzip import zoo
+from arzip.codecs.image.model import ImageModelConfig, PixelCNN
 from arzip.codecs.text.model import ByteTransformer, TextModelConfig
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 TINY_CONFIG = TextModelConfig(n_layer=1, n_head=2, d_model=32, d_ff=64, context=16)
+TINY_IMAGE_CONFIG = ImageModelConfig(channels=8, layers=2, mixtures=3)
 
 
 def make_tiny_model(path: Path, seed: int = 0, name: str = "tiny-test@1") -> Path:
@@ -31,6 +33,17 @@ def tiny_model(tmp_path_factory) -> str:
 def other_tiny_model(tmp_path_factory) -> str:
     """A second tiny model with different weights (the 'wrong model' case)."""
     return str(make_tiny_model(tmp_path_factory.mktemp("models2") / "tiny.pt", seed=1))
+
+
+@pytest.fixture(scope="session")
+def tiny_image_model(tmp_path_factory) -> str:
+    """Path of an exported tiny random image model."""
+    torch.manual_seed(0)
+    model = PixelCNN(TINY_IMAGE_CONFIG)
+    path = tmp_path_factory.mktemp("image_models") / "tiny-image.pt"
+    zoo.export_model(path, "tiny-image@1", "image", TINY_IMAGE_CONFIG.to_dict(),
+                     model.state_dict())
+    return str(path)
 
 
 @pytest.fixture(scope="session")

@@ -15,6 +15,7 @@ DEFAULT_MODEL_CONFIG = {"channels": 64, "layers": 6, "mixtures": 5}
 CROP = 64  # training crops (pixels per side)
 BATCH_SIZE = 12
 TILE = 32  # images smaller than CROP (the 32x32 thumbnails) are trained as whole tiles
+SCHEDULE = {"lr": 2e-3, "min_lr": 5e-5, "warmup": 100}  # TrainConfig fields for this model
 IMAGE_SUFFIXES = {".png", ".ppm", ".pgm", ".bmp", ".tif", ".tiff"}
 
 

@@ -1,0 +1,245 @@
+"""The image codec: wavefront == whole-image network, bit-identical probabilities, pixel-exact
+round trips of every supported file layout, and clean fallbacks for everything else."""
+
+from __future__ import annotations
+
+import io
+import zlib
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image, PngImagePlugin
+
+from arzip import engine, zoo
+from arzip.codecs.image import codec as image_codec
+from arzip.codecs.image import formats
+from arzip.codecs.image.codec import ImageCodec, pixels_from_blocks
+from arzip.codecs.image.model import ImageModelConfig, PixelCNN
+from arzip.codecs.image.wavefront import Wavefront, step_count
+from arzip.errors import ArzipError
+
+SIZES = [(1, 1), (1, 9), (9, 1), (13, 10), (6, 33)]  # (height, width)
+
+
+def smooth(height: int, width: int, seed: int = 0) -> np.ndarray:
+    """A gradient with a little noise: an image the PNG filters and the model both like."""
+    y, x = np.mgrid[0:height, 0:width]
+    base = np.stack([x * 7 + y * 2, y * 5 + 40, (x + y) * 3 + 90], -1)
+    noise = np.random.default_rng(seed).integers(0, 4, (height, width, 3))
+    return ((base + noise) % 256).astype(np.uint8)
+
+
+def encode(image: Image.Image, fmt: str, **options) -> bytes:
+    out = io.BytesIO()
+    image.save(out, fmt, **options)
+    return out.getvalue()
+
+
+def compress(data: bytes, model: str | None, fallback: bool = False) -> tuple[bytes, engine.Stats]:
+    out = io.BytesIO()
+    stats = engine.compress_stream(io.BytesIO(data), out, model, classical_fallback=fallback)
+    return out.getvalue(), stats
+
+
+def decompress(packed: bytes, model: str | None = None) -> bytes:
+    out = io.BytesIO()
+    engine.decompress_stream(io.BytesIO(packed), out.write, model)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("height,width", SIZES)
+def test_wavefront_steps_equal_the_whole_image_network(height, width):
+    torch.manual_seed(1)
+    model = PixelCNN(ImageModelConfig(channels=12, layers=3, mixtures=2)).eval()
+    pixels = np.random.default_rng(2).integers(0, 256, (height, width, 3), dtype=np.uint8)
+    with torch.no_grad():
+        unit = torch.from_numpy(pixels).permute(2, 0, 1)[None].float() / 127.5 - 1
+        whole = model(unit)[0].permute(1, 2, 0)
+        wave, stepped = Wavefront(model, height, width), torch.full_like(whole, float("nan"))
+        for t in range(step_count(height, width)):
+            rows, cols = wave.positions(t)
+            if len(rows):
+                stepped[rows, cols] = wave.params(t)
+                wave.set_pixels(rows, cols, pixels[rows, cols])
+    assert torch.allclose(stepped, whole, atol=1e-5)
+
+
+def test_network_is_causal():
+    """No output depends on its own pixel or on a pixel computed at the same or a later step."""
+    torch.manual_seed(0)
+    model = PixelCNN(ImageModelConfig(channels=8, layers=3, mixtures=2))
+    x = torch.randn(1, 3, 9, 11, requires_grad=True)
+    out = model(x)
+    for r, c in [(0, 0), (4, 5), (8, 10), (3, 0), (2, 10)]:
+        (grad,) = torch.autograd.grad(out[0, :, r, c].sum(), x, retain_graph=True)
+        for rr, cc in (grad[0].abs().sum(0) > 0).nonzero().tolist():
+            assert cc + 2 * rr < c + 2 * r and (rr, cc) < (r, c)
+
+
+def test_encode_and_decode_probabilities_are_bit_identical(tiny_image_model, monkeypatch):
+    seen: list[list[np.ndarray]] = [[], []]
+    original = image_codec.subpixel_pmf
+
+    def recording(*args):
+        probs = original(*args)
+        seen[-1].append(probs.copy())
+        return probs
+
+    monkeypatch.setattr(image_codec, "subpixel_pmf", recording)
+    codec = engine.load_codec("image", zoo.find_model(tiny_image_model))
+    codec.block_subpixels = 150  # several blocks
+    pixels = smooth(11, 17)
+    seen.append([])
+    blocks = list(codec.encode(pixels))
+    seen.append([])
+    info = {"height": 11, "width": 17, "channels": 3}
+    decoded = list(codec.decode(info, iter([(p, len(r)) for r, p, _ in blocks])))
+    assert decoded == [r for r, _, _ in blocks] and len(blocks) > 2
+    assert len(seen[-1]) == len(seen[-2]) == 3 * (step_count(11, 17) - 0)
+    assert all(np.array_equal(a, b) for a, b in zip(seen[-2], seen[-1], strict=True))
+    assert np.array_equal(pixels_from_blocks(decoded, 11, 17, 3), pixels)
+
+
+def test_block_schedule_covers_every_subpixel_once():
+    for height, width in SIZES + [(50, 70)]:
+        blocks = image_codec.block_steps(height, width, 3, 100)
+        assert blocks[0].start == 0 and blocks[-1].stop == step_count(height, width)
+        assert all(a.stop == b.start for a, b in zip(blocks, blocks[1:]))
+
+
+def make_image(mode: str, height: int, width: int) -> Image.Image:
+    rgb = Image.fromarray(smooth(height, width))
+    if mode == "P":
+        return rgb.quantize(12)
+    if mode in ("RGBA", "LA"):
+        image = rgb.convert(mode)
+        alpha = np.random.default_rng(3).integers(0, 256, (height, width), dtype=np.uint8)
+        image.putalpha(Image.fromarray(alpha))
+        return image
+    return rgb.convert(mode)
+
+
+LAYOUTS = [("PNG", m, {}) for m in ("RGB", "L", "RGBA", "LA", "P")] + [
+    ("PNG", "P", {"bits": 4}), ("PNG", "RGB", {"optimize": True}),
+    ("PNG", "RGB", {"compress_level": 1}), ("PPM", "RGB", {}), ("PPM", "L", {}),
+    ("BMP", "RGB", {}), ("BMP", "P", {}), ("TIFF", "RGB", {}), ("TIFF", "RGBA", {})]
+
+
+@pytest.mark.parametrize("fmt,mode,options", LAYOUTS,
+                         ids=[f"{f}-{m}-{'-'.join(map(str, o.values()))}" for f, m, o in LAYOUTS])
+@pytest.mark.parametrize("height,width", [(1, 1), (1, 9), (9, 1), (13, 10)])
+def test_file_round_trip_is_byte_exact(tiny_image_model, fmt, mode, options, height, width):
+    data = encode(make_image(mode, height, width), fmt, **options)
+    packed, stats = compress(data, tiny_image_model)
+    assert stats.codec == "image" and stats.methods["model"] >= 1
+    assert decompress(packed, tiny_image_model) == data
+    assert engine.describe(io.BytesIO(packed))["codec_header"]["guarantee"] == "byte-exact"
+
+
+def test_png_metadata_chunks_are_kept(tiny_image_model):
+    meta = PngImagePlugin.PngInfo()
+    meta.add_text("Title", "arzip test")
+    meta.add_itxt("Comment", "naïve café", lang="fr")
+    meta.add_text("zipped", "x" * 300, zip=True)
+    data = encode(make_image("RGB", 12, 14), "PNG", pnginfo=meta, dpi=(300, 300),
+                  icc_profile=b"\0" * 128, gamma=0.45455)
+    assert decompress(compress(data, tiny_image_model)[0], tiny_image_model) == data
+
+
+def test_png_with_an_unreproducible_zlib_stream_is_pixel_exact(tiny_image_model):
+    pixels = smooth(10, 12)
+    original = encode(Image.fromarray(pixels), "PNG")
+    chunks, trailer = formats._png_chunks(original)
+    raw = b"".join(b"\0" + row.tobytes() for row in pixels)
+    odd = zlib.compressobj(9, zlib.DEFLATED, 15, 1, zlib.Z_HUFFMAN_ONLY)
+    stream = odd.compress(raw) + odd.flush()
+    idat = b"IDAT" + stream
+    data = (formats.PNG_SIGNATURE + chunks[0][1]
+            + len(stream).to_bytes(4, "big") + idat + zlib.crc32(idat).to_bytes(4, "big")
+            + chunks[-1][1])
+    packed, _ = compress(data, tiny_image_model)
+    restored = decompress(packed, tiny_image_model)
+    assert engine.describe(io.BytesIO(packed))["codec_header"]["guarantee"] == "pixel-exact"
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(restored))), pixels)
+    assert restored[:33] == data[:33]  # signature and IHDR kept
+
+
+def interlaced_png() -> bytes:
+    """A 1x1 PNG flagged as Adam7-interlaced (its one pass has the same bytes)."""
+    data = bytearray(encode(make_image("RGB", 1, 1), "PNG"))
+    data[28] = 1  # IHDR interlace method
+    data[29:33] = zlib.crc32(bytes(data[12:29])).to_bytes(4, "big")
+    assert Image.open(io.BytesIO(bytes(data))).info.get("interlace") == 1
+    return bytes(data)
+
+
+@pytest.mark.parametrize("case", ["png16", "interlaced", "jpeg", "gif", "truncated-png"])
+def test_other_files_go_to_the_bytes_codec_losslessly(tiny_image_model, case):
+    image = make_image("RGB", 8, 8)
+    data = {
+        "png16": lambda: encode(Image.fromarray(smooth(8, 8)[..., 0].astype(np.uint16) * 257),
+                                "PNG"),
+        "interlaced": lambda: interlaced_png(),
+        "jpeg": lambda: encode(image, "JPEG"),
+        "gif": lambda: encode(image, "GIF"),
+        "truncated-png": lambda: encode(image, "PNG")[:-20],
+    }[case]()
+    packed, stats = compress(data, None, fallback=True)
+    assert stats.codec == "bytes"
+    assert decompress(packed) == data
+
+
+def test_larger_than_the_file_falls_back_to_classical(tiny_image_model):
+    data = encode(make_image("RGB", 16, 16), "PNG", optimize=True)
+    packed, stats = compress(data, tiny_image_model, fallback=True)
+    assert stats.codec == "bytes" and "model" not in stats.methods
+    assert decompress(packed) == data
+
+
+def test_corruption_gives_a_clean_error(tiny_image_model):
+    data = encode(make_image("RGB", 20, 20), "PNG")
+    packed, _ = compress(data, tiny_image_model)
+    failures = 0
+    for at in range(40, len(packed), max(1, len(packed) // 60)):
+        bad = bytearray(packed)
+        bad[at] ^= 0x55
+        try:
+            assert decompress(bytes(bad), tiny_image_model) == data  # a flip can only be harmless if caught
+        except ArzipError:
+            failures += 1
+    assert failures > 0
+    for cut in (len(packed) // 2, len(packed) - 3):
+        with pytest.raises(ArzipError):
+            decompress(packed[:cut], tiny_image_model)
+
+
+def test_wrong_image_model_is_refused(tiny_image_model, tmp_path):
+    torch.manual_seed(5)
+    other = PixelCNN(ImageModelConfig(channels=8, layers=2, mixtures=3))
+    zoo.export_model(tmp_path / "other.pt", "tiny-image@1", "image",
+                     other.cfg.to_dict(), other.state_dict())
+    packed, _ = compress(encode(make_image("RGB", 5, 5), "PNG"), tiny_image_model)
+    with pytest.raises(ArzipError, match="sha256"):
+        decompress(packed, str(tmp_path / "other.pt"))
+
+
+def test_thread_setting_does_not_change_the_payload(tiny_image_model):
+    data = encode(make_image("RGB", 12, 12), "PNG")
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = compress(data, tiny_image_model)[0]
+        torch.set_num_threads(2)
+        two = compress(data, tiny_image_model)[0]
+    finally:
+        torch.set_num_threads(before)
+    assert one == two
+
+
+def test_codec_rejects_a_corrupted_image_size():
+    with pytest.raises(ArzipError):
+        image_codec.image_shape({"height": 0, "width": 5, "channels": 3})
+    with pytest.raises(ArzipError):
+        image_codec.image_shape({"height": 1 << 20, "width": 1 << 20, "channels": 3})
+    assert ImageCodec.structured
