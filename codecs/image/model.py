@@ -36,6 +36,9 @@ EMBED_TAPS = [(0, -3), (0, -2), (0, -1),
 BLOCK_TAPS = [(-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 0)]
 IN_CHANNELS = 4  # R, G, B in [-1, 1] and a ones channel
 LOG_SCALE_MIN = -7.0
+# initial linear predictors (weights of L, U, UL) of the mixture components
+PREDICTORS = [(1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (1.0, 1.0, -1.0), (0.5, 0.5, 0.0),
+              (0.75, 0.75, -0.5)]
 
 
 @dataclass
@@ -45,6 +48,7 @@ class ImageModelConfig:
     channels: int = 64
     layers: int = 6
     mixtures: int = 5
+    linear_skip: bool = True  # means += a linear predictor over the embed's pixel taps
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -68,6 +72,28 @@ class PixelCNN(nn.Module):
         self.convs = nn.ModuleList(nn.Conv2d(c, c, (2, 3)) for _ in range(cfg.layers))
         self.gates = nn.ModuleList(nn.Conv2d(c, 2 * c, 1) for _ in range(cfg.layers))
         self.head = nn.Conv2d(c, 10 * k, 1)
+        # a direct linear path from the causal pixels to the means (3 colours x K)
+        self.skip = nn.Conv2d(IN_CHANNELS, 3 * k, (3, 7)) if cfg.linear_skip else None
+        self._init_output()
+
+    def _init_output(self) -> None:
+        """Start from classical predictors instead of uniform noise: component k predicts
+        its colour from the left (L), upper (U) and upper-left (UL) pixels like
+        L, U, L+U-UL, (L+U)/2, ... and every scale starts near 6 pixel values."""
+        k = self.cfg.mixtures
+        with torch.no_grad():
+            self.head.weight.zero_()  # the network starts as a pure correction of zero
+            self.head.bias.zero_()
+            self.head.bias[4 * k:7 * k] = math.log(6 / 127.5)
+            if self.skip is None:
+                return
+            self.skip.weight.zero_()
+            self.skip.bias.zero_()
+            for comp in range(k):
+                weights = PREDICTORS[comp % len(PREDICTORS)]
+                for colour in range(3):
+                    for (dr, dc), w in zip([(0, -1), (-1, 0), (-1, -1)], weights, strict=True):
+                        self.skip.weight[colour * k + comp, colour, 2 + dr, 3 + dc] = w
         self.register_buffer("embed_mask", _kernel_mask(EMBED_TAPS, 3, 3, 7), persistent=False)
         self.register_buffer("block_mask", _kernel_mask(BLOCK_TAPS, 2, 1, 3), persistent=False)
 
@@ -76,11 +102,22 @@ class PixelCNN(nn.Module):
         ones = torch.ones_like(x[:, :1])
         inp = F.pad(torch.cat([x, ones], 1), (3, 3, 2, 0))
         h = F.conv2d(inp, self.embed.weight * self.embed_mask, self.embed.bias)
+        skip = (F.conv2d(inp, self.skip.weight * self.embed_mask, self.skip.bias)
+                if self.skip is not None else None)
         for conv, gate in zip(self.convs, self.gates, strict=True):
             z = F.conv2d(F.pad(F.elu(h), (1, 1, 1, 0)), conv.weight * self.block_mask, conv.bias)
             a, b = gate(F.elu(z)).chunk(2, 1)
             h = h + a * torch.sigmoid(b)
-        return self.head(F.elu(h))
+        return self.add_skip(self.head(F.elu(h)), skip, 1)
+
+    def add_skip(self, params: torch.Tensor, skip: torch.Tensor | None,
+                 dim: int) -> torch.Tensor:
+        """Add the linear predictor to the means (parameters K..4K along `dim`)."""
+        if skip is None:
+            return params
+        k = self.cfg.mixtures
+        logits, means, rest = params.split([k, 3 * k, 6 * k], dim)
+        return torch.cat([logits, means + skip, rest], dim)
 
     # ---- per-pixel matrices for the wavefront step ----
     def step_weights(self) -> dict:
@@ -95,6 +132,9 @@ class PixelCNN(nn.Module):
                       for cv in self.convs],
             "gates": [(g.weight[:, :, 0, 0].contiguous(), g.bias) for g in self.gates],
             "head": (self.head.weight[:, :, 0, 0].contiguous(), self.head.bias),
+            "skip": (None if self.skip is None else
+                     (taps_matrix(self.skip.weight, EMBED_TAPS, 3, 3).contiguous(),
+                      self.skip.bias)),
         }
 
 

@@ -40,6 +40,7 @@ class Wavefront:
     def __init__(self, model: PixelCNN, height: int, width: int) -> None:
         self.height, self.width = height, width
         self.weights = model.step_weights()
+        self.add_skip = model.add_skip
         self.mixtures = model.cfg.mixtures
         channels = model.cfg.channels
         # decoded pixels, padded so every embed tap is an in-bounds index
@@ -70,7 +71,9 @@ class Wavefront:
         rows, cols = self.positions(t)
         lo, hi = int(rows[0]), int(rows[-1])
         w = self.weights
-        h = F.linear(self._embed_input(rows, cols), *w["embed"])
+        pixel_taps = self._embed_input(rows, cols)
+        h = F.linear(pixel_taps, *w["embed"])
+        skip = F.linear(pixel_taps, *w["skip"]) if w["skip"] is not None else None
         now, prev1, prev2, prev3 = t % 4, (t - 1) % 4, (t - 2) % 4, (t - 3) % 4
         for cache, conv, gate in zip(self.caches, w["convs"], w["gates"], strict=True):
             e = F.elu(h)
@@ -82,7 +85,7 @@ class Wavefront:
                               cache[prev1, lo:hi + 1], cache[prev1, lo + 1:hi + 2], e], 1)
             a, b = F.linear(F.elu(F.linear(taps, *conv)), *gate).chunk(2, 1)
             h = h + a * torch.sigmoid(b)
-        return F.linear(F.elu(h), *w["head"])
+        return self.add_skip(F.linear(F.elu(h), *w["head"]), skip, 1)
 
 
 def subpixel_pmf(params: torch.Tensor, channel: int, earlier: np.ndarray,
