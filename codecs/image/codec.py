@@ -20,7 +20,7 @@ from arzip.runtime import single_thread
 
 from . import formats
 from .model import SLOPE, ImageModelConfig, PixelCNN
-from .wavefront import Wavefront, active_rows, step_count, subpixel_pmf
+from .wavefront import PixelMixture, Wavefront, active_rows, step_count
 
 CODEC_ID = "image"
 BLOCK_SUBPIXELS = 1 << 20
@@ -103,11 +103,10 @@ class ImageCodec:
             rows, cols = wave.positions(t)
             if not len(rows):
                 continue
-            params = wave.params(t)
+            mixture = PixelMixture(wave.params(t), wave.mixtures)
             pixel = np.zeros((len(rows), 3), dtype=np.uint8)
             for channel in range(channels):
-                probs = subpixel_pmf(params, channel, pixel, wave.mixtures)
-                pixel[:, channel] = code(channel, probs, rows, cols)
+                pixel[:, channel] = code(channel, mixture.pmf(channel, pixel), rows, cols)
             if channels == 1:
                 pixel[:, 1:] = pixel[:, :1]  # grayscale: the model sees (L, L, L)
             wave.set_pixels(rows, cols, pixel)

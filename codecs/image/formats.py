@@ -29,6 +29,7 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 MAX_PIXELS = 1 << 26  # larger images go to the bytes codec (bounded memory)
 MODES = {"L": (1, False), "LA": (1, True), "RGB": (3, False), "RGBA": (3, True),
          "P": (3, False)}
+FILTER_BAND = 256  # rows filtered at a time
 PNG_COLOR_TYPES = {0: "L", 2: "RGB", 3: "P", 4: "LA", 6: "RGBA"}
 
 
@@ -171,21 +172,26 @@ def _scanlines(samples: np.ndarray, bit_depth: int) -> tuple[np.ndarray, int]:
 
 
 def _filter(lines: np.ndarray, types: np.ndarray, bpp: int) -> np.ndarray:
-    """PNG filtering of every row with its own filter type -> (H, 1 + rowbytes) bytes."""
-    x = lines.astype(np.int16)
-    a = np.zeros_like(x)
-    a[:, bpp:] = x[:, :-bpp]
-    b = np.zeros_like(x)
-    b[1:] = x[:-1]
-    c = np.zeros_like(x)
-    c[1:, bpp:] = x[:-1, :-bpp]
-    p = a + b - c
-    pa, pb, pc = np.abs(p - a), np.abs(p - b), np.abs(p - c)
-    paeth = np.where((pa <= pb) & (pa <= pc), a, np.where(pb <= pc, b, c))
-    predictors = [np.zeros_like(x), a, b, (a + b) >> 1, paeth]
-    pred = np.choose(types[:, None].astype(np.intp), predictors)
-    out = ((x - pred) & 0xFF).astype(np.uint8)
-    return np.concatenate([types[:, None].astype(np.uint8), out], 1)
+    """PNG filtering of every row with its own filter type -> (H, 1 + rowbytes) bytes.
+
+    Works through bands of rows so the int16 temporaries stay small for huge images."""
+    out = np.empty((lines.shape[0], lines.shape[1] + 1), dtype=np.uint8)
+    out[:, 0] = types
+    for top in range(0, lines.shape[0], FILTER_BAND):
+        prev = lines[top - 1:top] if top else np.zeros_like(lines[:1])
+        band = np.concatenate([prev, lines[top:top + FILTER_BAND]]).astype(np.int16)
+        x, up = band[1:], band[:-1]
+        a = np.zeros_like(x)
+        a[:, bpp:] = x[:, :-bpp]
+        c = np.zeros_like(x)
+        c[:, bpp:] = up[:, :-bpp]
+        p = a + up - c
+        pa, pb, pc = np.abs(p - a), np.abs(p - up), np.abs(p - c)
+        paeth = np.where((pa <= pb) & (pa <= pc), a, np.where(pb <= pc, up, c))
+        pred = np.choose(types[top:top + FILTER_BAND, None].astype(np.intp),
+                         [np.zeros_like(x), a, up, (a + up) >> 1, paeth])
+        out[top:top + FILTER_BAND, 1:] = (x - pred) & 0xFF
+    return out
 
 
 ZLIB_TRIALS = [(level, mem, strategy) for level in (6, 9, 1, 2, 3, 4, 5, 7, 8, 0)

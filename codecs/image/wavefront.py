@@ -4,7 +4,7 @@ Pixel (r, c) is computed at step t = c + 2r. All its inputs were computed at ste
 t-2 or t-3, so each layer keeps only the last four steps of its activations, one row of
 the image per slot: memory is O(height × channels), whatever the width. At each step the
 active pixels form one contiguous range of rows, so every neighbour lookup is a slice.
-Encoder and decoder both call `params` and `subpixel_pmf` with the same shapes in the
+Encoder and decoder both call `params` and `PixelMixture.pmf` with the same shapes in the
 same order, so they compute bit-identical probabilities.
 """
 
@@ -20,6 +20,7 @@ _EDGES = torch.arange(255, dtype=torch.float32).add(0.5).div(127.5).sub(1.0)
 _TAP_ROWS = np.array([dr for dr, _ in EMBED_TAPS])
 _TAP_COLS = np.array([dc for _, dc in EMBED_TAPS])
 _PAD_TOP, _PAD_SIDE = 2, 3
+PMF_FLOOR = 1e-6  # every value stays codable with a finite, well-defined cost
 
 
 def step_count(height: int, width: int) -> int:
@@ -88,23 +89,30 @@ class Wavefront:
         return self.add_skip(F.linear(F.elu(h), *w["head"]), skip, 1)
 
 
-def subpixel_pmf(params: torch.Tensor, channel: int, earlier: np.ndarray,
-                 mixtures: int) -> np.ndarray:
-    """(n, 256) probabilities of subpixel `channel` given the pixel's earlier subpixels.
+class PixelMixture:
+    """The discretized logistic mixture of the pixels of one step, subpixel by subpixel."""
 
-    `earlier` holds the already coded values (n, channel) as uint8; the CDF of the mixture
-    is evaluated at the 255 inner bin edges, so the end bins are open-ended.
-    """
-    logits, means, log_scales, coeffs = split_params(params, mixtures)
-    mu = means[:, channel]
-    if channel:
-        prev = torch.from_numpy(earlier[:, :channel].astype(np.float32)) / 127.5 - 1.0
-        mu = mu + coeffs[:, 0] * prev[:, :1] if channel == 1 else (
-            mu + coeffs[:, 1] * prev[:, :1] + coeffs[:, 2] * prev[:, 1:2])
-    inv = torch.exp(-log_scales[:, channel])
-    z = (_EDGES - mu.unsqueeze(-1)) * inv.unsqueeze(-1)
-    weights = torch.softmax(logits, -1).unsqueeze(1)
-    cdf = torch.bmm(weights, torch.sigmoid(z)).squeeze(1)
-    zeros, ones = torch.zeros_like(cdf[:, :1]), torch.ones_like(cdf[:, :1])
-    pmf = torch.diff(torch.cat([zeros, cdf, ones], 1), dim=1).clamp(min=0.0)
-    return pmf.numpy().astype(np.float64)
+    def __init__(self, params: torch.Tensor, mixtures: int) -> None:
+        logits, self.means, log_scales, self.coeffs = split_params(params, mixtures)
+        self.weights = torch.softmax(logits, -1).unsqueeze(1)  # (n, 1, K)
+        self.inv_scales = torch.exp(-log_scales).unsqueeze(-1)  # (n, 3, K, 1)
+
+    def pmf(self, channel: int, earlier: np.ndarray) -> np.ndarray:
+        """(n, 256) probabilities of subpixel `channel` given the pixel's earlier ones.
+
+        `earlier` (n, >= channel) holds the already coded subpixels as uint8; the CDF of
+        the mixture is evaluated at the 255 inner bin edges, so the end bins are open.
+        """
+        mu = self.means[:, channel]
+        if channel:
+            prev = torch.from_numpy(earlier[:, :channel].astype(np.float32)) / 127.5 - 1.0
+            mu = mu + self.coeffs[:, 0] * prev[:, :1] if channel == 1 else (
+                mu + self.coeffs[:, 1] * prev[:, :1] + self.coeffs[:, 2] * prev[:, 1:2])
+        inv = self.inv_scales[:, channel]
+        cdf_k = torch.addcmul(-(mu.unsqueeze(-1) * inv), _EDGES, inv).sigmoid_()
+        cdf = torch.bmm(self.weights, cdf_k).squeeze(1)  # (n, 255)
+        pmf = torch.empty(cdf.shape[0], 256)
+        pmf[:, 0] = cdf[:, 0]
+        torch.sub(cdf[:, 1:], cdf[:, :-1], out=pmf[:, 1:255])
+        pmf[:, 255] = 1.0 - cdf[:, 254]
+        return pmf.clamp_(min=0.0).add_(PMF_FLOOR).numpy().astype(np.float64)
