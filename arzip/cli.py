@@ -248,6 +248,11 @@ def info(files, as_json) -> None:
             report.update(file=path, compressed_bytes=coded)
             if coded is not None and report["original_bytes"]:
                 report["bits_per_symbol"] = 8 * coded / report["original_bytes"]
+            head = report["codec_header"] or {}
+            if coded is not None and {"width", "height", "channels"} <= set(head):
+                subpixels = head["width"] * head["height"] * (
+                    head["channels"] + (1 if head.get("mode", "").endswith("A") else 0))
+                report["bits_per_subpixel"] = 8 * coded / max(1, subpixels)
             reports.append(report)
         except (ArzipError, OSError) as exc:
             _report(path, exc)
@@ -267,8 +272,10 @@ def info(files, as_json) -> None:
                    f"(sha256 {str(model.get('sha256'))[:16]}…)\n"
                    f"  original    {report['original_bytes']} bytes\n"
                    f"  compressed  {report['compressed_bytes']} bytes"
-                   + (f" ({report['bits_per_symbol']:.3f} bits/byte)"
-                      if "bits_per_symbol" in report else "") + "\n"
+                   + (f" ({report['bits_per_symbol']:.3f} bits/byte of the file)"
+                      if "bits_per_symbol" in report else "")
+                   + (f", {report['bits_per_subpixel']:.3f} bits/subpixel"
+                      if "bits_per_subpixel" in report else "") + "\n"
                    f"  blocks      {len(report['blocks'])} {methods}\n"
                    f"  sha256      {report['sha256']}")
     sys.exit(1 if failed else 0)

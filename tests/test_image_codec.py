@@ -4,6 +4,9 @@ round trips of every supported file layout, and clean fallbacks for everything e
 from __future__ import annotations
 
 import io
+import os
+import subprocess
+import sys
 import zlib
 
 import numpy as np
@@ -256,3 +259,34 @@ def test_png_filters_over_many_rows_rebuild_byte_exact():
     found = formats.analyze(data)
     assert found.info["guarantee"] == "byte-exact" and found.output == data
     assert formats.rebuild(found.info, found.side, found.pixels) == data
+
+
+def run_cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "arzip.cli", *args], capture_output=True,
+                          text=True, env={**os.environ, **(env or {})})
+
+
+def test_cli_round_trip_in_separate_processes(tiny_image_model, tmp_path):
+    """Compress and decompress in two processes with different thread settings."""
+    path = tmp_path / "photo.png"
+    meta = PngImagePlugin.PngInfo()
+    meta.add_text("Author", "arzip")
+    image = make_image("RGB", 21, 17).convert("RGBA")  # opaque: the alpha plane costs ~0
+    image.save(path, pnginfo=meta, compress_level=0)  # so the random model beats the PNG
+    done = run_cli("compress", "-q", "-m", tiny_image_model, str(path),
+                   env={"OMP_NUM_THREADS": "1"})
+    assert done.returncode == 0, done.stderr
+    packed = tmp_path / "photo.png.arz"
+    info = run_cli("info", str(packed))
+    assert "png, 17x21 RGBA" in info.stdout and "byte-exact" in info.stdout
+    out = tmp_path / "back.png"
+    done = run_cli("decompress", "-q", "-m", tiny_image_model, "-o", str(out), str(packed),
+                   env={"OMP_NUM_THREADS": "2"})
+    assert done.returncode == 0, done.stderr
+    assert out.read_bytes() == path.read_bytes()
+    bad = bytearray(packed.read_bytes())
+    bad[-60] ^= 0xFF
+    (tmp_path / "bad.png.arz").write_bytes(bytes(bad))
+    done = run_cli("decompress", "-m", tiny_image_model, str(tmp_path / "bad.png.arz"))
+    assert done.returncode == 1 and len(done.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "bad.png").exists()

@@ -15,6 +15,23 @@ import torch
 from arzip import zoo
 
 MODELS = Path(__file__).resolve().parents[1] / "codecs" / "models"
+CARDS = {  # codec -> (kind for `arzip train`, architecture, training data, dev monitor)
+    "bytes": ("text", "causal byte Transformer, multi-query attention, rotary positions, "
+              "sliding-window KV cache",
+              "`shared/data/text/train` (all sets; sampling weights in "
+              "`codecs/text/training.py`), random windows of `context` bytes, batch 64",
+              "unweighted mean over the dev files of cold windows, network alone; binary "
+              "files dominate", "bits/byte"),
+    "image": ("image", "PixelCNN++-style: causal 3x7 pixel embedding, gated residual blocks "
+              "of down/down-right-shifted convolutions, discretized mixture of logistics "
+              "with the linear R->G->B dependence, plus a linear predictor path to the means "
+              "(initialised as classical predictors); wavefront-cached decoding",
+              "`shared/data/image/train`: random 64x64 crops of the 128x128 crops (batch 12) "
+              "and the 32x32 thumbnails as whole tiles (batch 48), pixels equally weighted, "
+              "random left-right flips",
+              "mean estimated bits/subpixel of the whole-image network over centre 256x256 "
+              "crops of 6 dev images", "bits/subpixel"),
+}
 
 
 def network_alone(state: dict, dev: Path) -> list[str]:
@@ -38,6 +55,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("checkpoint", type=Path)
     parser.add_argument("--name", default="text-byte-small@1")
+    parser.add_argument("--minutes", type=float, help="wall time the training took")
     parser.add_argument("--codec", default="bytes")
     parser.add_argument("--bench", type=Path, help="benchmark JSON with the dev figures")
     parser.add_argument("--dev", type=Path, help="dev folder: network-alone bits per file")
@@ -60,24 +78,29 @@ def main() -> None:
     manifest_path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     history = state["history"]
     train_cfg = state["train_config"]
+    kind, architecture, data, monitor, unit = CARDS[args.codec]
+    dev = "../shared/data/text/dev/canterbury" if kind == "text" else f"../shared/data/{kind}/dev"
+    took = f", {args.minutes:.0f} minutes" if args.minutes else ""
     lines = [f"# Model card: {args.name}", "",
              f"- codec: `{args.codec}`; file `{weights.name}`, sha256 `{digest}`",
-             f"- architecture: causal byte Transformer, multi-query attention, rotary "
-             f"positions, sliding-window KV cache; config `{json.dumps(state['model_config'])}`",
+             f"- architecture: {architecture}; config `{json.dumps(state['model_config'])}`",
              f"- parameters: {params:,} (float32, {weights.stat().st_size:,} bytes on disk)",
-             "- training data: `shared/data/text/train` (all sets; sampling weights in "
-             "`codecs/text/training.py`), random windows of `context` bytes, batch 64",
+             f"- training data: {data}",
              f"- training: {state['step']} steps of AdamW (lr {train_cfg['lr']}, cosine to "
-             f"{train_cfg['min_lr']}, seed {train_cfg['seed']}) on 2 CPU cores",
-             "- reproduce: " + (args.reproduce or "`arzip train text --dev "
-                                 f"../shared/data/text/dev/canterbury --steps {state['step']}`")
+             f"{train_cfg['min_lr']}, seed {train_cfg['seed']}) on 2 CPU cores{took}",
+             "- reproduce: " + (args.reproduce or f"`arzip train {kind} --dev {dev} "
+                                 f"--steps {state['step']}`")
              + ", then `python tools/ship_model.py <checkpoint>`"]
     if history:
         last = history[-1]
-        lines.append(f"- training-time dev monitor (unweighted mean over the dev files of cold "
-                     f"windows, network alone; binary files dominate): {last['dev_bits']:.3f} "
-                     f"bits/byte at step {last['step']}")
-    if args.bench and args.bench.exists():
+        lines.append(f"- training-time dev monitor ({monitor}): {last['dev_bits']:.3f} "
+                     f"{unit} at step {last['step']}")
+    if args.bench and args.bench.exists() and args.codec == "image":
+        totals = json.loads(args.bench.read_text())["totals"]
+        lines.append("- coded size on the dev benchmark (real .arz files): " + ", ".join(
+            f"{name} {t['bits_per_subpixel']:.3f}" for name, t in totals.items())
+            + " bits/subpixel; see README")
+    elif args.bench and args.bench.exists():
         totals = json.loads(args.bench.read_text())["totals"]
         a, x = totals["arzip"], totals["xz -9e"]
         lines.append(f"- coded size on the dev benchmark (network + context mixer, real .arz "
