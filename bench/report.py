@@ -44,8 +44,47 @@ def per_file_table(result: dict) -> list[str]:
     return lines
 
 
+def image_report(result: dict) -> None:
+    """Tables for bench_image.py results: totals, per folder, model NLL vs coded bits."""
+    m = result["machine"]
+    print(f"Measured on {m['cpu']}, {m['cores']} cores ({result['jobs']} image(s) at a time, "
+          f"each codec run single-threaded), Python {m['python']}, torch {m['torch']}; "
+          f"folders: {', '.join(result['folders'])}.\n")
+    if result["skipped"]:
+        print("Not installed here, so not measured: " + ", ".join(
+            f"{k} ({v})" for k, v in result["skipped"].items()) + ".\n")
+    totals = result["totals"]
+    print("| codec | bits/subpixel | encode s/image | decode s/image |")
+    print("|---|---:|---:|---:|")
+    for name, t in totals.items():
+        failed = f" ({t['failed']} failed)" if t["failed"] else ""
+        print(f"| {name}{failed} | {t['bits_per_subpixel']:.3f} | "
+              f"{t['encode_s_per_image']:.2f} | {t['decode_s_per_image']:.2f} |")
+    folders = sorted({str(Path(r["file"]).parent) for r in result["files"]})
+    print("\n| folder | images | " + " | ".join(totals) + " |")
+    print("|---|---:|" + "---:|" * len(totals))
+    for folder in folders:
+        cells = []
+        for name in totals:
+            rows = [r for r in result["files"] if r["codec"] == name
+                    and str(Path(r["file"]).parent) == folder]
+            bits = 8 * sum(r["bytes"] for r in rows) / sum(r["subpixels"] for r in rows)
+            cells.append(f"{bits:.3f}")
+        count = len([r for r in result["files"] if r["codec"] == "arzip"
+                     and str(Path(r["file"]).parent) == folder])
+        print(f"| {Path(folder).name} | {count} | " + " | ".join(cells) + " |")
+    a = totals["arzip"]
+    if "model_nll_bits" in a:
+        print(f"\nModel-coded images ({a['model_coded_files']}): NLL {a['model_nll_bits']:.0f} "
+              f"bits, coded {a['model_coded_bits']} bits "
+              f"(+{100 * (a['model_coded_bits'] / a['model_nll_bits'] - 1):.3f}%).")
+
+
 def main() -> None:
     result = json.loads(Path(sys.argv[1]).read_text())
+    if "bits_per_subpixel" in next(iter(result["totals"].values())):
+        image_report(result)
+        return
     m = result["machine"]
     print(f"Measured on {m['cpu']}, {m['cores']} cores, Python {m['python']}, "
           f"torch {m['torch']}; folders: {', '.join(result['folders'])}.\n")

@@ -10,6 +10,7 @@ blocks. Encoder and decoder run one schedule, `_run`, with one torch thread.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
@@ -24,12 +25,41 @@ from .wavefront import PixelMixture, Wavefront, active_rows, step_count
 
 CODEC_ID = "image"
 BLOCK_SUBPIXELS = 1 << 20
+SPLIT_ROWS = 32  # steps with this many pixels run as two half runs in two threads
 PROGRESS_EVERY = 32  # steps between progress callbacks
 
 Progress = Callable[[int], None]
 # called per step and subpixel with (channel, probabilities (n, 256), rows, cols);
 # codes (encoder) or decodes (decoder) those subpixels and returns them (n,)
 CodeFn = Callable[[int, np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+
+
+def row_runs(n: int, split_rows: int) -> list[slice]:
+    """The fixed runs a step's n rows are computed in: two halves from split_rows rows."""
+    if n < split_rows:
+        return [slice(0, n)]
+    return [slice(0, n // 2), slice(n // 2, n)]
+
+
+def _mixture(wave: Wavefront, t: int, rows: np.ndarray, cols: np.ndarray, first: bool,
+             last: bool) -> PixelMixture:
+    return PixelMixture(wave.params(t, rows, cols, first, last), wave.mixtures)
+
+
+def _parallel(pool: ThreadPoolExecutor, fn: Callable, *args: list) -> list:
+    """fn over the runs: in the pool when there are several, directly for one."""
+    if len(args[0]) == 1:
+        return [fn(*(a[0] for a in args))]
+    return list(pool.map(fn, *args))
+
+
+def _worker_setup() -> None:
+    torch.set_num_threads(1)
+    torch.set_grad_enabled(False)  # grad mode is per thread
+
+
+def _pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(2, initializer=_worker_setup)
 
 
 def block_steps(height: int, width: int, channels: int, limit: int) -> list[range]:
@@ -54,9 +84,11 @@ class ImageCodec:
     codec_id = CODEC_ID
     structured = True  # whole files: analyze -> side data + symbols -> rebuild
 
-    def __init__(self, model: PixelCNN, block_subpixels: int = BLOCK_SUBPIXELS) -> None:
+    def __init__(self, model: PixelCNN, block_subpixels: int = BLOCK_SUBPIXELS,
+                 split_rows: int = SPLIT_ROWS) -> None:
         self.model = model.eval()
         self.block_subpixels = block_subpixels
+        self.split_rows = split_rows
 
     @classmethod
     def from_weights(cls, exported: dict, coder: dict | None = None) -> ImageCodec:
@@ -66,12 +98,13 @@ class ImageCodec:
             return cls(model)
         if coder.get("schedule") != "wavefront-2":
             raise ValueError(f"schedule {coder.get('schedule')!r}")
-        return cls(model, int(coder["block_subpixels"]))
+        return cls(model, int(coder["block_subpixels"]), int(coder["split_rows"]))
 
     def coder_settings(self) -> dict:
         """What a decoder needs besides the model (stored in the .arz header)."""
         return {"type": "range", "model": "categorical", "words": "u32le",
-                "schedule": "wavefront-2", "block_subpixels": self.block_subpixels}
+                "schedule": "wavefront-2", "block_subpixels": self.block_subpixels,
+                "split_rows": self.split_rows}
 
     def blocks(self, height: int, width: int, channels: int) -> list[range]:
         return block_steps(height, width, channels, self.block_subpixels)
@@ -95,35 +128,48 @@ class ImageCodec:
             raise FormatError(f"corrupted image layout in the header ({exc})") from None
 
     def _run(self, wave: Wavefront, steps: range, channels: int, code: CodeFn,
-             progress: Progress | None) -> None:
+             progress: Progress | None, pool: ThreadPoolExecutor) -> bytes:
         """The shared schedule: for each step and subpixel, probabilities -> `code`.
 
-        `progress` gets the number of subpixels coded so far."""
+        A step's rows are cut into fixed runs (`row_runs`); the runs' network and mixture
+        maths run in parallel threads, and their subpixels are coded run after run.
+        Returns the steps' subpixels in coding order (pixel-interleaved); `progress` gets
+        the number of subpixels coded so far."""
+        raw = []
         for t in steps:
             rows, cols = wave.positions(t)
-            if not len(rows):
+            n = len(rows)
+            if not n:
                 continue
-            mixture = PixelMixture(wave.params(t), wave.mixtures)
-            pixel = np.zeros((len(rows), 3), dtype=np.uint8)
+            runs = row_runs(n, self.split_rows)
+            mixtures = _parallel(pool, _mixture, [wave] * len(runs), [t] * len(runs),
+                                 [rows[r] for r in runs], [cols[r] for r in runs],
+                                 [r.start == 0 for r in runs], [r.stop == n for r in runs])
+            pixel = np.zeros((n, 3), dtype=np.uint8)
             for channel in range(channels):
-                pixel[:, channel] = code(channel, mixture.pmf(channel, pixel), rows, cols)
+                probs = _parallel(pool, PixelMixture.pmf, mixtures, [channel] * len(runs),
+                                  [pixel[r] for r in runs])
+                for run, p in zip(runs, probs, strict=True):
+                    pixel[run, channel] = code(channel, p, rows[run], cols[run])
+            raw.append(pixel[:, :channels].tobytes())
             if channels == 1:
                 pixel[:, 1:] = pixel[:, :1]  # grayscale: the model sees (L, L, L)
             wave.set_pixels(rows, cols, pixel)
-            wave.done += len(rows) * channels
+            wave.done += n * channels
             if progress and (t + 1) % PROGRESS_EVERY == 0:
                 progress(wave.done)
+        return b"".join(raw)
 
     def encode(self, pixels: np.ndarray, progress: Progress | None = None
                ) -> Iterator[tuple[bytes, bytes, float]]:
         """(raw subpixels in step order, payload, ideal bits) for each block of the image."""
         height, width, channels = pixels.shape
         wave = Wavefront(self.model, height, width)
-        with single_thread(), torch.no_grad():
+        with single_thread(), torch.no_grad(), _pool() as pool:
             for steps in self.blocks(height, width, channels):
                 block = _BlockEncoder(pixels)
-                self._run(wave, steps, channels, block, progress)
-                yield _interleave(block.raw, channels), block.encoder.finish(), block.bits
+                raw = self._run(wave, steps, channels, block, progress, pool)
+                yield raw, block.encoder.finish(), block.bits
 
     def decode(self, info: dict, payloads: Iterator[tuple[bytes, int]],
                progress: Progress | None = None) -> Iterator[bytes]:
@@ -131,14 +177,13 @@ class ImageCodec:
         each block's raw subpixels are yielded back (for the container's CRC check)."""
         height, width, channels = image_shape(info)
         wave = Wavefront(self.model, height, width)
-        with single_thread(), torch.no_grad():
+        with single_thread(), torch.no_grad(), _pool() as pool:
             for steps in self.blocks(height, width, channels):
                 payload, raw_len = next(payloads, (None, 0))
                 if payload is None:
                     raise FormatError("truncated file (image blocks missing)")
                 block = _BlockDecoder(payload)
-                self._run(wave, steps, channels, block, progress)
-                data = _interleave(block.raw, channels)
+                data = self._run(wave, steps, channels, block, progress, pool)
                 if len(data) != raw_len:
                     raise FormatError("corrupted block header (image block length)")
                 yield data
@@ -178,7 +223,7 @@ class _BlockEncoder:
     """The encoder's CodeFn: codes the known subpixels and counts their ideal bits."""
 
     def __init__(self, pixels: np.ndarray) -> None:
-        self.pixels, self.encoder, self.raw, self.bits = pixels, CategoricalEncoder(), [], 0.0
+        self.pixels, self.encoder, self.bits = pixels, CategoricalEncoder(), 0.0
 
     def __call__(self, channel: int, probs: np.ndarray, rows: np.ndarray,
                  cols: np.ndarray) -> np.ndarray:
@@ -186,7 +231,6 @@ class _BlockEncoder:
         self.encoder.encode(symbols, probs)
         p = probs[np.arange(len(symbols)), symbols] / probs.sum(axis=1)
         self.bits -= float(np.log2(p).sum())
-        self.raw.append(symbols.astype(np.uint8))
         return symbols
 
 
@@ -194,19 +238,8 @@ class _BlockDecoder:
     """The decoder's CodeFn: decodes the subpixels from one block's payload."""
 
     def __init__(self, payload: bytes) -> None:
-        self.decoder, self.raw = CategoricalDecoder(payload), []
+        self.decoder = CategoricalDecoder(payload)
 
     def __call__(self, channel: int, probs: np.ndarray, rows: np.ndarray,
                  cols: np.ndarray) -> np.ndarray:
-        symbols = self.decoder.decode(probs)
-        self.raw.append(symbols.astype(np.uint8))
-        return symbols
-
-
-def _interleave(raw: list[np.ndarray], channels: int) -> bytes:
-    """Per-subpixel arrays in coding order (step by step, R G B) -> pixel-interleaved bytes."""
-    if not raw:
-        return b""
-    per_step = [np.stack(raw[i:i + channels], 1) for i in range(0, len(raw), channels)]
-    return np.concatenate(per_step).tobytes()
-
+        return self.decoder.decode(probs)

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 
 from .model import EMBED_TAPS, SLOPE, PixelCNN, split_params
 
+_ZERO, _ONE = torch.zeros(1, 1, 1), torch.ones(1, 1, 1)
 _EDGES = torch.arange(255, dtype=torch.float32).add(0.5).div(127.5).sub(1.0)
 _TAP_ROWS = np.array([dr for dr, _ in EMBED_TAPS])
 _TAP_COLS = np.array([dc for _, dc in EMBED_TAPS])
@@ -67,9 +68,14 @@ class Wavefront:
         unit = (values / 127.5 - 1.0) * inside
         return torch.cat([unit, inside.float()], -1).flatten(1)
 
-    def params(self, t: int) -> torch.Tensor:
-        """Mixture parameters (n, 10K) of the pixels of step t (their inputs must be set)."""
-        rows, cols = self.positions(t)
+    def params(self, t: int, rows: np.ndarray, cols: np.ndarray, first: bool = True,
+               last: bool = True) -> torch.Tensor:
+        """Mixture parameters (n, 10K) of a contiguous run of the pixels of step t.
+
+        Their inputs must be set. `first`/`last` say whether the run starts/ends the step's
+        rows: only then are the idle neighbour rows cleared, so that runs of one step can
+        be computed in parallel threads.
+        """
         lo, hi = int(rows[0]), int(rows[-1])
         w = self.weights
         pixel_taps = self._embed_input(rows, cols)
@@ -79,8 +85,9 @@ class Wavefront:
         for cache, conv, gate in zip(self.caches, w["convs"], w["gates"], strict=True):
             e = F.elu(h)
             cache[now, lo + 1:hi + 2] = e
-            cache[now, lo] = 0.0  # row lo-1 is idle at this step
-            if hi + 2 <= self.height:
+            if first:
+                cache[now, lo] = 0.0  # row lo-1 is idle at this step
+            if last and hi + 2 <= self.height:
                 cache[now, hi + 2] = 0.0  # so is row hi+1
             taps = torch.cat([cache[prev3, lo:hi + 1], cache[prev2, lo:hi + 1],
                               cache[prev1, lo:hi + 1], cache[prev1, lo + 1:hi + 2], e], 1)
@@ -90,12 +97,15 @@ class Wavefront:
 
 
 class PixelMixture:
-    """The discretized logistic mixture of the pixels of one step, subpixel by subpixel."""
+    """The discretized logistic mixture of a run of pixels, subpixel by subpixel."""
 
     def __init__(self, params: torch.Tensor, mixtures: int) -> None:
-        logits, self.means, log_scales, self.coeffs = split_params(params, mixtures)
+        logits, means, log_scales, coeffs = split_params(params, mixtures)
         self.weights = torch.softmax(logits, -1).unsqueeze(1)  # (n, 1, K)
-        self.inv_scales = torch.exp(-log_scales).unsqueeze(-1)  # (n, 3, K, 1)
+        inv = torch.exp(-log_scales)  # (n, 3, K)
+        self.inv = inv.unsqueeze(-1)  # (n, 3, K, 1)
+        self.offset = -(means * inv)  # -mu/s before the R->G->B terms
+        self.coeff_inv = coeffs * inv[:, (1, 2, 2)]  # alpha/s_G, beta/s_B, gamma/s_B
 
     def pmf(self, channel: int, earlier: np.ndarray) -> np.ndarray:
         """(n, 256) probabilities of subpixel `channel` given the pixel's earlier ones.
@@ -103,16 +113,16 @@ class PixelMixture:
         `earlier` (n, >= channel) holds the already coded subpixels as uint8; the CDF of
         the mixture is evaluated at the 255 inner bin edges, so the end bins are open.
         """
-        mu = self.means[:, channel]
+        offset = self.offset[:, channel]
         if channel:
             prev = torch.from_numpy(earlier[:, :channel].astype(np.float32)) / 127.5 - 1.0
-            mu = mu + self.coeffs[:, 0] * prev[:, :1] if channel == 1 else (
-                mu + self.coeffs[:, 1] * prev[:, :1] + self.coeffs[:, 2] * prev[:, 1:2])
-        inv = self.inv_scales[:, channel]
-        cdf_k = torch.addcmul(-(mu.unsqueeze(-1) * inv), _EDGES, inv).sigmoid_()
-        cdf = torch.bmm(self.weights, cdf_k).squeeze(1)  # (n, 255)
-        pmf = torch.empty(cdf.shape[0], 256)
-        pmf[:, 0] = cdf[:, 0]
-        torch.sub(cdf[:, 1:], cdf[:, :-1], out=pmf[:, 1:255])
-        pmf[:, 255] = 1.0 - cdf[:, 254]
-        return pmf.clamp_(min=0.0).add_(PMF_FLOOR).numpy().astype(np.float64)
+            if channel == 1:
+                offset = offset - self.coeff_inv[:, 0] * prev[:, :1]
+            else:
+                offset = (offset - self.coeff_inv[:, 1] * prev[:, :1]
+                          - self.coeff_inv[:, 2] * prev[:, 1:])
+        cdf_k = torch.addcmul(offset.unsqueeze(-1), self.inv[:, channel], _EDGES).sigmoid_()
+        cdf = torch.bmm(self.weights, cdf_k)  # (n, 1, 255)
+        pmf = torch.diff(cdf, dim=-1, prepend=_ZERO.expand(len(cdf), 1, 1),
+                         append=_ONE.expand(len(cdf), 1, 1))
+        return pmf.squeeze(1).clamp_(min=0.0).add_(PMF_FLOOR).numpy().astype(np.float64)
