@@ -4,7 +4,8 @@ The image's wavefront steps are cut into blocks of at most `block_subpixels` sub
 (whole steps, a pure function of height, width and that limit, recorded in the header).
 Each block is its own range-coder payload whose raw data is the block's subpixels in step
 order, so the container checks every block's CRC; the network state runs on across
-blocks. Encoder and decoder run one schedule, `_run`, with one torch thread.
+blocks. Encoder and decoder run one schedule, `_run`: the same steps, the same fixed runs
+of rows (two threads of one torch thread each), the same shapes.
 """
 
 from __future__ import annotations
@@ -98,7 +99,10 @@ class ImageCodec:
             return cls(model)
         if coder.get("schedule") != "wavefront-2":
             raise ValueError(f"schedule {coder.get('schedule')!r}")
-        return cls(model, int(coder["block_subpixels"]), int(coder["split_rows"]))
+        block_subpixels, split_rows = int(coder["block_subpixels"]), int(coder["split_rows"])
+        if block_subpixels < 1 or split_rows < 2:
+            raise ValueError(f"block_subpixels {block_subpixels}, split_rows {split_rows}")
+        return cls(model, block_subpixels, split_rows)
 
     def coder_settings(self) -> dict:
         """What a decoder needs besides the model (stored in the .arz header)."""
@@ -195,7 +199,8 @@ def image_shape(info: dict) -> tuple[int, int, int]:
         shape = int(info["height"]), int(info["width"]), int(info["channels"])
     except (KeyError, TypeError, ValueError):
         raise FormatError("corrupted header (image size missing)") from None
-    if min(shape) < 1 or shape[2] not in (1, 3) or shape[0] * shape[1] > formats.MAX_PIXELS:
+    if (min(shape) < 1 or shape[2] not in (1, 3) or shape[0] > formats.MAX_HEIGHT
+            or shape[0] * shape[1] > formats.MAX_PIXELS):
         raise FormatError(f"corrupted header (image size {shape})")
     return shape
 

@@ -13,6 +13,7 @@ codes the file as bytes.
 - PNG: 8-bit gray/RGB/gray+alpha/RGBA and 1/2/4/8-bit palette, not interlaced; every
   other chunk is kept verbatim. PPM/PGM, BMP and uncompressed TIFF: the raster found
   verbatim in the file (rows top-down or bottom-up, RGB or BGR, padded rows).
+- At most 2^26 pixels and 2^14 rows (the wavefront's memory grows with the rows).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from PIL import Image
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 MAX_PIXELS = 1 << 26  # larger images go to the bytes codec (bounded memory)
+MAX_HEIGHT = 1 << 14  # the wavefront keeps a few activations per row: bound the rows
 MODES = {"L": (1, False), "LA": (1, True), "RGB": (3, False), "RGBA": (3, True),
          "P": (3, False)}
 FILTER_BAND = 256  # rows filtered at a time
@@ -311,7 +313,8 @@ def analyze(data: bytes) -> ImageFile | None:
     except (OSError, ValueError, SyntaxError, zlib.error, struct.error,
             Image.DecompressionBombError):
         return None
-    if found is None or found.pixels.shape[0] * found.pixels.shape[1] > MAX_PIXELS:
+    if found is None or found.pixels.shape[0] * found.pixels.shape[1] > MAX_PIXELS or \
+            found.pixels.shape[0] > MAX_HEIGHT:
         return None
     if found.info["format"] != "png" and rebuild(found.info, found.side, found.pixels) != data:
         return None
