@@ -26,9 +26,10 @@ def wheel(tmp_path_factory) -> Path:
 
 def test_wheel_contains_codecs_and_weights(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
-    for package in ("arzip", "arzip/codecs", "arzip/codecs/text", "arzip/codecs/models"):
+    for package in ("arzip", "arzip/codecs", "arzip/codecs/text", "arzip/codecs/image",
+                    "arzip/codecs/models"):
         assert f"{package}/__init__.py" in names, package
-    assert "arzip/codecs/text/model.py" in names
+    assert {"arzip/codecs/text/model.py", "arzip/codecs/image/model.py"} <= names
     manifest = json.loads((ROOT / "codecs/models/models.json").read_text())
     assert manifest, "no bundled model"
     for entry in manifest.values():
@@ -55,3 +56,13 @@ def test_installed_wheel_round_trips(wheel, tmp_path):
     subprocess.run([str(arzip), "decompress", "-q", "-o", str(tmp_path / "back.txt"),
                     str(sample) + ".arz"], cwd=tmp_path, check=True)
     assert (tmp_path / "back.txt").read_bytes() == sample.read_bytes()
+    image = tmp_path / "gradient.ppm"  # the image codec from the installed wheel too
+    rows = [bytes((x * 9 + y * 4) % 256 for x in range(24 * 3)) for y in range(20)]
+    image.write_bytes(b"P6\n24 20\n255\n" + b"".join(rows))
+    subprocess.run([str(arzip), "compress", "-q", str(image)], cwd=tmp_path, check=True)
+    info = subprocess.run([str(arzip), "info", str(image) + ".arz"], cwd=tmp_path,
+                          check=True, capture_output=True, text=True).stdout
+    assert "codec       image" in info
+    subprocess.run([str(arzip), "decompress", "-q", "-o", str(tmp_path / "back.ppm"),
+                    str(image) + ".arz"], cwd=tmp_path, check=True)
+    assert (tmp_path / "back.ppm").read_bytes() == image.read_bytes()

@@ -1,0 +1,1 @@
+"""Image codec: a PixelCNN++-style model decoded along a cached wavefront."""
