@@ -107,8 +107,11 @@ def compress_stream(src: BinaryIO, dst: BinaryIO, model_spec: str | None = None,
     data = head + src.read()
     stats = _compress_file(data, dst, kind, model, progress, classical_fallback)
     if stats is None:
+        # a file of this kind that the codec cannot (or should not) code is stored with
+        # classical methods; a file whose magic bytes matched by chance gets the bytes codec
+        use_model = not codec_class(kind).known_format(data)
         stats = _compress_blocks(io.BytesIO(data), dst, zoo.default_model("bytes"), progress,
-                                 block_size, use_model=False)
+                                 block_size, use_model=use_model)
     return stats
 
 

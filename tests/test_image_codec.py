@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import zlib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -194,6 +195,14 @@ def test_other_files_go_to_the_bytes_codec_losslessly(tiny_image_model, case):
     }[case]()
     packed, stats = compress(data, None, fallback=True)
     assert stats.codec == "bytes"
+    assert decompress(packed) == data
+
+
+def test_text_that_starts_like_an_image_keeps_the_byte_model(tiny_model):
+    readme = (Path(__file__).resolve().parents[1] / "docs" / "FORMAT.md").read_bytes()
+    data = b"P6 is the magic of a PPM, but this is text.\n" + readme[:3000]
+    packed, stats = compress(data, None, fallback=True)
+    assert stats.codec == "bytes" and "model" in stats.methods
     assert decompress(packed) == data
 
 

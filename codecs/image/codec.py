@@ -122,6 +122,11 @@ class ImageCodec:
         return found
 
     @staticmethod
+    def known_format(data: bytes) -> bool:
+        """Whether the file is an image at all (else its magic bytes matched by chance)."""
+        return formats.identify(data) is not None
+
+    @staticmethod
     def rebuild(info: dict, side: bytes, blocks: list[bytes]) -> bytes:
         """The file from its side data and the decoded blocks."""
         height, width, channels = image_shape(info)

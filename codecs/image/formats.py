@@ -296,6 +296,16 @@ def _rebuild_png(info: dict, pieces: list[bytes], pixels: np.ndarray) -> bytes:
 
 
 # ---------- entry points ----------
+def identify(data: bytes) -> str | None:
+    """The image format Pillow reads the file as (without decoding pixels), or None."""
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            return (im.format or "").lower() or None
+    except Exception:  # Pillow raises many kinds on non-images
+        return None
+
+
+
 def analyze(data: bytes) -> ImageFile | None:
     """Split an image file for the model, or None when this codec cannot represent it."""
     try:
