@@ -304,3 +304,15 @@ def test_cli_round_trip_in_separate_processes(tiny_image_model, tmp_path):
     done = run_cli("decompress", "-m", tiny_image_model, str(tmp_path / "bad.png.arz"))
     assert done.returncode == 1 and len(done.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "bad.png").exists()
+
+
+def test_cli_pipes_an_image_through_stdin_and_stdout(tiny_image_model, tmp_path):
+    data = encode(make_image("RGB", 21, 17), "PNG", compress_level=0)
+    packed = subprocess.run([sys.executable, "-m", "arzip.cli", "compress", "-q", "-m",
+                             tiny_image_model, "-c", "-"], input=data, capture_output=True)
+    assert packed.returncode == 0, packed.stderr
+    assert engine.describe(io.BytesIO(packed.stdout))["codec"] == "image"
+    back = subprocess.run([sys.executable, "-m", "arzip.cli", "decompress", "-q", "-m",
+                           tiny_image_model, "-c", "-"], input=packed.stdout,
+                          capture_output=True)
+    assert back.returncode == 0 and back.stdout == data
