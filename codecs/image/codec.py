@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict
 
 import numpy as np
 import torch
@@ -21,6 +22,7 @@ from arzip.errors import FormatError
 from arzip.runtime import single_thread
 
 from . import formats
+from .adaptive import AdaptiveConfig, ResidualMixer
 from .model import SLOPE, ImageModelConfig, PixelCNN
 from .wavefront import PixelMixture, Wavefront, active_rows, step_count
 
@@ -86,10 +88,11 @@ class ImageCodec:
     structured = True  # whole files: analyze -> side data + symbols -> rebuild
 
     def __init__(self, model: PixelCNN, block_subpixels: int = BLOCK_SUBPIXELS,
-                 split_rows: int = SPLIT_ROWS) -> None:
+                 split_rows: int = SPLIT_ROWS, adaptive: AdaptiveConfig | None = None) -> None:
         self.model = model.eval()
         self.block_subpixels = block_subpixels
         self.split_rows = split_rows
+        self.adaptive = adaptive or AdaptiveConfig()
 
     @classmethod
     def from_weights(cls, exported: dict, coder: dict | None = None) -> ImageCodec:
@@ -102,13 +105,13 @@ class ImageCodec:
         block_subpixels, split_rows = int(coder["block_subpixels"]), int(coder["split_rows"])
         if block_subpixels < 1 or split_rows < 2:
             raise ValueError(f"block_subpixels {block_subpixels}, split_rows {split_rows}")
-        return cls(model, block_subpixels, split_rows)
+        return cls(model, block_subpixels, split_rows, AdaptiveConfig(**coder["adaptive"]))
 
     def coder_settings(self) -> dict:
         """What a decoder needs besides the model (stored in the .arz header)."""
         return {"type": "range", "model": "categorical", "words": "u32le",
                 "schedule": "wavefront-2", "block_subpixels": self.block_subpixels,
-                "split_rows": self.split_rows}
+                "split_rows": self.split_rows, "adaptive": asdict(self.adaptive)}
 
     def blocks(self, height: int, width: int, channels: int) -> list[range]:
         return block_steps(height, width, channels, self.block_subpixels)
@@ -137,11 +140,13 @@ class ImageCodec:
             raise FormatError(f"corrupted image layout in the header ({exc})") from None
 
     def _run(self, wave: Wavefront, steps: range, channels: int, code: CodeFn,
-             progress: Progress | None, pool: ThreadPoolExecutor) -> bytes:
+             progress: Progress | None, pool: ThreadPoolExecutor,
+             adapt: ResidualMixer) -> bytes:
         """The shared schedule: for each step and subpixel, probabilities -> `code`.
 
         A step's rows are cut into fixed runs (`row_runs`); the runs' network and mixture
-        maths run in parallel threads, and their subpixels are coded run after run.
+        maths run in parallel threads, then run after run (in this thread) the network's
+        pmf is mixed with the image's adaptive statistics, coded, and learned from.
         Returns the steps' subpixels in coding order (pixel-interleaved); `progress` gets
         the number of subpixels coded so far."""
         raw = []
@@ -159,7 +164,9 @@ class ImageCodec:
                 probs = _parallel(pool, PixelMixture.pmf, mixtures, [channel] * len(runs),
                                   [pixel[r] for r in runs])
                 for run, p in zip(runs, probs, strict=True):
-                    pixel[run, channel] = code(channel, p, rows[run], cols[run])
+                    mixed = adapt.mix(channel, p)
+                    pixel[run, channel] = code(channel, mixed, rows[run], cols[run])
+                    adapt.update(pixel[run, channel].astype(np.int64))
             raw.append(pixel[:, :channels].tobytes())
             if channels == 1:
                 pixel[:, 1:] = pixel[:, :1]  # grayscale: the model sees (L, L, L)
@@ -173,11 +180,11 @@ class ImageCodec:
                ) -> Iterator[tuple[bytes, bytes, float]]:
         """(raw subpixels in step order, payload, ideal bits) for each block of the image."""
         height, width, channels = pixels.shape
-        wave = Wavefront(self.model, height, width)
+        wave, adapt = Wavefront(self.model, height, width), ResidualMixer(self.adaptive)
         with single_thread(), torch.no_grad(), _pool() as pool:
             for steps in self.blocks(height, width, channels):
                 block = _BlockEncoder(pixels)
-                raw = self._run(wave, steps, channels, block, progress, pool)
+                raw = self._run(wave, steps, channels, block, progress, pool, adapt)
                 yield raw, block.encoder.finish(), block.bits
 
     def decode(self, info: dict, payloads: Iterator[tuple[bytes, int]],
@@ -185,14 +192,14 @@ class ImageCodec:
         """Decode block after block; `payloads` yields (payload, raw length) in order and
         each block's raw subpixels are yielded back (for the container's CRC check)."""
         height, width, channels = image_shape(info)
-        wave = Wavefront(self.model, height, width)
+        wave, adapt = Wavefront(self.model, height, width), ResidualMixer(self.adaptive)
         with single_thread(), torch.no_grad(), _pool() as pool:
             for steps in self.blocks(height, width, channels):
                 payload, raw_len = next(payloads, (None, 0))
                 if payload is None:
                     raise FormatError("truncated file (image blocks missing)")
                 block = _BlockDecoder(payload)
-                data = self._run(wave, steps, channels, block, progress, pool)
+                data = self._run(wave, steps, channels, block, progress, pool, adapt)
                 if len(data) != raw_len:
                     raise FormatError("corrupted block header (image block length)")
                 yield data

@@ -1,0 +1,84 @@
+"""Per-image adaptation: the network's distribution mixed with adaptive residual statistics.
+
+A small network trained once cannot know each image's noise level, tails and repeated
+structures. For every subpixel this module takes the network's pmf, its mode m and a
+confidence bucket b = min(B-1, floor(-log2 pmf[m])), and keeps, per (channel, b), counts
+of the residual x - m seen so far in this image. The coded distribution is
+
+    w[c] * network + (1 - w[c]) * counts[c][x - m] (normalised over x in 0..255)
+
+with the weight w[c] learned online by gradient steps on the coded log-loss. Counts are
+halved when a context reaches `count_limit`, so the statistics follow the image.
+
+Arithmetic is float64 numpy (+ - * / only, no transcendental functions) run in one thread
+in a fixed order, so encoder and decoder compute the same floats.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+_VALUES = np.arange(256)
+
+
+@dataclass
+class AdaptiveConfig:
+    """Settings of the residual mixer (stored in the .arz header)."""
+
+    buckets: int = 8
+    prior: float = 0.03  # initial count of every residual
+    lr: float = 0.05  # step size of the mixing weights
+    weight_init: float = 0.9  # initial weight of the network
+    weight_min: float = 0.05
+    weight_max: float = 0.999
+    count_limit: float = 8192.0  # halve a context's counts beyond this total
+
+
+class ResidualMixer:
+    """Adaptive residual statistics for one image, mixed with the network's pmf."""
+
+    def __init__(self, cfg: AdaptiveConfig) -> None:
+        self.cfg = cfg
+        contexts = 3 * cfg.buckets
+        self.counts = np.full((contexts, 511), cfg.prior)
+        self.totals = self.counts.sum(1)
+        self.weights = np.full(contexts, cfg.weight_init)
+        self._last: tuple = ()
+
+    def mix(self, channel: int, probs: np.ndarray) -> np.ndarray:
+        """The coded (n, 256) distribution for network probabilities `probs` (n, 256)."""
+        n = len(probs)
+        rows = np.arange(n)
+        net = probs / probs.sum(1, keepdims=True)
+        mode = net.argmax(1)
+        # confidence bucket without logarithms: the number of halvings of pmf[mode] above 1
+        top = net[rows, mode]
+        bucket = np.zeros(n, dtype=np.int64)
+        for level in range(1, self.cfg.buckets):
+            bucket += top < 0.5 ** level
+        context = channel * self.cfg.buckets + bucket
+        stats = self.counts[context[:, None], _VALUES[None, :] - mode[:, None] + 255]
+        stats /= stats.sum(1, keepdims=True)
+        w = self.weights[context][:, None]
+        mixed = w * net + (1.0 - w) * stats
+        self._last = (context, mode, net, stats, mixed)
+        return mixed
+
+    def update(self, symbols: np.ndarray) -> None:
+        """Learn from the symbols just coded with the last `mix`."""
+        context, mode, net, stats, mixed = self._last
+        rows = np.arange(len(symbols))
+        a, b, p = net[rows, symbols], stats[rows, symbols], mixed[rows, symbols]
+        size = len(self.weights)
+        grad = np.bincount(context, (a - b) / p, minlength=size)
+        seen = np.bincount(context, minlength=size)
+        self.weights = np.clip(self.weights + self.cfg.lr * grad / np.maximum(seen, 1),
+                               self.cfg.weight_min, self.cfg.weight_max)
+        np.add.at(self.counts, (context, symbols - mode + 255), 1.0)
+        self.totals += seen
+        full = self.totals > self.cfg.count_limit
+        if full.any():
+            self.counts[full] *= 0.5
+            self.totals[full] = self.counts[full].sum(1)
