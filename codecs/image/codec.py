@@ -145,8 +145,8 @@ class ImageCodec:
         """The shared schedule: for each step and subpixel, probabilities -> `code`.
 
         A step's rows are cut into fixed runs (`row_runs`); the runs' network and mixture
-        maths run in parallel threads, then run after run (in this thread) the network's
-        pmf is mixed with the image's adaptive statistics, coded, and learned from.
+        maths run in parallel threads; then (in this thread) the step's network pmfs are
+        mixed with the image's adaptive statistics, coded, and learned from.
         Returns the steps' subpixels in coding order (pixel-interleaved); `progress` gets
         the number of subpixels coded so far."""
         raw = []
@@ -163,10 +163,9 @@ class ImageCodec:
             for channel in range(channels):
                 probs = _parallel(pool, PixelMixture.pmf, mixtures, [channel] * len(runs),
                                   [pixel[r] for r in runs])
-                for run, p in zip(runs, probs, strict=True):
-                    mixed = adapt.mix(channel, p)
-                    pixel[run, channel] = code(channel, mixed, rows[run], cols[run])
-                    adapt.update(pixel[run, channel].astype(np.int64))
+                mixed = adapt.mix(channel, probs[0] if len(probs) == 1 else np.concatenate(probs))
+                pixel[:, channel] = code(channel, mixed, rows, cols)
+                adapt.update(pixel[:, channel].astype(np.int64))
             raw.append(pixel[:, :channels].tobytes())
             if channels == 1:
                 pixel[:, 1:] = pixel[:, :1]  # grayscale: the model sees (L, L, L)
