@@ -325,7 +325,7 @@ def test_adaptive_statistics_learn_what_the_network_misses():
     for _ in range(60):
         centre = rng.integers(10, 240, 64)
         net = np.exp(-0.5 * ((np.arange(256)[None] - centre[:, None]) / 2.0) ** 2) + 1e-9
-        probs = mixer.mix(0, net)
+        probs = mixer.mix(0, net / net.sum(1, keepdims=True))
         assert np.allclose(probs.sum(1), 1.0)
         symbols = centre + 3
         costs.append(-np.log2(probs[np.arange(64), symbols]).mean())

@@ -48,29 +48,32 @@ class ResidualMixer:
         self._last: tuple = ()
 
     def mix(self, channel: int, probs: np.ndarray) -> np.ndarray:
-        """The coded (n, 256) distribution for network probabilities `probs` (n, 256)."""
+        """The coded (n, 256) distribution for network probabilities `probs` (n, 256),
+        which must sum to about 1 (they are not renormalised)."""
         n = len(probs)
-        rows = np.arange(n)
-        net = probs / probs.sum(1, keepdims=True)
-        mode = net.argmax(1)
+        mode = probs.argmax(1)
         # confidence bucket without logarithms: the number of halvings of pmf[mode] above 1
-        top = net[rows, mode]
+        top = probs[np.arange(n), mode]
         bucket = np.zeros(n, dtype=np.int64)
         for level in range(1, self.cfg.buckets):
             bucket += top < 0.5 ** level
         context = channel * self.cfg.buckets + bucket
-        stats = self.counts[context[:, None], _VALUES[None, :] - mode[:, None] + 255]
-        stats /= stats.sum(1, keepdims=True)
-        w = self.weights[context][:, None]
-        mixed = w * net + (1.0 - w) * stats
-        self._last = (context, mode, net, stats, mixed)
+        flat = (context * 511 + 255 - mode)[:, None] + _VALUES
+        stats = np.take(self.counts.ravel(), flat)  # counts of residual x - mode, per x
+        w = self.weights[context]
+        share = (1.0 - w) / stats.sum(1)
+        stats *= share[:, None]  # now (1 - w) * normalised statistics
+        mixed = probs * w[:, None]
+        mixed += stats
+        self._last = (context, mode, probs, stats, mixed)
         return mixed
 
     def update(self, symbols: np.ndarray) -> None:
         """Learn from the symbols just coded with the last `mix`."""
         context, mode, net, stats, mixed = self._last
         rows = np.arange(len(symbols))
-        a, b, p = net[rows, symbols], stats[rows, symbols], mixed[rows, symbols]
+        a, p = net[rows, symbols], mixed[rows, symbols]
+        b = stats[rows, symbols] / (1.0 - self.weights[context])  # the statistics' own p
         size = len(self.weights)
         grad = np.bincount(context, (a - b) / p, minlength=size)
         seen = np.bincount(context, minlength=size)
