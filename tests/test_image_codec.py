@@ -319,13 +319,13 @@ def test_cli_pipes_an_image_through_stdin_and_stdout(tiny_image_model, tmp_path)
 
 def test_adaptive_statistics_learn_what_the_network_misses():
     """A network that is always 3 values off: the mixer's statistics pick it up."""
-    mixer = ResidualMixer(AdaptiveConfig())
+    mixer = ResidualMixer(AdaptiveConfig(), 64)
     rng = np.random.default_rng(0)
     costs = []
     for _ in range(60):
         centre = rng.integers(10, 240, 64)
         net = np.exp(-0.5 * ((np.arange(256)[None] - centre[:, None]) / 2.0) ** 2) + 1e-9
-        probs = mixer.mix(0, net / net.sum(1, keepdims=True))
+        probs = mixer.mix(0, net / net.sum(1, keepdims=True), np.arange(64))
         assert np.allclose(probs.sum(1), 1.0)
         symbols = centre + 3
         costs.append(-np.log2(probs[np.arange(64), symbols]).mean())

@@ -1,9 +1,11 @@
 """Per-image adaptation: the network's distribution mixed with adaptive residual statistics.
 
 A small network trained once cannot know each image's noise level, tails and repeated
-structures. For every subpixel this module takes the network's pmf, its mode m and a
-confidence bucket b = min(B-1, floor(-log2 pmf[m])), and keeps, per (channel, b), counts
-of the residual x - m seen so far in this image. The coded distribution is
+structures. For every subpixel this module takes the network's pmf, its mode m, a
+confidence bucket b = min(B-1, floor(-log2 pmf[m])) and an error bucket e of |x - m| at
+the pixel to the left (same channel; error feedback as in CALIC), and keeps, per
+context (channel, b, e), counts of the residual x - m seen so far in this image. The coded
+distribution is
 
     w[c] * network + (1 - w[c]) * counts[c][x - m] (normalised over x in 0..255)
 
@@ -34,22 +36,25 @@ class AdaptiveConfig:
     weight_min: float = 0.05
     weight_max: float = 0.999
     count_limit: float = 8192.0  # halve a context's counts beyond this total
+    error_edges: tuple[int, ...] = (1, 3, 7)  # |left residual| buckets: 0, 1-2, 3-6, 7+
 
 
 class ResidualMixer:
     """Adaptive residual statistics for one image, mixed with the network's pmf."""
 
-    def __init__(self, cfg: AdaptiveConfig) -> None:
+    def __init__(self, cfg: AdaptiveConfig, height: int) -> None:
         self.cfg = cfg
-        contexts = 3 * cfg.buckets
+        self.edges = np.asarray(cfg.error_edges, dtype=np.int64)
+        self.left_error = np.zeros((height, 3), dtype=np.int64)  # per row: last |x - m|
+        contexts = 3 * cfg.buckets * (len(self.edges) + 1)
         self.counts = np.full((contexts, 511), cfg.prior)
         self.totals = self.counts.sum(1)
         self.weights = np.full(contexts, cfg.weight_init)
         self._last: tuple = ()
 
-    def mix(self, channel: int, probs: np.ndarray) -> np.ndarray:
-        """The coded (n, 256) distribution for network probabilities `probs` (n, 256),
-        which must sum to about 1 (they are not renormalised)."""
+    def mix(self, channel: int, probs: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """The coded (n, 256) distribution for network probabilities `probs` (n, 256) of
+        the pixels in `rows` (they must sum to about 1: they are not renormalised)."""
         n = len(probs)
         mode = probs.argmax(1)
         # confidence bucket without logarithms: the number of halvings of pmf[mode] above 1
@@ -57,7 +62,8 @@ class ResidualMixer:
         bucket = np.zeros(n, dtype=np.int64)
         for level in range(1, self.cfg.buckets):
             bucket += top < 0.5 ** level
-        context = channel * self.cfg.buckets + bucket
+        error = np.searchsorted(self.edges, self.left_error[rows, channel], side="right")
+        context = (channel * self.cfg.buckets + bucket) * (len(self.edges) + 1) + error
         flat = (context * 511 + 255 - mode)[:, None] + _VALUES
         stats = np.take(self.counts.ravel(), flat)  # counts of residual x - mode, per x
         w = self.weights[context]
@@ -65,12 +71,12 @@ class ResidualMixer:
         stats *= share[:, None]  # now (1 - w) * normalised statistics
         mixed = probs * w[:, None]
         mixed += stats
-        self._last = (context, mode, probs, stats, mixed)
+        self._last = (channel, rows, context, mode, probs, stats, mixed)
         return mixed
 
     def update(self, symbols: np.ndarray) -> None:
         """Learn from the symbols just coded with the last `mix`."""
-        context, mode, net, stats, mixed = self._last
+        channel, pixel_rows, context, mode, net, stats, mixed = self._last
         rows = np.arange(len(symbols))
         a, p = net[rows, symbols], mixed[rows, symbols]
         b = stats[rows, symbols] / (1.0 - self.weights[context])  # the statistics' own p
@@ -80,6 +86,7 @@ class ResidualMixer:
         self.weights = np.clip(self.weights + self.cfg.lr * grad / np.maximum(seen, 1),
                                self.cfg.weight_min, self.cfg.weight_max)
         np.add.at(self.counts, (context, symbols - mode + 255), 1.0)
+        self.left_error[pixel_rows, channel] = np.abs(symbols - mode)
         self.totals += seen
         full = self.totals > self.cfg.count_limit
         if full.any():

@@ -105,7 +105,9 @@ class ImageCodec:
         block_subpixels, split_rows = int(coder["block_subpixels"]), int(coder["split_rows"])
         if block_subpixels < 1 or split_rows < 2:
             raise ValueError(f"block_subpixels {block_subpixels}, split_rows {split_rows}")
-        return cls(model, block_subpixels, split_rows, AdaptiveConfig(**coder["adaptive"]))
+        adaptive = dict(coder["adaptive"])
+        adaptive["error_edges"] = tuple(adaptive["error_edges"])
+        return cls(model, block_subpixels, split_rows, AdaptiveConfig(**adaptive))
 
     def coder_settings(self) -> dict:
         """What a decoder needs besides the model (stored in the .arz header)."""
@@ -163,7 +165,8 @@ class ImageCodec:
             for channel in range(channels):
                 probs = _parallel(pool, PixelMixture.pmf, mixtures, [channel] * len(runs),
                                   [pixel[r] for r in runs])
-                mixed = adapt.mix(channel, probs[0] if len(probs) == 1 else np.concatenate(probs))
+                net = probs[0] if len(probs) == 1 else np.concatenate(probs)
+                mixed = adapt.mix(channel, net, rows)
                 pixel[:, channel] = code(channel, mixed, rows, cols)
                 adapt.update(pixel[:, channel].astype(np.int64))
             raw.append(pixel[:, :channels].tobytes())
@@ -179,7 +182,7 @@ class ImageCodec:
                ) -> Iterator[tuple[bytes, bytes, float]]:
         """(raw subpixels in step order, payload, ideal bits) for each block of the image."""
         height, width, channels = pixels.shape
-        wave, adapt = Wavefront(self.model, height, width), ResidualMixer(self.adaptive)
+        wave, adapt = Wavefront(self.model, height, width), ResidualMixer(self.adaptive, height)
         with single_thread(), torch.no_grad(), _pool() as pool:
             for steps in self.blocks(height, width, channels):
                 block = _BlockEncoder(pixels)
@@ -191,7 +194,7 @@ class ImageCodec:
         """Decode block after block; `payloads` yields (payload, raw length) in order and
         each block's raw subpixels are yielded back (for the container's CRC check)."""
         height, width, channels = image_shape(info)
-        wave, adapt = Wavefront(self.model, height, width), ResidualMixer(self.adaptive)
+        wave, adapt = Wavefront(self.model, height, width), ResidualMixer(self.adaptive, height)
         with single_thread(), torch.no_grad(), _pool() as pool:
             for steps in self.blocks(height, width, channels):
                 payload, raw_len = next(payloads, (None, 0))
