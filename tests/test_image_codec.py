@@ -64,11 +64,9 @@ def test_wavefront_steps_equal_the_whole_image_network(height, width):
         wave, stepped = Wavefront(model, height, width), torch.full_like(whole, float("nan"))
         for t in range(step_count(height, width)):
             rows, cols = wave.positions(t)
-            for run in image_codec.row_runs(len(rows), 2):  # half runs whenever possible
-                if run.stop > run.start:
-                    stepped[rows[run], cols[run]] = wave.params(
-                        t, rows[run], cols[run], run.start == 0, run.stop == len(rows))
-            wave.set_pixels(rows, cols, pixels[rows, cols])
+            if len(rows):
+                stepped[rows, cols] = wave.params(t, rows, cols)
+                wave.set_pixels(rows, cols, pixels[rows, cols])
     assert torch.allclose(stepped, whole, atol=1e-5)
 
 
@@ -96,7 +94,6 @@ def test_encode_and_decode_probabilities_are_bit_identical(tiny_image_model, mon
         monkeypatch.setattr(cls, "__call__", recording)
     codec = engine.load_codec("image", zoo.find_model(tiny_image_model))
     codec.block_subpixels = 150  # several blocks
-    codec.split_rows = 3  # and steps computed as two runs in two threads
     pixels = smooth(11, 17)
     blocks = list(codec.encode(pixels))
     info = {"height": 11, "width": 17, "channels": 3}

@@ -48,6 +48,9 @@ class ResidualMixer:
         self.left_error = np.zeros((height, 3), dtype=np.int64)  # per row: last |x - m|
         contexts = 3 * cfg.buckets * (len(self.edges) + 1)
         self.counts = np.full((contexts, 511), cfg.prior)
+        self.windows = np.lib.stride_tricks.sliding_window_view(self.counts, 256, axis=1)
+        # -0.5**1 .. -0.5**(B-1), ascending: searchsorted(-p) counts the halvings p is below
+        self.halvings = -(0.5 ** np.arange(1, cfg.buckets))
         self.totals = self.counts.sum(1)
         self.weights = np.full(contexts, cfg.weight_init)
         self._last: tuple = ()
@@ -55,17 +58,13 @@ class ResidualMixer:
     def mix(self, channel: int, probs: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """The coded (n, 256) distribution for network probabilities `probs` (n, 256) of
         the pixels in `rows` (they must sum to about 1: they are not renormalised)."""
-        n = len(probs)
         mode = probs.argmax(1)
         # confidence bucket without logarithms: the number of halvings of pmf[mode] above 1
-        top = probs[np.arange(n), mode]
-        bucket = np.zeros(n, dtype=np.int64)
-        for level in range(1, self.cfg.buckets):
-            bucket += top < 0.5 ** level
+        bucket = np.searchsorted(self.halvings, -probs[np.arange(len(probs)), mode])
         error = np.searchsorted(self.edges, self.left_error[rows, channel], side="right")
         context = (channel * self.cfg.buckets + bucket) * (len(self.edges) + 1) + error
-        flat = (context * 511 + 255 - mode)[:, None] + _VALUES
-        stats = np.take(self.counts.ravel(), flat)  # counts of residual x - mode, per x
+        # counts of the residual x - mode for every x: a 256-wide window of the context's row
+        stats = self.windows[context, 255 - mode]
         w = self.weights[context]
         share = (1.0 - w) / stats.sum(1)
         stats *= share[:, None]  # now (1 - w) * normalised statistics

@@ -4,14 +4,14 @@ The image's wavefront steps are cut into blocks of at most `block_subpixels` sub
 (whole steps, a pure function of height, width and that limit, recorded in the header).
 Each block is its own range-coder payload whose raw data is the block's subpixels in step
 order, so the container checks every block's CRC; the network state runs on across
-blocks. Encoder and decoder run one schedule, `_run`: the same steps, the same fixed runs
-of rows (two threads of one torch thread each), the same shapes.
+blocks. Encoder and decoder run one schedule, `_run`: the same steps, the same shapes,
+one torch thread (measured: two threads on halves of each step were slower, 21.3 s vs
+18.8 s on a 512x512 image, the per-step work being too small to share).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 
 import numpy as np
@@ -28,41 +28,12 @@ from .wavefront import PixelMixture, Wavefront, active_rows, step_count
 
 CODEC_ID = "image"
 BLOCK_SUBPIXELS = 1 << 20
-SPLIT_ROWS = 32  # steps with this many pixels run as two half runs in two threads
 PROGRESS_EVERY = 32  # steps between progress callbacks
 
 Progress = Callable[[int], None]
 # called per step and subpixel with (channel, probabilities (n, 256), rows, cols);
 # codes (encoder) or decodes (decoder) those subpixels and returns them (n,)
 CodeFn = Callable[[int, np.ndarray, np.ndarray, np.ndarray], np.ndarray]
-
-
-def row_runs(n: int, split_rows: int) -> list[slice]:
-    """The fixed runs a step's n rows are computed in: two halves from split_rows rows."""
-    if n < split_rows:
-        return [slice(0, n)]
-    return [slice(0, n // 2), slice(n // 2, n)]
-
-
-def _mixture(wave: Wavefront, t: int, rows: np.ndarray, cols: np.ndarray, first: bool,
-             last: bool) -> PixelMixture:
-    return PixelMixture(wave.params(t, rows, cols, first, last), wave.mixtures)
-
-
-def _parallel(pool: ThreadPoolExecutor, fn: Callable, *args: list) -> list:
-    """fn over the runs: in the pool when there are several, directly for one."""
-    if len(args[0]) == 1:
-        return [fn(*(a[0] for a in args))]
-    return list(pool.map(fn, *args))
-
-
-def _worker_setup() -> None:
-    torch.set_num_threads(1)
-    torch.set_grad_enabled(False)  # grad mode is per thread
-
-
-def _pool() -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(2, initializer=_worker_setup)
 
 
 def block_steps(height: int, width: int, channels: int, limit: int) -> list[range]:
@@ -88,10 +59,9 @@ class ImageCodec:
     structured = True  # whole files: analyze -> side data + symbols -> rebuild
 
     def __init__(self, model: PixelCNN, block_subpixels: int = BLOCK_SUBPIXELS,
-                 split_rows: int = SPLIT_ROWS, adaptive: AdaptiveConfig | None = None) -> None:
+                 adaptive: AdaptiveConfig | None = None) -> None:
         self.model = model.eval()
         self.block_subpixels = block_subpixels
-        self.split_rows = split_rows
         self.adaptive = adaptive or AdaptiveConfig()
 
     @classmethod
@@ -102,18 +72,18 @@ class ImageCodec:
             return cls(model)
         if coder.get("schedule") != "wavefront-2":
             raise ValueError(f"schedule {coder.get('schedule')!r}")
-        block_subpixels, split_rows = int(coder["block_subpixels"]), int(coder["split_rows"])
-        if block_subpixels < 1 or split_rows < 2:
-            raise ValueError(f"block_subpixels {block_subpixels}, split_rows {split_rows}")
+        block_subpixels = int(coder["block_subpixels"])
+        if block_subpixels < 1:
+            raise ValueError(f"block_subpixels {block_subpixels}")
         adaptive = dict(coder["adaptive"])
         adaptive["error_edges"] = tuple(adaptive["error_edges"])
-        return cls(model, block_subpixels, split_rows, AdaptiveConfig(**adaptive))
+        return cls(model, block_subpixels, AdaptiveConfig(**adaptive))
 
     def coder_settings(self) -> dict:
         """What a decoder needs besides the model (stored in the .arz header)."""
         return {"type": "range", "model": "categorical", "words": "u32le",
                 "schedule": "wavefront-2", "block_subpixels": self.block_subpixels,
-                "split_rows": self.split_rows, "adaptive": asdict(self.adaptive)}
+                "adaptive": asdict(self.adaptive)}
 
     def blocks(self, height: int, width: int, channels: int) -> list[range]:
         return block_steps(height, width, channels, self.block_subpixels)
@@ -142,13 +112,12 @@ class ImageCodec:
             raise FormatError(f"corrupted image layout in the header ({exc})") from None
 
     def _run(self, wave: Wavefront, steps: range, channels: int, code: CodeFn,
-             progress: Progress | None, pool: ThreadPoolExecutor,
-             adapt: ResidualMixer) -> bytes:
+             progress: Progress | None, adapt: ResidualMixer) -> bytes:
         """The shared schedule: for each step and subpixel, probabilities -> `code`.
 
-        A step's rows are cut into fixed runs (`row_runs`); the runs' network and mixture
-        maths run in parallel threads; then (in this thread) the step's network pmfs are
-        mixed with the image's adaptive statistics, coded, and learned from.
+        Each step's pixels run through the network as one batch; subpixel after subpixel,
+        the network's pmf is mixed with the image's adaptive statistics, coded, and
+        learned from.
         Returns the steps' subpixels in coding order (pixel-interleaved); `progress` gets
         the number of subpixels coded so far."""
         raw = []
@@ -157,16 +126,10 @@ class ImageCodec:
             n = len(rows)
             if not n:
                 continue
-            runs = row_runs(n, self.split_rows)
-            mixtures = _parallel(pool, _mixture, [wave] * len(runs), [t] * len(runs),
-                                 [rows[r] for r in runs], [cols[r] for r in runs],
-                                 [r.start == 0 for r in runs], [r.stop == n for r in runs])
+            mixture = PixelMixture(wave.params(t, rows, cols), wave.mixtures)
             pixel = np.zeros((n, 3), dtype=np.uint8)
             for channel in range(channels):
-                probs = _parallel(pool, PixelMixture.pmf, mixtures, [channel] * len(runs),
-                                  [pixel[r] for r in runs])
-                net = probs[0] if len(probs) == 1 else np.concatenate(probs)
-                mixed = adapt.mix(channel, net, rows)
+                mixed = adapt.mix(channel, mixture.pmf(channel, pixel), rows)
                 pixel[:, channel] = code(channel, mixed, rows, cols)
                 adapt.update(pixel[:, channel].astype(np.int64))
             raw.append(pixel[:, :channels].tobytes())
@@ -183,10 +146,10 @@ class ImageCodec:
         """(raw subpixels in step order, payload, ideal bits) for each block of the image."""
         height, width, channels = pixels.shape
         wave, adapt = Wavefront(self.model, height, width), ResidualMixer(self.adaptive, height)
-        with single_thread(), torch.no_grad(), _pool() as pool:
+        with single_thread(), torch.no_grad():
             for steps in self.blocks(height, width, channels):
                 block = _BlockEncoder(pixels)
-                raw = self._run(wave, steps, channels, block, progress, pool, adapt)
+                raw = self._run(wave, steps, channels, block, progress, adapt)
                 yield raw, block.encoder.finish(), block.bits
 
     def decode(self, info: dict, payloads: Iterator[tuple[bytes, int]],
@@ -195,13 +158,13 @@ class ImageCodec:
         each block's raw subpixels are yielded back (for the container's CRC check)."""
         height, width, channels = image_shape(info)
         wave, adapt = Wavefront(self.model, height, width), ResidualMixer(self.adaptive, height)
-        with single_thread(), torch.no_grad(), _pool() as pool:
+        with single_thread(), torch.no_grad():
             for steps in self.blocks(height, width, channels):
                 payload, raw_len = next(payloads, (None, 0))
                 if payload is None:
                     raise FormatError("truncated file (image blocks missing)")
                 block = _BlockDecoder(payload)
-                data = self._run(wave, steps, channels, block, progress, pool, adapt)
+                data = self._run(wave, steps, channels, block, progress, adapt)
                 if len(data) != raw_len:
                     raise FormatError("corrupted block header (image block length)")
                 yield data

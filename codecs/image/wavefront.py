@@ -16,8 +16,10 @@ import torch.nn.functional as F
 
 from .model import EMBED_TAPS, SLOPE, PixelCNN, split_params
 
-_ZERO, _ONE = torch.zeros(1, 1, 1), torch.ones(1, 1, 1)
-_EDGES = torch.arange(255, dtype=torch.float32).add(0.5).div(127.5).sub(1.0)
+# bin edges on the [-1, 1] scale; the outer ones are infinite so the CDF runs from 0 to 1
+_EDGES = torch.cat([torch.tensor([-float("inf")]),
+                    torch.arange(255, dtype=torch.float32).add(0.5).div(127.5).sub(1.0),
+                    torch.tensor([float("inf")])])
 _TAP_ROWS = np.array([dr for dr, _ in EMBED_TAPS])
 _TAP_COLS = np.array([dc for _, dc in EMBED_TAPS])
 _PAD_TOP, _PAD_SIDE = 2, 3
@@ -68,14 +70,9 @@ class Wavefront:
         unit = (values / 127.5 - 1.0) * inside
         return torch.cat([unit, inside.float()], -1).flatten(1)
 
-    def params(self, t: int, rows: np.ndarray, cols: np.ndarray, first: bool = True,
-               last: bool = True) -> torch.Tensor:
-        """Mixture parameters (n, 10K) of a contiguous run of the pixels of step t.
-
-        Their inputs must be set. `first`/`last` say whether the run starts/ends the step's
-        rows: only then are the idle neighbour rows cleared, so that runs of one step can
-        be computed in parallel threads.
-        """
+    def params(self, t: int, rows: np.ndarray, cols: np.ndarray) -> torch.Tensor:
+        """Mixture parameters (n, 10K) of the pixels of step t (`positions(t)`), whose
+        inputs must be set."""
         lo, hi = int(rows[0]), int(rows[-1])
         w = self.weights
         pixel_taps = self._embed_input(rows, cols)
@@ -85,9 +82,8 @@ class Wavefront:
         for cache, conv, gate in zip(self.caches, w["convs"], w["gates"], strict=True):
             e = F.elu(h)
             cache[now, lo + 1:hi + 2] = e
-            if first:
-                cache[now, lo] = 0.0  # row lo-1 is idle at this step
-            if last and hi + 2 <= self.height:
+            cache[now, lo] = 0.0  # row lo-1 is idle at this step
+            if hi + 2 <= self.height:
                 cache[now, hi + 2] = 0.0  # so is row hi+1
             taps = torch.cat([cache[prev3, lo:hi + 1], cache[prev2, lo:hi + 1],
                               cache[prev1, lo:hi + 1], cache[prev1, lo + 1:hi + 2], e], 1)
@@ -111,7 +107,8 @@ class PixelMixture:
         """(n, 256) probabilities of subpixel `channel` given the pixel's earlier ones.
 
         `earlier` (n, >= channel) holds the already coded subpixels as uint8; the CDF of
-        the mixture is evaluated at the 255 inner bin edges, so the end bins are open.
+        the mixture is evaluated at the 255 inner bin edges (and at ±inf), so the end bins
+        are open.
         """
         offset = self.offset[:, channel]
         if channel:
@@ -122,7 +119,6 @@ class PixelMixture:
                 offset = (offset - self.coeff_inv[:, 1] * prev[:, :1]
                           - self.coeff_inv[:, 2] * prev[:, 1:])
         cdf_k = torch.addcmul(offset.unsqueeze(-1), self.inv[:, channel], _EDGES).sigmoid_()
-        cdf = torch.bmm(self.weights, cdf_k)  # (n, 1, 255)
-        pmf = torch.diff(cdf, dim=-1, prepend=_ZERO.expand(len(cdf), 1, 1),
-                         append=_ONE.expand(len(cdf), 1, 1))
-        return pmf.squeeze(1).clamp_(min=0.0).add_(PMF_FLOOR).numpy().astype(np.float64)
+        cdf = torch.bmm(self.weights, cdf_k).squeeze(1)  # (n, 257), from 0 to 1
+        pmf = torch.sub(cdf[:, 1:], cdf[:, :-1])
+        return pmf.clamp_(min=0.0).add_(PMF_FLOOR).numpy().astype(np.float64)
