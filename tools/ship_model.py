@@ -97,7 +97,8 @@ def main() -> None:
                      f"{unit} at step {last['step']}")
     if args.bench and args.bench.exists() and args.codec == "image":
         totals = json.loads(args.bench.read_text())["totals"]
-        lines.append("- coded size on the dev benchmark (real .arz files): " + ", ".join(
+        lines.append("- coded size on the dev benchmark (network + per-image adaptive statistics, "
+                     "real .arz files): " + ", ".join(
             f"{name} {t['bits_per_subpixel']:.3f}" for name, t in totals.items())
             + " bits/subpixel; see README")
     elif args.bench and args.bench.exists():
