@@ -42,6 +42,11 @@ class Stats:
     sha256: str = ""
 
 
+def _structured(codec_id: str) -> bool:
+    """Whether the codec takes whole files (analyze -> side data + blocks -> rebuild)."""
+    return getattr(codec_class(codec_id), "structured", False)
+
+
 def load_codec(codec_id: str, model: zoo.ModelInfo, coder: dict | None = None):
     """A ready codec object with the model's verified weights."""
     cls, exported = codec_class(codec_id), zoo.load_weights(model)
@@ -101,7 +106,7 @@ def compress_stream(src: BinaryIO, dst: BinaryIO, model_spec: str | None = None,
     model = zoo.find_model(model_spec) if model_spec else None
     head = _read_block(src, SNIFF_BYTES)
     kind = model.codec if model else codec_id or detect(head)
-    if not getattr(codec_class(kind), "structured", False):
+    if not _structured(kind):
         return _compress_blocks(_Prefixed(head, src), dst, model or zoo.default_model(kind),
                                 progress, block_size)
     data = head + src.read()
@@ -202,17 +207,18 @@ def _decode_block(block: Block, codec_loader: Callable[[], object],
     if block.raw_len > max_size:
         raise FormatError(f"corrupted block header (block of {block.raw_len} bytes)")
     limit = block.raw_len + 1  # never inflate more than the block can hold
+    try:
+        if block.method == Method.ZLIB:
+            return zlib.decompressobj().decompress(block.payload, limit)
+        if block.method == Method.LZMA:
+            return lzma.LZMADecompressor().decompress(block.payload, max_length=limit)
+    except (zlib.error, lzma.LZMAError) as exc:
+        raise FormatError(f"corrupted block payload ({exc})") from None
     if block.method == Method.STORED:
-        data = block.payload
-    elif block.method == Method.ZLIB:
-        data = zlib.decompressobj().decompress(block.payload, limit)
-    elif block.method == Method.LZMA:
-        data = lzma.LZMADecompressor().decompress(block.payload, max_length=limit)
-    else:
-        if not 1 <= block.lanes <= max(block.raw_len, 1):
-            raise FormatError(f"corrupted block header (lanes {block.lanes})")
-        data = codec_loader().decode_block(block.payload, block.raw_len, block.lanes, progress)
-    return data
+        return block.payload
+    if not 1 <= block.lanes <= max(block.raw_len, 1):
+        raise FormatError(f"corrupted block header (lanes {block.lanes})")
+    return codec_loader().decode_block(block.payload, block.raw_len, block.lanes, progress)
 
 
 def decompress_stream(src: BinaryIO, write: Callable[[bytes], object] | None,
@@ -240,7 +246,7 @@ def decompress_stream(src: BinaryIO, write: Callable[[bytes], object] | None,
 
     if header.model:
         stats.model = f"{header.model.get('name')}@{header.model.get('version')}"
-    if getattr(codec_class(header.codec), "structured", False):
+    if _structured(header.codec):
         output = _decode_file(src, header, get_codec, stats, progress)
         if write:
             write(output)
@@ -252,14 +258,8 @@ def decompress_stream(src: BinaryIO, write: Callable[[bytes], object] | None,
         if isinstance(record, End):
             break
         done = stats.raw_bytes
-        try:
-            data = _decode_block(record, get_codec,
-                                 (lambda k, done=done: progress(done + k)) if progress else None)
-        except (zlib.error, lzma.LZMAError) as exc:
-            raise FormatError(f"corrupted block payload ({exc})") from None
-        if len(data) != record.raw_len or container.crc32(data) != record.raw_crc:
-            raise IntegrityError("decoded data does not match its checksum "
-                                 "(corrupted file or a different model/platform)")
+        data = _checked(record, _decode_block(
+            record, get_codec, (lambda k, done=done: progress(done + k)) if progress else None))
         stats.methods[record.method.name.lower()] = stats.methods.get(
             record.method.name.lower(), 0) + 1
         digest.update(data)
@@ -281,11 +281,7 @@ def _decode_file(src: BinaryIO, header: Header, get_codec: Callable[[], object],
     side_record = container.read_record(src)
     if isinstance(side_record, End) or side_record.method == Method.MODEL:
         raise FormatError("corrupted file (side data block missing)")
-    try:
-        side = _decode_block(side_record, get_codec, None, MAX_SIDE_SIZE)
-    except (zlib.error, lzma.LZMAError) as exc:
-        raise FormatError(f"corrupted block payload ({exc})") from None
-    side = _checked(side_record, side)
+    side = _checked(side_record, _decode_block(side_record, get_codec, None, MAX_SIDE_SIZE))
     records: list = []
 
     def payloads():
@@ -314,6 +310,7 @@ def _decode_file(src: BinaryIO, header: Header, get_codec: Callable[[], object],
 
 
 def _checked(record: Block, data: bytes) -> bytes:
+    """`data` if it has the length and CRC-32 the block record promises."""
     if len(data) != record.raw_len or container.crc32(data) != record.raw_crc:
         raise IntegrityError("decoded data does not match its checksum "
                              "(corrupted file or a different model/platform)")
@@ -332,7 +329,7 @@ def describe(src: BinaryIO) -> dict:
                        "payload_bytes": len(record.payload), "lanes": record.lanes})
         raw += record.raw_len
         coded += len(record.payload)
-    if record.total_len != raw and not getattr(codec_class(header.codec), "structured", False):
+    if record.total_len != raw and not _structured(header.codec):
         raise FormatError("corrupted file (block lengths do not add up to the stored total)")
     return {"format_version": header.version, "codec": header.codec, "model": header.model,
             "coder": header.coder, "codec_header": header.codec_header,
