@@ -10,6 +10,11 @@ from __future__ import annotations
 import hashlib
 import io
 import lzma
+import mmap
+import os
+import shutil
+import stat
+import tempfile
 import time
 import zlib
 from collections.abc import Callable
@@ -24,6 +29,7 @@ from .registry import SNIFF_BYTES, codec_class, detect
 BLOCK_SIZE = 1 << 20
 MAX_BLOCK_SIZE = 1 << 24  # a reader refuses larger blocks (bounded memory)
 MAX_SIDE_SIZE = 1 << 28  # side data of a structured file (e.g. the alpha plane)
+SPOOL_SIZE = 1 << 25  # coded blocks of a structured file beyond this wait in a temp file
 Progress = Callable[[int], None]
 
 
@@ -109,15 +115,29 @@ def compress_stream(src: BinaryIO, dst: BinaryIO, model_spec: str | None = None,
     if not _structured(kind):
         return _compress_blocks(_Prefixed(head, src), dst, model or zoo.default_model(kind),
                                 progress, block_size)
-    data = head + src.read()
+    data = _whole_input(head, src)
     stats = _compress_file(data, dst, kind, model, progress, classical_fallback)
     if stats is None:
         # a file of this kind that the codec cannot (or should not) code is stored with
         # classical methods; a file whose magic bytes matched by chance gets the bytes codec
         use_model = not codec_class(kind).known_format(data)
-        stats = _compress_blocks(io.BytesIO(data), dst, zoo.default_model("bytes"), progress,
-                                 block_size, use_model=use_model)
+        stats = _compress_blocks(io.BytesIO(memoryview(data)), dst, zoo.default_model("bytes"),
+                                 progress, block_size, use_model=use_model)
     return stats
+
+
+def _whole_input(head: bytes, src: BinaryIO) -> bytes | mmap.mmap:
+    """All of a structured file: a read-only memory map of a regular file (its pages come
+    from the page cache and leave it again, so an hour of audio does not fill the memory),
+    else (a pipe) the bytes read."""
+    try:
+        fd = src.fileno()
+        if stat.S_ISREG(os.fstat(fd).st_mode) and os.fstat(fd).st_size > len(head) \
+                and src.tell() == len(head):
+            return mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
+    except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
+        pass
+    return head + src.read()
 
 
 def _compress_file(data: bytes, dst: BinaryIO, codec_id: str, model: zoo.ModelInfo | None,
@@ -137,22 +157,26 @@ def _compress_file(data: bytes, dst: BinaryIO, codec_id: str, model: zoo.ModelIn
              container.pack_block(Block(method, len(parsed.side), 0,
                                         container.crc32(parsed.side), best))]
     stats.methods = {"side": 1, "model": 0}
-    total = parsed.pixels.size
-    for raw, payload, bits in codec.encode(
-            parsed.pixels, (lambda k: progress(len(data) * k // total)) if progress else None):
-        parts.append(container.pack_block(Block(Method.MODEL, len(raw), 1,
-                                                container.crc32(raw), payload)))
-        stats.model_bits += bits
-        stats.model_coded_bits += 8 * len(payload)
-        stats.methods["model"] += 1
-    parts.append(container.pack_end(End(len(parsed.output),
-                                        hashlib.sha256(parsed.output).digest())))
-    stats.coded_bytes = sum(len(p) for p in parts)
-    if classical_fallback and stats.coded_bytes >= len(data):
-        return None  # the classical path would store the file in fewer bytes
-    for part in parts:
-        dst.write(part)
-    stats.sha256 = hashlib.sha256(parsed.output).hexdigest()
+    total = max(1, parsed.symbols.size)
+    with tempfile.SpooledTemporaryFile(SPOOL_SIZE) as spool:  # bounded memory
+        for part in parts:
+            spool.write(part)
+        for raw, payload, bits in codec.encode(
+                parsed.symbols, (lambda k: progress(len(data) * k // total)) if progress else None,
+                info=parsed.info):
+            spool.write(container.pack_block(Block(Method.MODEL, len(raw), 1,
+                                                   container.crc32(raw), payload)))
+            stats.model_bits += bits
+            stats.model_coded_bits += 8 * len(payload)
+            stats.methods["model"] += 1
+        digest = hashlib.sha256(parsed.output).digest()
+        spool.write(container.pack_end(End(len(parsed.output), digest)))
+        stats.coded_bytes = spool.tell()
+        if classical_fallback and stats.coded_bytes >= len(data):
+            return None  # the classical path would store the file in fewer bytes
+        spool.seek(0)
+        shutil.copyfileobj(spool, dst)
+    stats.sha256 = digest.hex()
     stats.seconds = time.perf_counter() - start
     return stats
 
@@ -247,9 +271,7 @@ def decompress_stream(src: BinaryIO, write: Callable[[bytes], object] | None,
     if header.model:
         stats.model = f"{header.model.get('name')}@{header.model.get('version')}"
     if _structured(header.codec):
-        output = _decode_file(src, header, get_codec, stats, progress)
-        if write:
-            write(output)
+        _decode_file(src, header, get_codec, stats, progress, write)
         stats.seconds = time.perf_counter() - start
         return stats
     digest = hashlib.sha256()
@@ -276,8 +298,10 @@ def decompress_stream(src: BinaryIO, write: Callable[[bytes], object] | None,
 
 
 def _decode_file(src: BinaryIO, header: Header, get_codec: Callable[[], object], stats: Stats,
-                 progress: Progress | None) -> bytes:
-    """The structured path: side block, model blocks, rebuild; verified before returning."""
+                 progress: Progress | None, write: Callable[[bytes], object] | None) -> None:
+    """The structured path: side block, model blocks, the file restored piece by piece
+    into `write`; its length and sha256 are checked after the last piece (the caller
+    discards the output if this raises)."""
     side_record = container.read_record(src)
     if isinstance(side_record, End) or side_record.method == Method.MODEL:
         raise FormatError("corrupted file (side data block missing)")
@@ -294,19 +318,25 @@ def _decode_file(src: BinaryIO, header: Header, get_codec: Callable[[], object],
                 raise FormatError("corrupted file (unexpected block)")
             yield record.payload, record.raw_len
 
-    codec, blocks = get_codec(), []
-    info = header.codec_header
-    for raw in codec.decode(info, payloads(), progress):
-        blocks.append(_checked(records[-1], raw))
-        stats.methods["model"] = stats.methods.get("model", 0) + 1
+    codec, info = get_codec(), header.codec_header
+
+    def checked_blocks():
+        for raw in codec.decode(info, payloads(), progress):
+            yield _checked(records[-1], raw)
+            stats.methods["model"] = stats.methods.get("model", 0) + 1
+
+    digest, length = hashlib.sha256(), 0
+    for piece in codec.restore(info, side, checked_blocks()):
+        digest.update(piece)
+        length += len(piece)
+        if write:
+            write(piece)
     end = records[-1] if records and isinstance(records[-1], End) else container.read_record(src)
     if not isinstance(end, End):
-        raise FormatError("corrupted file (more blocks than the image has)")
-    output = codec.rebuild(info, side, blocks)
-    if end.total_len != len(output) or end.sha256 != hashlib.sha256(output).digest():
+        raise FormatError("corrupted file (more blocks than the file has)")
+    if end.total_len != length or end.sha256 != digest.digest():
         raise IntegrityError("decoded data does not match the stored length/sha256")
-    stats.raw_bytes, stats.sha256 = len(output), end.sha256.hex()
-    return output
+    stats.raw_bytes, stats.sha256 = length, end.sha256.hex()
 
 
 def _checked(record: Block, data: bytes) -> bytes:

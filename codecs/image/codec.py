@@ -11,7 +11,7 @@ one torch thread (measured: two threads on halves of each step were slower, 21.3
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict
 
 import numpy as np
@@ -91,7 +91,7 @@ class ImageCodec:
     @staticmethod
     def analyze(data: bytes) -> formats.ImageFile | None:
         """The file split into header info, side data and pixels, or None (not for us)."""
-        found = formats.analyze(data)
+        found = formats.analyze(bytes(data))  # (a memory map of the file: images are small)
         if found is not None:
             found.info["channels"] = int(found.pixels.shape[2])
         return found
@@ -99,15 +99,16 @@ class ImageCodec:
     @staticmethod
     def known_format(data: bytes) -> bool:
         """Whether the file is an image at all (else its magic bytes matched by chance)."""
-        return formats.identify(data) is not None
+        return formats.identify(bytes(data)) is not None
 
     @staticmethod
-    def rebuild(info: dict, side: bytes, blocks: list[bytes]) -> bytes:
-        """The file from its side data and the decoded blocks."""
+    def restore(info: dict, side: bytes, blocks: Iterable[bytes]) -> Iterator[bytes]:
+        """The file from its side data and the decoded blocks (in one piece: every format
+        needs all pixels before its first byte can be written)."""
         height, width, channels = image_shape(info)
-        pixels = pixels_from_blocks(blocks, height, width, channels)
+        pixels = pixels_from_blocks(list(blocks), height, width, channels)
         try:
-            return formats.rebuild(info, side, pixels)
+            yield formats.rebuild(info, side, pixels)
         except (KeyError, ValueError, TypeError, IndexError) as exc:
             raise FormatError(f"corrupted image layout in the header ({exc})") from None
 
@@ -141,9 +142,10 @@ class ImageCodec:
                 progress(wave.done)
         return b"".join(raw)
 
-    def encode(self, pixels: np.ndarray, progress: Progress | None = None
-               ) -> Iterator[tuple[bytes, bytes, float]]:
-        """(raw subpixels in step order, payload, ideal bits) for each block of the image."""
+    def encode(self, pixels: np.ndarray, progress: Progress | None = None,
+               info: dict | None = None) -> Iterator[tuple[bytes, bytes, float]]:
+        """(raw subpixels in step order, payload, ideal bits) for each block of the image
+        (`info`, the file's header info, adds nothing the pixels do not say)."""
         height, width, channels = pixels.shape
         wave, adapt = Wavefront(self.model, height, width), ResidualMixer(self.adaptive, height)
         with single_thread(), torch.no_grad():

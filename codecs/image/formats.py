@@ -44,6 +44,11 @@ class ImageFile:
     pixels: np.ndarray  # (H, W, C) uint8, C = 3 or 1
     output: bytes  # what `rebuild` returns (the input itself when byte-exact)
 
+    @property
+    def symbols(self) -> np.ndarray:
+        """What the model codes (the engine's name for it)."""
+        return self.pixels
+
 
 # ---------- side data: length-prefixed pieces ----------
 def pack_pieces(pieces: list[bytes]) -> bytes:
