@@ -227,6 +227,9 @@ def _content_line(codec_header: dict) -> str:
         return ""
     size = (f"{codec_header['width']}x{codec_header['height']} "
             if "width" in codec_header and "height" in codec_header else "")
+    if {"frames", "channels", "rate"} <= set(codec_header):
+        size = (f"{codec_header['frames']} frames x {codec_header['channels']} channels "
+                f"at {codec_header['rate']} Hz")
     parts = [codec_header.get("format", "?"), f"{size}{codec_header.get('mode', '')}".strip()]
     guarantee = codec_header.get("guarantee")
     if guarantee:
@@ -253,6 +256,8 @@ def info(files, as_json) -> None:
                 subpixels = head["width"] * head["height"] * (
                     head["channels"] + (1 if head.get("mode", "").endswith("A") else 0))
                 report["bits_per_subpixel"] = 8 * coded / max(1, subpixels)
+            if coded is not None and {"frames", "channels", "rate"} <= set(head):
+                report["bits_per_sample"] = 8 * coded / max(1, head["frames"] * head["channels"])
             reports.append(report)
         except (ArzipError, OSError) as exc:
             _report(path, exc)
@@ -275,7 +280,9 @@ def info(files, as_json) -> None:
                    + (f" ({report['bits_per_symbol']:.3f} bits/byte of the file)"
                       if "bits_per_symbol" in report else "")
                    + (f", {report['bits_per_subpixel']:.3f} bits/subpixel"
-                      if "bits_per_subpixel" in report else "") + "\n"
+                      if "bits_per_subpixel" in report else "")
+                   + (f", {report['bits_per_sample']:.3f} bits/sample"
+                      if "bits_per_sample" in report else "") + "\n"
                    f"  blocks      {len(report['blocks'])} {methods}\n"
                    f"  sha256      {report['sha256']}")
     sys.exit(1 if failed else 0)
@@ -297,6 +304,7 @@ def models(as_json) -> None:
 TRAIN_KINDS = {  # kind -> (codec id, default model name, default steps)
     "text": ("bytes", "text-byte-small@1", 7000),
     "image": ("image", "image-pixelcnn-small@1", 4000),
+    "audio": ("audio", "audio-wavenet-small@1", 6000),
 }
 
 
@@ -306,7 +314,8 @@ TRAIN_KINDS = {  # kind -> (codec id, default model name, default steps)
               help="Training folder [default: ../shared/data/KIND/train].")
 @click.option("--dev", "dev_dir", type=click.Path(exists=True, file_okay=False),
               default=None, help="Folder evaluated periodically (default: none).")
-@click.option("--steps", type=int, help="Length of the schedule [default: 7000 text, 4000 image].")
+@click.option("--steps", type=int,
+              help="Length of the schedule [default: 7000 text, 4000 image, 6000 audio].")
 @click.option("--minutes", default=0.0, help="Stop after this many minutes (resumable).")
 @click.option("--stop-at", default=0, help="Stop at this step (resumable).")
 @click.option("--checkpoint", type=click.Path(dir_okay=False),
@@ -329,9 +338,14 @@ def train(kind, data_dir, dev_dir, steps, minutes, stop_at, checkpoint, export_p
                       seed=seed)
     if kind == "text":
         from .codecs.text.training import train_text_model as train_model
-    else:
+    elif kind == "image":
         from .codecs.image.training import SCHEDULE
         from .codecs.image.training import train_image_model as train_model
+
+        cfg = dataclasses.replace(cfg, **SCHEDULE)
+    else:
+        from .codecs.audio.training import SCHEDULE
+        from .codecs.audio.training import train_audio_model as train_model
 
         cfg = dataclasses.replace(cfg, **SCHEDULE)
     state = train_model(data, Path(dev_dir) if dev_dir else None, ckpt, cfg)

@@ -14,6 +14,7 @@ from .errors import CodecError
 CODECS = {
     "bytes": "arzip.codecs.text.codec:BytesCodec",
     "image": "arzip.codecs.image.codec:ImageCodec",
+    "audio": "arzip.codecs.audio.codec:AudioCodec",
 }
 # leading bytes of the files each structured codec may take (the codec has the last word)
 MAGIC = [

@@ -8,12 +8,14 @@ import pytest
 import torch
 
 from arzip import zoo
+from arzip.codecs.audio.model import AudioModelConfig, WaveNet
 from arzip.codecs.image.model import ImageModelConfig, PixelCNN
 from arzip.codecs.text.model import ByteTransformer, TextModelConfig
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 TINY_CONFIG = TextModelConfig(n_layer=1, n_head=2, d_model=32, d_ff=64, context=16)
 TINY_IMAGE_CONFIG = ImageModelConfig(channels=8, layers=2, mixtures=3)
+TINY_AUDIO_CONFIG = AudioModelConfig(channels=8, layers=3, head=8, taps=4)
 
 
 def make_tiny_model(path: Path, seed: int = 0, name: str = "tiny-test@1") -> Path:
@@ -44,6 +46,24 @@ def tiny_image_model(tmp_path_factory) -> str:
     zoo.export_model(path, "tiny-image@1", "image", TINY_IMAGE_CONFIG.to_dict(),
                      model.state_dict())
     return str(path)
+
+
+def make_tiny_audio_model(path: Path, seed: int = 0) -> Path:
+    """A tiny random WaveNet whose head depends on the signal (its output layer is not
+    left at the zero initialisation)."""
+    torch.manual_seed(seed)
+    model = WaveNet(TINY_AUDIO_CONFIG)
+    with torch.no_grad():
+        model.out.weight.normal_(0.0, 0.02)
+    zoo.export_model(path, f"tiny-audio-{seed}@1", "audio", TINY_AUDIO_CONFIG.to_dict(),
+                     model.state_dict())
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_audio_model(tmp_path_factory) -> str:
+    """Path of an exported tiny random audio model."""
+    return str(make_tiny_audio_model(tmp_path_factory.mktemp("audio_models") / "tiny.pt"))
 
 
 @pytest.fixture(scope="session")

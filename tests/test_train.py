@@ -50,3 +50,29 @@ def test_cli_train_exports_a_loadable_model(tmp_path):
     assert result.exit_code == 0, result.output
     info = zoo.find_model(str(out))
     assert info.name == "mine@1" and zoo.load_weights(info)["codec"] == "bytes"
+
+
+def test_audio_training_runs_resumes_and_exports(tmp_path):
+    import numpy as np
+    import soundfile as sf
+
+    from arzip.codecs.audio.training import train_audio_model
+
+    rng = np.random.default_rng(0)
+    for name, rate, channels in (("speech", 8000, 1), ("music", 44100, 2)):
+        (tmp_path / "audio" / name).mkdir(parents=True)
+        t = np.arange(6000)[:, None] + np.arange(channels)[None]
+        x = 3000 * np.sin(t / 7.0) + rng.normal(0, 50, t.shape)
+        sf.write(tmp_path / "audio" / name / "a.flac", np.round(x).astype(np.int16), rate)
+    tiny = {"channels": 8, "layers": 3, "head": 8, "taps": 4}
+    config = TrainConfig(steps=4, warmup=1, eval_every=2, checkpoint_every=1, threads=1)
+    first = train_audio_model(tmp_path / "audio", tmp_path / "audio", tmp_path / "a.pt",
+                              TrainConfig(**{**config.__dict__, "stop_at": 2}), tiny)
+    assert first["step"] == 2
+    state = train_audio_model(tmp_path / "audio", tmp_path / "audio", tmp_path / "a.pt",
+                              config, tiny)
+    assert state["step"] == 4 and len(state["history"]) == 2
+    assert all(np.isfinite(h["dev_bits"]) for h in state["history"])
+    digest = zoo.export_model(tmp_path / "audio.pt", "mine-audio@1", "audio",
+                              state["model_config"], state["model"])
+    assert len(digest) == 64 and zoo.load_weights(zoo.find_model(str(tmp_path / "audio.pt")))

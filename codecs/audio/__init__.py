@@ -1,0 +1,1 @@
+"""Audio codec: WaveNet over 16-bit PCM."""

@@ -1,0 +1,220 @@
+"""Audio files <-> 16-bit samples + side data (no torch).
+
+- WAV (RIFF, PCM or WAVE_FORMAT_EXTENSIBLE PCM, 16-bit): the sample bytes of the `data`
+  chunk are the symbols; every other byte of the file (header, unknown chunks, trailing
+  bytes) is side data, so the file is restored byte for byte by construction.
+- AIFF / AIFF-C (`NONE` or `sowt`, 16-bit): the same, with the big-endian (or `sowt`
+  little-endian) samples of the `SSND` chunk: byte-exact.
+- FLAC (16-bit): decoded with soundfile; the metadata blocks (tags, pictures, seek tables,
+  application data, anything before `fLaC`) are side data. Rebuilt by encoding the samples
+  with soundfile's FLAC writer and putting the original metadata back: sample-exact with
+  the metadata kept, not byte-exact (the frames are libsndfile's).
+
+Anything else (8-bit, 24-bit, float, more than MAX_CHANNELS channels, compressed WAV,
+RF64, a file soundfile cannot read) is not analyzed: the engine stores it with the
+classical methods of the bytes path, so it is never an error and never lossy.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+MAX_CHANNELS = 8
+WAVE_PCM, WAVE_EXTENSIBLE = 1, 0xFFFE
+FLAC_STREAMINFO = 0
+
+
+@dataclass
+class AudioFile:
+    """A file split into header info, side data and its samples (frames, channels) int16."""
+
+    info: dict
+    side: bytes
+    samples: np.ndarray
+    output: bytes  # the file as decompression restores it
+
+    @property
+    def symbols(self) -> np.ndarray:
+        return self.samples
+
+
+def identify(data: bytes) -> str | None:
+    """"wav", "aiff" or "flac" when the file is one of those formats (any sample type)."""
+    if data[:4] == b"RIFF" and data[8:12] == b"WAVE":
+        return "wav"
+    if data[:4] == b"FORM" and data[8:12] in (b"AIFF", b"AIFC"):
+        return "aiff"
+    if data[:4] == b"fLaC" or (data[:3] == b"ID3" and b"fLaC" in data[:1 << 20]):
+        return "flac"
+    return None
+
+
+def analyze(data: bytes) -> AudioFile | None:
+    """The file as side data + 16-bit samples, or None when it has no 16-bit PCM we code."""
+    kind = identify(data)
+    try:
+        if kind == "wav":
+            return _analyze_wav(data)
+        if kind == "aiff":
+            return _analyze_aiff(data)
+        if kind == "flac":
+            return _analyze_flac(data)
+    except (struct.error, ValueError, RuntimeError, IndexError):
+        return None
+    return None
+
+
+def rebuild(info: dict, side: bytes, samples: np.ndarray) -> bytes:
+    """The file from its header info, side data and samples (the inverse of `analyze`)."""
+    blocks = [samples.astype("<i2").tobytes()]
+    return b"".join(p.tobytes() if isinstance(p, np.ndarray) else p
+                    for p in restore(info, side, samples.shape[1], blocks))
+
+
+def restore(info: dict, side: bytes, channels: int, blocks: Iterable[bytes]
+            ) -> Iterator[bytes | np.ndarray]:
+    """`rebuild` from blocks of interleaved little-endian samples, piece by piece: bytes,
+    or (frames, channels) arrays in the file's sample order for WAV and AIFF."""
+    if info["format"] in ("wav", "aiff"):
+        offset = int(info["offset"])
+        if not 0 <= offset <= len(side):
+            raise ValueError(f"offset {offset}")
+        order = "<" if info["format"] == "wav" or info.get("byteorder") == "little" else ">"
+        yield side[:offset]
+        for block in blocks:
+            yield np.frombuffer(block, "<i2").reshape(-1, channels).astype(f"{order}i2")
+        yield side[offset:]
+    elif info["format"] == "flac":
+        samples = np.frombuffer(b"".join(blocks), "<i2").reshape(-1, channels)
+        yield _flac_bytes(side, samples, int(info["rate"]), int(info["prefix"]))
+    else:
+        raise ValueError(f"format {info['format']!r}")
+
+
+def _chunks(data: bytes, start: int, endian: str):
+    """(id, payload start, payload size) of the RIFF/IFF chunks from `start`."""
+    pos = start
+    while pos + 8 <= len(data):
+        cid = data[pos:pos + 4]
+        (size,) = struct.unpack(endian + "I", data[pos + 4:pos + 8])
+        yield cid, pos + 8, size
+        pos += 8 + size + (size & 1)
+
+
+def _pcm16_file(data: bytes, info: dict, start: int, size: int, order: str, channels: int
+                ) -> AudioFile | None:
+    """The samples at data[start:start + size] (whole frames only) and the rest as side."""
+    frame_bytes = 2 * channels
+    size = min(size, len(data) - start) // frame_bytes * frame_bytes
+    if not 1 <= channels <= MAX_CHANNELS:
+        return None
+    # a view of the file (a memory map for a large one): no copy of the samples
+    samples = np.frombuffer(data, dtype=f"{order}i2", count=size // 2, offset=start)
+    samples = samples.reshape(-1, channels)
+    info.update(offset=start, channels=channels, frames=len(samples), guarantee="byte-exact")
+    return AudioFile(info, data[:start] + data[start + size:], samples, data)
+
+
+def _analyze_wav(data: bytes) -> AudioFile | None:
+    fmt, found = None, None
+    for cid, start, size in _chunks(data, 12, "<"):
+        if cid == b"fmt " and size >= 16:
+            fmt = struct.unpack("<HHIIHH", data[start:start + 16])
+            if fmt[0] == WAVE_EXTENSIBLE and size >= 40:
+                fmt = (struct.unpack("<H", data[start + 24:start + 26])[0],) + fmt[1:]
+        elif cid == b"data" and fmt is not None and found is None:
+            found = start, size
+    if fmt is None or found is None:
+        return None
+    tag, channels, rate, _, align, bits = fmt
+    if tag != WAVE_PCM or bits != 16 or align != 2 * channels:
+        return None
+    return _pcm16_file(data, {"format": "wav", "rate": rate}, found[0], found[1], "<", channels)
+
+
+def _extended_rate(raw: bytes) -> int:
+    """An 80-bit IEEE extended float (AIFF's sample rate) as an integer."""
+    exponent, mantissa = struct.unpack(">HQ", raw)
+    exponent &= 0x7FFF
+    if exponent == 0 or mantissa == 0:
+        return 0
+    return int(round(mantissa * 2.0 ** (exponent - 16383 - 63)))
+
+
+def _analyze_aiff(data: bytes) -> AudioFile | None:
+    comm, ssnd = None, None
+    aifc = data[8:12] == b"AIFC"
+    for cid, start, size in _chunks(data, 12, ">"):
+        if cid == b"COMM" and size >= 18:
+            channels, frames, bits = struct.unpack(">hIh", data[start:start + 8])
+            compression = data[start + 18:start + 22] if aifc else b"NONE"
+            comm = channels, frames, bits, _extended_rate(data[start + 8:start + 18]), compression
+        elif cid == b"SSND" and ssnd is None and size >= 8:
+            (offset,) = struct.unpack(">I", data[start:start + 4])
+            ssnd = start + 8 + offset, size - 8 - offset
+    if comm is None or ssnd is None:
+        return None
+    channels, frames, bits, rate, compression = comm
+    if bits != 16 or compression not in (b"NONE", b"sowt", b"twos") or ssnd[1] < 0:
+        return None
+    order = "<" if compression == b"sowt" else ">"
+    info = {"format": "aiff", "rate": rate, "byteorder": "little" if order == "<" else "big"}
+    return _pcm16_file(data, info, ssnd[0], min(ssnd[1], 2 * channels * frames), order,
+                       channels)
+
+
+def _flac_blocks(data: bytes, start: int) -> tuple[list[tuple[int, bytes]], int]:
+    """The metadata blocks (type, payload) after `fLaC` at `start` and where frames begin."""
+    pos, blocks = start + 4, []
+    while True:
+        header = data[pos]
+        size = int.from_bytes(data[pos + 1:pos + 4], "big")
+        if pos + 4 + size > len(data):
+            raise ValueError("truncated FLAC metadata")
+        blocks.append((header & 0x7F, data[pos + 4:pos + 4 + size]))
+        pos += 4 + size
+        if header & 0x80:
+            return blocks, pos
+
+
+def _pack_flac_blocks(blocks: list[tuple[int, bytes]]) -> bytes:
+    out = []
+    for i, (kind, payload) in enumerate(blocks):
+        last = 0x80 if i == len(blocks) - 1 else 0
+        out.append(bytes([kind | last]) + len(payload).to_bytes(3, "big") + payload)
+    return b"".join(out)
+
+
+def _flac_bytes(side: bytes, samples: np.ndarray, rate: int, prefix: int) -> bytes:
+    """A FLAC file of `samples` with the original metadata blocks (side) put back."""
+    import soundfile as sf
+
+    buffer = io.BytesIO()
+    sf.write(buffer, samples, rate, format="FLAC", subtype="PCM_16", compression_level=1.0)
+    encoded = buffer.getvalue()
+    new_blocks, frames_at = _flac_blocks(encoded, 0)
+    original, _ = _flac_blocks(side, prefix)
+    blocks = [new_blocks[0]] + [b for b in original if b[0] != FLAC_STREAMINFO]
+    return side[:prefix] + b"fLaC" + _pack_flac_blocks(blocks) + encoded[frames_at:]
+
+
+def _analyze_flac(data: bytes) -> AudioFile | None:
+    import soundfile as sf
+
+    prefix = data.find(b"fLaC")
+    blocks, frames_at = _flac_blocks(data, prefix)
+    with sf.SoundFile(io.BytesIO(data)) as f:
+        if f.subtype != "PCM_16" or not 1 <= f.channels <= MAX_CHANNELS:
+            return None
+        samples = f.read(dtype="int16", always_2d=True)
+        rate = f.samplerate
+    side = data[:frames_at]
+    info = {"format": "flac", "rate": rate, "prefix": prefix, "channels": samples.shape[1],
+            "frames": len(samples), "guarantee": "sample-exact"}
+    output = _flac_bytes(side, samples, rate, prefix)
+    return AudioFile(info, side, samples, output)
