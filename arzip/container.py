@@ -23,16 +23,33 @@ from typing import BinaryIO
 from .errors import FormatError
 
 MAGIC = b"\x89ARZ"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # what this arzip writes
+READABLE_VERSIONS = (1, 2)
 MAX_HEADER_JSON = 1 << 20
-# Preset dictionary of the deflated JSON header: typical keys and values, so a header costs
-# a few dozen bytes. Part of format version 1: it must never change.
-HEADER_DICTIONARY = (
+# Preset dictionaries of the deflated JSON header: typical keys and values, so a header
+# costs a few dozen bytes (it matters for small files). Each is part of its format
+# version and must never change; version 2 only appends the image and audio codecs'.
+_DICTIONARY_V1 = (
     b'{"codec":"bytes","codec_header":{},"coder":{"max_lanes":512,"min_lane_bytes":512,'
     b'"mixer":{"count_limit":250,"floor":0.002,"learning_rate":0.02,"log2_rows":18,'
     b'"match_model":true,"max_order":5,"prior":0.0005},"model":"categorical",'
     b'"type":"range","words":"u32le"},"model":{"name":"text-byte-small","sha256":"'
     b'0123456789abcdef","version":"1"}}')
+_DICTIONARY_V2 = _DICTIONARY_V1 + (
+    b'{"codec":"image","codec_header":{"bit_depth":8,"channels":3,"format":"png",'
+    b'"guarantee":"byte-exact","height":512,"mode":"RGB","width":512,"zlib":[9,15,9,0]},'
+    b'"coder":{"adaptive":{"buckets":8,"count_limit":8192,"error_edges":[1,3,7],'
+    b'"lr":0.05,"prior":0.03,"weight_init":0.9,"weight_max":0.999,"weight_min":0.05},'
+    b'"block_subpixels":1048576,"model":"categorical","schedule":"wavefront-2",'
+    b'"type":"range","words":"u32le"},"model":{"name":"image-pixelcnn-small",'
+    b'"sha256":"'
+    b'{"codec":"audio","codec_header":{"channels":1,"format":"wav","frames":8000,'
+    b'"guarantee":"byte-exact","layout":"canonical","offset":44,"rate":16000},'
+    b'"coder":{"adaptive":{"rate":0.004,"ratio_max":50.0,"scale_decay":0.98,'
+    b'"shared":false,"taps":8},"block_frames":1048576,"chunk":2048,'
+    b'"model":"quantized-laplace","schedule":"lanes-1","type":"range","words":"u32le"},'
+    b'"model":{"name":"audio-wavenet-small","sha256":"')
+HEADER_DICTIONARIES = {1: _DICTIONARY_V1, 2: _DICTIONARY_V2}
 
 _HEAD = struct.Struct("<4sBI")
 _BLOCK = struct.Struct("<BIHIII")  # after the b"B" tag, before the record crc
@@ -89,7 +106,7 @@ def crc32(data: bytes) -> int:
 
 def pack_header(header: Header) -> bytes:
     text = json.dumps(header.to_json(), sort_keys=True, separators=(",", ":")).encode()
-    packer = zlib.compressobj(9, zdict=HEADER_DICTIONARY)
+    packer = zlib.compressobj(9, zdict=HEADER_DICTIONARIES[header.version])
     body = packer.compress(text) + packer.flush()
     head = _HEAD.pack(MAGIC, header.version, len(body)) + body
     return head + _CRC.pack(crc32(head))
@@ -122,9 +139,9 @@ def read_header(stream: BinaryIO) -> Header:
     if len(head) < _HEAD.size:
         raise FormatError("truncated file: unexpected end of data in the header")
     _, version, json_len = _HEAD.unpack(head)
-    if version != FORMAT_VERSION:
-        raise FormatError(f"unsupported .arz format version {version} "
-                          f"(this arzip reads version {FORMAT_VERSION})")
+    if version not in READABLE_VERSIONS:
+        raise FormatError(f"unsupported .arz format version {version} (this arzip reads "
+                          f"versions {', '.join(map(str, READABLE_VERSIONS))})")
     if json_len > MAX_HEADER_JSON:
         raise FormatError("corrupted header (implausible length)")
     body = _read_exact(stream, json_len, "header")
@@ -132,7 +149,7 @@ def read_header(stream: BinaryIO) -> Header:
     if stored != crc32(head + body):
         raise FormatError("corrupted header (checksum mismatch)")
     try:
-        unpacker = zlib.decompressobj(zdict=HEADER_DICTIONARY)
+        unpacker = zlib.decompressobj(zdict=HEADER_DICTIONARIES[version])
         meta = json.loads(unpacker.decompress(body, MAX_HEADER_JSON))
         header = Header(codec=str(meta["codec"]), model=meta["model"],
                         coder=dict(meta["coder"]), codec_header=dict(meta["codec_header"]),

@@ -217,6 +217,15 @@ def test_wav_unknown_chunks_and_extensible_format_are_kept(tiny_audio_model):
     assert stats.codec == "audio" and decompress(packed, tiny_audio_model) == data
 
 
+def test_a_canonical_wav_header_is_not_stored(tiny_audio_model):
+    data = audio_file(signal("speechy", 100, 2), 8000)
+    found = formats.analyze(data)
+    assert found.side == b"" and found.info["layout"] == "canonical"
+    assert formats.rebuild(found.info, found.side, found.samples) == data
+    odd = data[:4] + (int.from_bytes(data[4:8], "little") + 1).to_bytes(4, "little") + data[8:]
+    assert formats.analyze(odd).side == odd[:44]  # any other header is kept as it is
+
+
 def test_aiff_round_trip_is_byte_exact(tiny_audio_model):
     data = audio_file(signal("speechy", 1234, 2), 22050, "AIFF")
     found = formats.analyze(data)

@@ -398,3 +398,13 @@ def test_unknown_coder_settings_are_a_format_error(tiny_model):
     header.coder["mixer"]["from_the_future"] = 1
     with pytest.raises(FormatError, match="coder settings"):
         engine.load_codec("bytes", zoo.find_model(tiny_model), header.coder)
+
+
+def test_version_1_headers_are_still_read():
+    """Files written before format version 2 (its header dictionary) decode as before."""
+    header = container.Header(codec="bytes", model={"name": "m", "version": "1", "sha256": "ab"},
+                              coder={"type": "range"}, version=1)
+    packed = container.pack_header(header)
+    assert packed[4] == 1
+    assert container.read_header(io.BytesIO(packed)) == header
+    assert container.pack_header(container.Header(codec="bytes"))[4] == container.FORMAT_VERSION

@@ -81,6 +81,8 @@ def restore(info: dict, side: bytes, channels: int, blocks: Iterable[bytes]
     """`rebuild` from blocks of interleaved little-endian samples, piece by piece: bytes,
     or (frames, channels) arrays in the file's sample order for WAV and AIFF."""
     if info["format"] in ("wav", "aiff"):
+        if info.get("layout") == "canonical":
+            side = canonical_wav_header(int(info["rate"]), channels, int(info["frames"]))
         offset = int(info["offset"])
         if not 0 <= offset <= len(side):
             raise ValueError(f"offset {offset}")
@@ -134,7 +136,18 @@ def _analyze_wav(data: bytes) -> AudioFile | None:
     tag, channels, rate, _, align, bits = fmt
     if tag != WAVE_PCM or bits != 16 or align != 2 * channels:
         return None
-    return _pcm16_file(data, {"format": "wav", "rate": rate}, found[0], found[1], "<", channels)
+    found = _pcm16_file(data, {"format": "wav", "rate": rate}, found[0], found[1], "<", channels)
+    if found is not None and found.side == canonical_wav_header(rate, channels, len(found.samples)):
+        found.side, found.info["layout"] = b"", "canonical"  # rebuilt from rate/channels/frames
+    return found
+
+
+def canonical_wav_header(rate: int, channels: int, frames: int) -> bytes:
+    """The 44-byte header most tools write before 16-bit PCM (nothing after the data)."""
+    size = 2 * channels * frames
+    return struct.pack("<4sI4s4sIHHIIHH4sI", b"RIFF", 36 + size, b"WAVE", b"fmt ", 16,
+                       WAVE_PCM, channels, rate, 2 * channels * rate, 2 * channels, 16,
+                       b"data", size)
 
 
 def _extended_rate(raw: bytes) -> int:
