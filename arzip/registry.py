@@ -22,6 +22,7 @@ MAGIC = [
     (b"P5", "image"), (b"P6", "image"),  # binary PGM / PPM
     (b"BM", "image"),
     (b"II*\x00", "image"), (b"MM\x00*", "image"),  # TIFF
+    (b"RIFF", "audio"), (b"FORM", "audio"), (b"fLaC", "audio"),  # WAV, AIFF, FLAC
 ]
 SNIFF_BYTES = 16
 

@@ -56,7 +56,8 @@ def peak_memory(args: list[str], seconds: float) -> dict:
             status = Path(f"/proc/{proc.pid}/status").read_text().splitlines()
         except OSError:
             break
-        fields = {line.split(":")[0]: line.split()[1] for line in status if ":" in line}
+        fields = {key: value.split()[0] for key, _, value in
+                  (line.partition(":") for line in status) if value.split()}
         for key, name in (("RssAnon", "rss_anon_mb"), ("RssFile", "rss_file_mb"),
                           ("VmHWM", "vm_hwm_mb")):
             if key in fields:

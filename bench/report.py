@@ -80,8 +80,51 @@ def image_report(result: dict) -> None:
               f"(+{100 * (a['model_coded_bits'] / a['model_nll_bits'] - 1):.3f}%).")
 
 
+SPEECH = ("cmu_arctic", "fsdd_yweweler")
+
+
+def audio_report(result: dict) -> None:
+    """Tables for bench_audio.py results: per folder bits/sample and speed, speech subset."""
+    m = result["machine"]
+    print(f"Measured on {m['cpu']}, {m['cores']} cores ({result['jobs']} file(s) at a time, "
+          f"each codec run single-threaded), Python {m['python']}, torch {m['torch']}; "
+          f"folders: {', '.join(result['folders'])}. FLAC: {result['flac']}.\n")
+    if result["skipped"]:
+        print("Not installed here: " + ", ".join(
+            f"{k} ({v})" for k, v in result["skipped"].items()) + ".\n")
+    totals = result["totals"]
+    codecs = list(totals["total"])
+    print("| set | samples | " + " | ".join(codecs) + " | arzip enc / dec kS/s |")
+    print("|---|---:|" + "---:|" * len(codecs) + "---:|")
+    for group, t in totals.items():
+        a = t["arzip"]
+        print(f"| {group} | {a['samples']:,} | "
+              + " | ".join(f"{t[c]['bits_per_sample']:.3f}" for c in codecs)
+              + f" | {a['encode_samples_per_s'] / 1000:.1f} / "
+                f"{a['decode_samples_per_s'] / 1000:.1f} |")
+    rows = [r for r in result["files"] if Path(r["file"]).parent.name in SPEECH]
+    bits = {c: 8 * sum(r["bytes"] for r in rows if r["codec"] == c)
+            / sum(r["samples"] for r in rows if r["codec"] == c) for c in codecs}
+    flac = next(c for c in codecs if c.startswith("flac"))
+    print(f"\nSpeech ({' + '.join(SPEECH)}): " + ", ".join(f"{c} {b:.3f}" for c, b in bits.items())
+          + f" bits/sample; arzip = {bits['arzip'] / bits[flac]:.3f} x FLAC.")
+    for group in totals:
+        if group != "total":
+            mine = totals[group]
+            ratio = mine["arzip"]["bits_per_sample"] / mine[flac]["bits_per_sample"]
+            print(f"- {group}: arzip = {ratio:.3f} x FLAC")
+    a = totals["total"]["arzip"]
+    print(f"\nModel-coded files ({a['model_coded_files']}): NLL {a['model_nll_bits']:.0f} bits, "
+          f"coded {a['model_coded_bits']} bits "
+          f"({100 * (a['model_coded_bits'] / a['model_nll_bits'] - 1):+.3f}%); "
+          f"x real time: encode {a['encode_x_realtime']:.2f}, decode {a['decode_x_realtime']:.2f}.")
+
+
 def main() -> None:
     result = json.loads(Path(sys.argv[1]).read_text())
+    if "bits_per_sample" in next(iter(result["totals"].get("total", {"x": {}}).values())):
+        audio_report(result)
+        return
     if "bits_per_subpixel" in next(iter(result["totals"].values())):
         image_report(result)
         return

@@ -4,9 +4,12 @@ shipped weights, and its `arzip` command round-trips a file."""
 from __future__ import annotations
 
 import json
+import math
+import struct
 import subprocess
 import sys
 import venv
+import wave
 import zipfile
 from pathlib import Path
 
@@ -27,9 +30,10 @@ def wheel(tmp_path_factory) -> Path:
 def test_wheel_contains_codecs_and_weights(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
     for package in ("arzip", "arzip/codecs", "arzip/codecs/text", "arzip/codecs/image",
-                    "arzip/codecs/models"):
+                    "arzip/codecs/audio", "arzip/codecs/models"):
         assert f"{package}/__init__.py" in names, package
-    assert {"arzip/codecs/text/model.py", "arzip/codecs/image/model.py"} <= names
+    assert {"arzip/codecs/text/model.py", "arzip/codecs/image/model.py",
+            "arzip/codecs/audio/model.py", "arzip/codecs/audio/lpc.py"} <= names
     manifest = json.loads((ROOT / "codecs/models/models.json").read_text())
     assert manifest, "no bundled model"
     for entry in manifest.values():
@@ -66,3 +70,17 @@ def test_installed_wheel_round_trips(wheel, tmp_path):
     subprocess.run([str(arzip), "decompress", "-q", "-o", str(tmp_path / "back.ppm"),
                     str(image) + ".arz"], cwd=tmp_path, check=True)
     assert (tmp_path / "back.ppm").read_bytes() == image.read_bytes()
+    tone = tmp_path / "tone.wav"  # and the audio codec
+    samples = [int(8000 * math.sin(i / 7.0)) + (i * 7919) % 17 for i in range(3000)]
+    with wave.open(str(tone), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(8000)
+        w.writeframes(struct.pack(f"<{len(samples)}h", *samples))
+    subprocess.run([str(arzip), "compress", "-q", str(tone)], cwd=tmp_path, check=True)
+    info = subprocess.run([str(arzip), "info", str(tone) + ".arz"], cwd=tmp_path,
+                          check=True, capture_output=True, text=True).stdout
+    assert "codec       audio" in info
+    subprocess.run([str(arzip), "decompress", "-q", "-o", str(tmp_path / "back.wav"),
+                    str(tone) + ".arz"], cwd=tmp_path, check=True)
+    assert (tmp_path / "back.wav").read_bytes() == tone.read_bytes()

@@ -100,7 +100,8 @@ def main() -> None:
              f"{train_cfg['min_lr']}, seed {train_cfg['seed']}) on 2 CPU cores{took}",
              "- reproduce: " + (args.reproduce or f"`arzip train {kind} --dev {dev} "
                                  f"--steps {state['step']}`")
-             + ", then `python tools/ship_model.py <checkpoint>`"]
+             + f", then `python tools/ship_model.py <checkpoint> --codec {args.codec} "
+               f"--name {args.name}`"]
     if history:
         last = history[-1]
         lines.append(f"- training-time dev monitor ({monitor}): {last['dev_bits']:.3f} "

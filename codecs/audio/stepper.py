@@ -32,6 +32,8 @@ class WaveNetStep:
         self.t = 0
         self._weights = [(layer.weight.t().contiguous(), layer.bias) for layer in model.dilated]
         self._residual = [r.weight.t().contiguous() for r in model.residual]
+        self._head = [(layer.weight.t().contiguous(), layer.bias)
+                      for layer in (model.skip, model.hidden, model.out)]
         self._out: torch.Tensor | None = None
 
     def outputs(self) -> None:
@@ -47,7 +49,10 @@ class WaveNetStep:
             gates.append(g)
             if i < len(self._residual):
                 h = torch.addmm(h, g, self._residual[i])
-        self._out = m.head(torch.cat(gates, dim=1))
+        u = torch.cat(gates, dim=1)  # the head, as WaveNet.head, without module calls
+        for i, (w, b) in enumerate(self._head):
+            u = torch.addmm(b, torch.relu(u) if i else u, w)
+        self._out = u
         self.prediction = self.lpc.predict().reshape(-1, 2)  # float64 (lanes, 2)
         self.log_scale = np.log(self.lpc.scale).reshape(-1, 2)
         self._prediction = torch.from_numpy(self.prediction.astype(np.float32))
