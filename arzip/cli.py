@@ -304,7 +304,7 @@ def models(as_json) -> None:
 TRAIN_KINDS = {  # kind -> (codec id, default model name, default steps)
     "text": ("bytes", "text-byte-small@1", 7000),
     "image": ("image", "image-pixelcnn-small@1", 4000),
-    "audio": ("audio", "audio-wavenet-small@1", 6000),
+    "audio": ("audio", "audio-wavenet-small@2", 10000),
 }
 
 
@@ -315,7 +315,7 @@ TRAIN_KINDS = {  # kind -> (codec id, default model name, default steps)
 @click.option("--dev", "dev_dir", type=click.Path(exists=True, file_okay=False),
               default=None, help="Folder evaluated periodically (default: none).")
 @click.option("--steps", type=int,
-              help="Length of the schedule [default: 7000 text, 4000 image, 6000 audio].")
+              help="Length of the schedule [default: 7000 text, 4000 image, 10000 audio].")
 @click.option("--minutes", default=0.0, help="Stop after this many minutes (resumable).")
 @click.option("--stop-at", default=0, help="Stop at this step (resumable).")
 @click.option("--checkpoint", type=click.Path(dir_okay=False),
