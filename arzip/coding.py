@@ -27,21 +27,40 @@ def _as_probs(probs: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(probs, dtype=np.float64)
 
 
-class CategoricalEncoder:
-    """Range-codes batches of symbols, each under its own probability row."""
+class _Encoder:
+    """A range encoder whose payload is its compressed words as little-endian uint32."""
 
     def __init__(self) -> None:
         self._encoder = RangeEncoder()
+
+    def finish(self) -> bytes:
+        """The payload: compressed words as little-endian uint32."""
+        return self._encoder.get_compressed().astype("<u4").tobytes()
+
+
+class _Decoder:
+    """A range decoder over a payload written by an `_Encoder`; corrupt data -> FormatError."""
+
+    def __init__(self, payload: bytes) -> None:
+        if len(payload) % 4:
+            raise FormatError("corrupted payload: length is not a whole number of words")
+        self._decoder = RangeDecoder(np.frombuffer(payload, dtype="<u4").astype(np.uint32))
+
+    def _decode(self, model, *params: np.ndarray) -> np.ndarray:
+        try:
+            return np.asarray(self._decoder.decode(model, *params), dtype=np.int64)
+        except Exception as exc:  # constriction raises on inconsistent data
+            raise FormatError(f"corrupted payload: {exc}") from None
+
+
+class CategoricalEncoder(_Encoder):
+    """Range-codes batches of symbols, each under its own probability row."""
 
     def encode(self, symbols: np.ndarray, probs: np.ndarray) -> None:
         """Append `symbols` (B,) coded with probabilities `probs` (B, K)."""
         if len(symbols):
             self._encoder.encode(np.ascontiguousarray(symbols, dtype=np.int32), _CATEGORICAL,
                                  _as_probs(probs))
-
-    def finish(self) -> bytes:
-        """The payload: compressed words as little-endian uint32."""
-        return self._encoder.get_compressed().astype("<u4").tobytes()
 
 
 def encode_categorical(symbols: np.ndarray, probs: np.ndarray) -> bytes:
@@ -51,22 +70,12 @@ def encode_categorical(symbols: np.ndarray, probs: np.ndarray) -> bytes:
     return encoder.finish()
 
 
-class CategoricalDecoder:
+class CategoricalDecoder(_Decoder):
     """Decodes a payload written by `encode_categorical`, a batch of symbols at a time."""
-
-    def __init__(self, payload: bytes) -> None:
-        if len(payload) % 4:
-            raise FormatError("corrupted payload: length is not a whole number of words")
-        words = np.frombuffer(payload, dtype="<u4").astype(np.uint32)
-        self._decoder = RangeDecoder(words)
 
     def decode(self, probs: np.ndarray) -> np.ndarray:
         """Decode one symbol for each row of `probs` (B, K)."""
-        try:
-            return np.asarray(self._decoder.decode(_CATEGORICAL, _as_probs(probs)),
-                              dtype=np.int64)
-        except Exception as exc:  # constriction raises on inconsistent data
-            raise FormatError(f"corrupted payload: {exc}") from None
+        return self._decode(_CATEGORICAL, _as_probs(probs))
 
 
 def ideal_bits(symbols: np.ndarray, probs: np.ndarray) -> float:
@@ -79,11 +88,8 @@ def _as_params(values: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(values, dtype=np.float64)
 
 
-class LaplaceEncoder:
+class LaplaceEncoder(_Encoder):
     """Range-codes batches of 16-bit samples, each under its own quantized Laplace."""
-
-    def __init__(self) -> None:
-        self._encoder = RangeEncoder()
 
     def encode(self, symbols: np.ndarray, means: np.ndarray, scales: np.ndarray) -> None:
         """Append `symbols` (B,) in [-32768, 32767] with Laplace(means, scales > 0) (B,)."""
@@ -91,26 +97,13 @@ class LaplaceEncoder:
             self._encoder.encode(np.ascontiguousarray(symbols, dtype=np.int32), _LAPLACE,
                                  _as_params(means), _as_params(scales))
 
-    def finish(self) -> bytes:
-        """The payload: compressed words as little-endian uint32."""
-        return self._encoder.get_compressed().astype("<u4").tobytes()
 
-
-class LaplaceDecoder:
+class LaplaceDecoder(_Decoder):
     """Decodes a payload written by `LaplaceEncoder`, a batch of samples at a time."""
-
-    def __init__(self, payload: bytes) -> None:
-        if len(payload) % 4:
-            raise FormatError("corrupted payload: length is not a whole number of words")
-        self._decoder = RangeDecoder(np.frombuffer(payload, dtype="<u4").astype(np.uint32))
 
     def decode(self, means: np.ndarray, scales: np.ndarray) -> np.ndarray:
         """Decode one sample for each (mean, scale)."""
-        try:
-            return np.asarray(self._decoder.decode(_LAPLACE, _as_params(means),
-                                                   _as_params(scales)), dtype=np.int64)
-        except Exception as exc:  # constriction raises on inconsistent data
-            raise FormatError(f"corrupted payload: {exc}") from None
+        return self._decode(_LAPLACE, _as_params(means), _as_params(scales))
 
 
 def laplace_bits(symbols: np.ndarray, means: np.ndarray, scales: np.ndarray) -> float:
