@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import json
 import os
 import sys
@@ -301,10 +302,10 @@ def models(as_json) -> None:
         click.echo(f"{e['name']:24} codec={e['codec']:8} sha256={e['sha256'][:16]}…  {e['card']}")
 
 
-TRAIN_KINDS = {  # kind -> (codec id, default model name, default steps)
-    "text": ("bytes", "text-byte-small@1", 7000),
-    "image": ("image", "image-pixelcnn-small@1", 4000),
-    "audio": ("audio", "audio-wavenet-small@2", 10000),
+TRAIN_KINDS = {  # kind -> (codec id, default model name, default steps, training function)
+    "text": ("bytes", "text-byte-small@1", 7000, "text.training:train_text_model"),
+    "image": ("image", "image-pixelcnn-small@1", 4000, "image.training:train_image_model"),
+    "audio": ("audio", "audio-wavenet-small@2", 10000, "audio.training:train_audio_model"),
 }
 
 
@@ -329,26 +330,18 @@ def train(kind, data_dir, dev_dir, steps, minutes, stop_at, checkpoint, export_p
     """Train (or resume training) a default model of KIND on a data folder."""
     from .train import TrainConfig
 
-    codec_id, default_name, default_steps = TRAIN_KINDS[kind]
+    codec_id, default_name, default_steps, function = TRAIN_KINDS[kind]
     data = Path(data_dir or f"../shared/data/{kind}/train")
     if not data.is_dir():
         raise click.UsageError(f"no training folder {data} (give one with --data)")
     ckpt = Path(checkpoint or Path.home() / f".cache/arzip/train/{kind}.pt")
     cfg = TrainConfig(steps=steps or default_steps, max_minutes=minutes, stop_at=stop_at,
                       seed=seed)
-    if kind == "text":
-        from .codecs.text.training import train_text_model as train_model
-    elif kind == "image":
-        from .codecs.image.training import SCHEDULE
-        from .codecs.image.training import train_image_model as train_model
-
-        cfg = dataclasses.replace(cfg, **SCHEDULE)
-    else:
-        from .codecs.audio.training import SCHEDULE
-        from .codecs.audio.training import train_audio_model as train_model
-
-        cfg = dataclasses.replace(cfg, **SCHEDULE)
-    state = train_model(data, Path(dev_dir) if dev_dir else None, ckpt, cfg)
+    module_name, _, function_name = function.partition(":")
+    training = importlib.import_module(f"arzip.codecs.{module_name}")
+    # a codec's training module may set its own TrainConfig fields (lr schedule)
+    cfg = dataclasses.replace(cfg, **getattr(training, "SCHEDULE", {}))
+    state = getattr(training, function_name)(data, Path(dev_dir) if dev_dir else None, ckpt, cfg)
     if export_path:
         model_name = name or default_name
         digest = zoo.export_model(Path(export_path), model_name, codec_id,
