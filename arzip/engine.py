@@ -132,8 +132,8 @@ def _whole_input(head: bytes, src: BinaryIO) -> bytes | mmap.mmap:
     else (a pipe) the bytes read."""
     try:
         fd = src.fileno()
-        if stat.S_ISREG(os.fstat(fd).st_mode) and os.fstat(fd).st_size > len(head) \
-                and src.tell() == len(head):
+        info = os.fstat(fd)
+        if stat.S_ISREG(info.st_mode) and info.st_size > len(head) and src.tell() == len(head):
             return mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
     except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
         pass

@@ -15,26 +15,13 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_text import machine  # noqa: E402
 
 from arzip import engine, zoo  # noqa: E402
-from arzip.codecs.audio.training import AUDIO_SUFFIXES, load_pcm16, signal_bits  # noqa: E402
-
-
-def clips(root: Path, files: int, seconds: float) -> list[tuple[str, np.ndarray, int]]:
-    """The first seconds of `files` evenly spaced files of each set below root."""
-    out = []
-    for folder in sorted(p for p in root.iterdir() if p.is_dir()):
-        paths = sorted(p for p in folder.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES)
-        for path in paths[::max(1, len(paths) // files)][:files]:
-            loaded = load_pcm16(path)
-            if loaded is not None:
-                out.append((folder.name, loaded[0][:int(seconds * loaded[1])], loaded[1]))
-    return out
+from arzip.codecs.audio.training import sample_clips, signal_bits  # noqa: E402
 
 
 def main() -> None:
@@ -48,7 +35,7 @@ def main() -> None:
     args = parser.parse_args()
     info = zoo.find_model(args.model) if args.model else zoo.default_model("audio")
     codec = engine.load_codec("audio", info)
-    data = clips(args.folder, args.files, args.seconds)
+    data = sample_clips(args.folder, args.files, args.seconds)
     samples = sum(x.size for _, x, _ in data)
     torch.set_num_threads(1)
     whole = sum(signal_bits(codec.model, x, rate, 1 << 30) for _, x, rate in data)

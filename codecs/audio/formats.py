@@ -71,15 +71,12 @@ def analyze(data: bytes) -> AudioFile | None:
 
 def rebuild(info: dict, side: bytes, samples: np.ndarray) -> bytes:
     """The file from its header info, side data and samples (the inverse of `analyze`)."""
-    blocks = [samples.astype("<i2").tobytes()]
-    return b"".join(p.tobytes() if isinstance(p, np.ndarray) else p
-                    for p in restore(info, side, samples.shape[1], blocks))
+    return b"".join(restore(info, side, samples.shape[1], [samples.astype("<i2").tobytes()]))
 
 
-def restore(info: dict, side: bytes, channels: int, blocks: Iterable[bytes]
-            ) -> Iterator[bytes | np.ndarray]:
-    """`rebuild` from blocks of interleaved little-endian samples, piece by piece: bytes,
-    or (frames, channels) arrays in the file's sample order for WAV and AIFF."""
+def restore(info: dict, side: bytes, channels: int, blocks: Iterable[bytes]) -> Iterator[bytes]:
+    """`rebuild` from blocks of interleaved little-endian samples, piece by piece (WAV and
+    AIFF a block at a time); ValueError when the blocks do not hold info["frames"] frames."""
     if info["format"] in ("wav", "aiff"):
         if info.get("layout") == "canonical":
             side = canonical_wav_header(int(info["rate"]), channels, int(info["frames"]))
@@ -88,8 +85,13 @@ def restore(info: dict, side: bytes, channels: int, blocks: Iterable[bytes]
             raise ValueError(f"offset {offset}")
         order = "<" if info["format"] == "wav" or info.get("byteorder") == "little" else ">"
         yield side[:offset]
+        frames = 0
         for block in blocks:
-            yield np.frombuffer(block, "<i2").reshape(-1, channels).astype(f"{order}i2")
+            samples = np.frombuffer(block, "<i2").reshape(-1, channels)
+            frames += len(samples)
+            yield samples.astype(f"{order}i2").tobytes()
+        if frames != int(info["frames"]):
+            raise ValueError("decoded audio has the wrong number of frames")
         yield side[offset:]
     elif info["format"] == "flac":
         samples = np.frombuffer(b"".join(blocks), "<i2").reshape(-1, channels)

@@ -107,20 +107,27 @@ def signal_bits(model: WaveNet, samples: np.ndarray, rate: int, chunk: int = 163
     return total
 
 
-def dev_evaluator(root: Path, seconds: float = 4.0, per_set: int = 4):
-    """Estimated bits/sample over the first seconds of a few files of each dev set."""
-    root = Path(root)
+def sample_clips(root: Path, per_set: int, seconds: float
+                 ) -> list[tuple[str, np.ndarray, int]]:
+    """(set, first `seconds` of samples, rate) of `per_set` evenly spaced 16-bit files of
+    each set (folder) below root."""
     clips = []
-    for folder in sorted(p for p in root.iterdir() if p.is_dir()):
+    for folder in sorted(p for p in Path(root).iterdir() if p.is_dir()):
         paths = sorted(p for p in folder.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES)
         for path in paths[::max(1, len(paths) // per_set)][:per_set]:
             loaded = load_pcm16(path)
             if loaded is not None:
-                clips.append((loaded[0][:int(seconds * loaded[1])], loaded[1]))
+                clips.append((folder.name, loaded[0][:int(seconds * loaded[1])], loaded[1]))
+    return clips
+
+
+def dev_evaluator(root: Path, seconds: float = 4.0, per_set: int = 4):
+    """Estimated bits/sample over the first seconds of a few files of each dev set."""
+    clips = sample_clips(root, per_set, seconds)
 
     def evaluate(model: nn.Module) -> float:
-        bits = sum(signal_bits(model, s, r) for s, r in clips)
-        return bits / sum(s.size for s, _ in clips)
+        bits = sum(signal_bits(model, s, r) for _, s, r in clips)
+        return bits / sum(s.size for _, s, _ in clips)
 
     return evaluate
 
