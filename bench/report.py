@@ -44,15 +44,20 @@ def per_file_table(result: dict) -> list[str]:
     return lines
 
 
-def image_report(result: dict) -> None:
-    """Tables for bench_image.py results: totals, per folder, model NLL vs coded bits."""
+def measured_on(result: dict, unit: str, extra: str = "") -> None:
+    """The machine, parallelism, folders and skipped codecs of a benchmark run."""
     m = result["machine"]
-    print(f"Measured on {m['cpu']}, {m['cores']} cores ({result['jobs']} image(s) at a time, "
+    print(f"Measured on {m['cpu']}, {m['cores']} cores ({result['jobs']} {unit}(s) at a time, "
           f"each codec run single-threaded), Python {m['python']}, torch {m['torch']}; "
-          f"folders: {', '.join(result['folders'])}.\n")
+          f"folders: {', '.join(result['folders'])}.{extra}\n")
     if result["skipped"]:
         print("Not installed here, so not measured: " + ", ".join(
             f"{k} ({v})" for k, v in result["skipped"].items()) + ".\n")
+
+
+def image_report(result: dict) -> None:
+    """Tables for bench_image.py results: totals, per folder, model NLL vs coded bits."""
+    measured_on(result, "image")
     totals = result["totals"]
     print("| codec | bits/subpixel | encode s/image | decode s/image |")
     print("|---|---:|---:|---:|")
@@ -85,13 +90,7 @@ SPEECH = ("cmu_arctic", "fsdd_yweweler")
 
 def audio_report(result: dict) -> None:
     """Tables for bench_audio.py results: per folder bits/sample and speed, speech subset."""
-    m = result["machine"]
-    print(f"Measured on {m['cpu']}, {m['cores']} cores ({result['jobs']} file(s) at a time, "
-          f"each codec run single-threaded), Python {m['python']}, torch {m['torch']}; "
-          f"folders: {', '.join(result['folders'])}. FLAC: {result['flac']}.\n")
-    if result["skipped"]:
-        print("Not installed here: " + ", ".join(
-            f"{k} ({v})" for k, v in result["skipped"].items()) + ".\n")
+    measured_on(result, "file", f" FLAC: {result['flac']}.")
     totals = result["totals"]
     codecs = list(totals["total"])
     print("| set | samples | " + " | ".join(codecs) + " | arzip enc / dec kS/s |")

@@ -53,23 +53,26 @@ def test_installed_wheel_round_trips(wheel, tmp_path):
                            cwd=tmp_path, check=True, capture_output=True, text=True).stdout
     assert str(env_dir) in where.splitlines()[0]
     assert "site-packages" not in where.splitlines()[1]  # stdlib codecs is not shadowed
+    arzip = env_dir / "bin" / "arzip"
+
+    def round_trip(path: Path, codec: str) -> None:
+        """Compress, check the codec `arzip info` reports, decompress, compare."""
+        subprocess.run([str(arzip), "compress", "-q", str(path)], cwd=tmp_path, check=True)
+        info = subprocess.run([str(arzip), "info", str(path) + ".arz"], cwd=tmp_path,
+                              check=True, capture_output=True, text=True).stdout
+        assert f"codec       {codec}" in info
+        back = tmp_path / f"back{path.suffix}"
+        subprocess.run([str(arzip), "decompress", "-q", "-o", str(back), str(path) + ".arz"],
+                       cwd=tmp_path, check=True)
+        assert back.read_bytes() == path.read_bytes()
+
     sample = tmp_path / "sample.txt"
     sample.write_bytes(b"Lossless means lossless. " * 40)
-    arzip = env_dir / "bin" / "arzip"
-    subprocess.run([str(arzip), "compress", "-q", str(sample)], cwd=tmp_path, check=True)
-    subprocess.run([str(arzip), "decompress", "-q", "-o", str(tmp_path / "back.txt"),
-                    str(sample) + ".arz"], cwd=tmp_path, check=True)
-    assert (tmp_path / "back.txt").read_bytes() == sample.read_bytes()
+    round_trip(sample, "bytes")
     image = tmp_path / "gradient.ppm"  # the image codec from the installed wheel too
     rows = [bytes((x * 9 + y * 4) % 256 for x in range(24 * 3)) for y in range(20)]
     image.write_bytes(b"P6\n24 20\n255\n" + b"".join(rows))
-    subprocess.run([str(arzip), "compress", "-q", str(image)], cwd=tmp_path, check=True)
-    info = subprocess.run([str(arzip), "info", str(image) + ".arz"], cwd=tmp_path,
-                          check=True, capture_output=True, text=True).stdout
-    assert "codec       image" in info
-    subprocess.run([str(arzip), "decompress", "-q", "-o", str(tmp_path / "back.ppm"),
-                    str(image) + ".arz"], cwd=tmp_path, check=True)
-    assert (tmp_path / "back.ppm").read_bytes() == image.read_bytes()
+    round_trip(image, "image")
     tone = tmp_path / "tone.wav"  # and the audio codec
     samples = [int(8000 * math.sin(i / 7.0)) + (i * 7919) % 17 for i in range(3000)]
     with wave.open(str(tone), "wb") as w:
@@ -77,10 +80,4 @@ def test_installed_wheel_round_trips(wheel, tmp_path):
         w.setsampwidth(2)
         w.setframerate(8000)
         w.writeframes(struct.pack(f"<{len(samples)}h", *samples))
-    subprocess.run([str(arzip), "compress", "-q", str(tone)], cwd=tmp_path, check=True)
-    info = subprocess.run([str(arzip), "info", str(tone) + ".arz"], cwd=tmp_path,
-                          check=True, capture_output=True, text=True).stdout
-    assert "codec       audio" in info
-    subprocess.run([str(arzip), "decompress", "-q", "-o", str(tmp_path / "back.wav"),
-                    str(tone) + ".arz"], cwd=tmp_path, check=True)
-    assert (tmp_path / "back.wav").read_bytes() == tone.read_bytes()
+    round_trip(tone, "audio")
