@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from . import __version__, engine, zoo
+from . import __version__, benchmark, engine, likelihood, plots, registry, zoo
 from .errors import ArzipError
 from .fileio import (
     STDIO,
@@ -347,6 +347,163 @@ def train(kind, data_dir, dev_dir, steps, minutes, stop_at, checkpoint, export_p
         digest = zoo.export_model(Path(export_path), model_name, codec_id,
                                   state["model_config"], state["model"])
         click.echo(f"exported {model_name} to {export_path} (sha256 {digest})", err=True)
+
+
+class FileProgress:
+    """A progress bar over files on stderr (when it is a terminal)."""
+
+    def __init__(self, total: int, enabled: bool) -> None:
+        self.total, self.done = total, 0
+        self.enabled = enabled and sys.stderr.isatty()
+        self.start = time.perf_counter()
+
+    def step(self, name: str) -> None:
+        self.done += 1
+        if not self.enabled:
+            return
+        elapsed = time.perf_counter() - self.start
+        left = elapsed / self.done * (self.total - self.done)
+        bar = "#" * (24 * self.done // max(1, self.total))
+        sys.stderr.write(f"\r\033[K[{bar:24}] {self.done}/{self.total} files, "
+                         f"{_clock(elapsed)} elapsed, ~{_clock(left)} left  {Path(name).name}")
+        sys.stderr.flush()
+
+    def clear(self) -> None:
+        if self.enabled:
+            sys.stderr.write("\r\033[K")
+            sys.stderr.flush()
+
+
+def _clock(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds), 60)
+    return f"{minutes // 60}h{minutes % 60:02d}m" if minutes >= 60 else f"{minutes}m{secs:02d}s"
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+@click.option("-j", "--jobs", default=1, show_default=True, type=click.IntRange(1),
+              help="Files benchmarked at a time, each in its own process.")
+@click.option("-m", "--model", help="arzip model for every file [default: each kind's].")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False),
+              help="Write every result, totals, machine and versions as JSON.")
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False),
+              help="Write one line per file and codec.")
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False),
+              help="Write a PNG: bits/symbol per codec and kind, size against speed.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+@click.option("-v", "--verbose", is_flag=True, help="A line per file and codec on stderr.")
+def bench(paths, jobs, model, json_path, csv_path, plot_path, quiet, verbose) -> None:
+    """Compare arzip with the classical codecs of each file's kind on PATHS (files or
+    folders, recursive); every result is decoded and checked against the original."""
+    if plot_path:
+        try:
+            plots.pyplot()  # fail before the long run, not after it
+        except ArzipError as exc:
+            _error(str(exc))
+            sys.exit(1)
+    files = benchmark.list_files(list(paths))
+    if not files:
+        raise click.UsageError("no files found")
+    progress, rows = FileProgress(len(files), not quiet), []
+    try:
+        for file_rows in benchmark.run(files, jobs, model):
+            rows += file_rows
+            progress.step(file_rows[0]["file"])
+            if verbose:
+                progress.clear()
+                for r in file_rows:
+                    _say(f"{r['file']}: {r['codec']}: {r['bytes']} bytes, "
+                         + ("ok" if r["ok"] else f"FAILED ({r['error']})"), False)
+    except KeyboardInterrupt:
+        progress.clear()
+        _error("interrupted")
+        sys.exit(1)
+    progress.clear()
+    rows = benchmark.in_order(rows, files)
+    summary = benchmark.summarise(rows)
+    kinds = set(summary)
+    skipped = {k: v for k, v in benchmark.skipped_codecs().items() if k in kinds}
+    click.echo(benchmark.report(summary, skipped))
+    if json_path:
+        result = {"arzip": __version__, "paths": list(paths), "jobs": jobs,
+                  "machine": benchmark.machine(), "units": benchmark.units(),
+                  "skipped": skipped, "totals": summary, "files": rows}
+        Path(json_path).write_text(json.dumps(result, indent=1))
+    if csv_path:
+        benchmark.write_csv(rows, csv_path)
+    if plot_path:
+        plots.bench_figure(summary, benchmark.units(), plot_path)
+    failed = [r for r in rows if r["codec"] == benchmark.ARZIP and not r["ok"]]
+    for r in failed:
+        _error(f"{r['file']}: arzip round trip FAILED ({r['error']})")
+    sys.exit(1 if failed else 0)
+
+
+def _likelihood_table(evaluations: list[likelihood.Evaluation]) -> str:
+    first = evaluations[0]
+    lines = [f"{first.file} ({first.total_symbols:,} {first.unit}s; {first.sampling})",
+             f"  {'model':30} {'unit':>9} {'NLL bits':>9} {'coded':>9} {'overhead':>9}"]
+    for e in evaluations:
+        lines.append(f"  {e.model[:30]:30} {e.unit:>9} {e.per_symbol(e.nll_bits):9.4f} "
+                     f"{e.per_symbol(e.coded_bits):9.4f} {e.overhead_percent:+8.3f}%")
+    for e in {e.codec: e for e in evaluations}.values():
+        lines.append(f"  {f'order-0 entropy of the {e.unit}s':30} {e.unit:>9} "
+                     f"{e.per_symbol(e.order0_bits):9.4f}")
+    return "\n".join(lines)
+
+
+def _map_path(out: str, file: str, several: bool, suffix: str) -> str:
+    if not several:
+        return out
+    Path(out).mkdir(parents=True, exist_ok=True)
+    return str(Path(out) / f"{Path(file).name}.bits{suffix}")
+
+
+@main.command("likelihood")
+@click.argument("files", nargs=-1, required=True,
+                type=click.Path(exists=True, dir_okay=False))
+@click.option("-m", "--model", "models", multiple=True,
+              help="Also evaluate this model (repeatable; the default model always runs).")
+@click.option("--map", "map_out", type=click.Path(),
+              help="Write where the bits went (image: PNG heat map, text/bytes: HTML, "
+                   "audio: PNG plot); with several FILES, a folder.")
+@click.option("--sample", "max_symbols", default=likelihood.MAX_SYMBOLS, show_default=True,
+              type=click.IntRange(1), help="Files with more symbols are sampled (segments).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def likelihood_cmd(files, models, map_out, max_symbols, as_json) -> None:
+    """Model bits/symbol (NLL) next to the really coded bits and the order-0 entropy."""
+    failed, results = False, []
+    for path in files:
+        try:
+            data = Path(path).read_bytes()
+        except OSError as exc:
+            _report(path, exc)
+            failed = True
+            continue
+        evaluations = []
+        for spec in (None, *models):
+            try:
+                evaluations.append(likelihood.evaluate(data, spec, max_symbols, file=path))
+            except (ArzipError, OSError) as exc:
+                _report(path, exc)
+                failed = True
+        if not evaluations:
+            continue
+        results += [e.summary() for e in evaluations]
+        if not as_json:
+            click.echo(_likelihood_table(evaluations))
+        if map_out:
+            first = evaluations[0]
+            surprise = registry.codec_module(first.codec, "surprise")
+            out = _map_path(map_out, path, len(files) > 1, surprise.SUFFIX)
+            try:
+                _say(f"{out}: {surprise.render(first, out)}", False)
+            except (ArzipError, OSError) as exc:
+                _report(out, exc)
+                failed = True
+    if as_json:
+        click.echo(json.dumps(results, indent=2))
+    sys.exit(1 if failed else 0)
 
 
 if __name__ == "__main__":

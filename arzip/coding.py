@@ -109,10 +109,16 @@ class LaplaceDecoder(_Decoder):
 def laplace_bits(symbols: np.ndarray, means: np.ndarray, scales: np.ndarray) -> float:
     """Information content in bits of integer `symbols` under Laplace(means, scales)
     quantized to unit bins (the unquantized-coder ideal, for reports)."""
+    return float(laplace_bits_each(symbols, means, scales).sum())
+
+
+def laplace_bits_each(symbols: np.ndarray, means: np.ndarray, scales: np.ndarray
+                      ) -> np.ndarray:
+    """`laplace_bits` of every symbol (for likelihood maps)."""
     x, mu, b = (np.asarray(a, dtype=np.float64) for a in (symbols, means, scales))
     d = np.abs(x - mu)
     near = np.minimum(d, 0.5)
     inner = np.log1p(-np.exp(-0.5 / b) * np.cosh(near / b))
     outer = np.log(0.5) - (np.maximum(d, 0.5) - 0.5) / b + np.log(-np.expm1(-1.0 / b))
     log_p = np.where(d < 0.5, inner, outer)
-    return float(-np.maximum(log_p, -60.0).sum() / np.log(2.0))
+    return -np.maximum(log_p, -60.0) / np.log(2.0)

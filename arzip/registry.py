@@ -39,3 +39,11 @@ def codec_class(codec_id: str) -> Any:
     except KeyError:
         raise CodecError(f"unknown codec '{codec_id}' (known: {', '.join(CODECS)})") from None
     return getattr(importlib.import_module(module), name)
+
+
+def codec_module(codec_id: str, role: str) -> Any:
+    """A codec's companion module, e.g. "baselines" (its classical competitors for
+    `arzip bench`) or "surprise" (its likelihood map), from the codec's own folder."""
+    codec_class(codec_id)  # an unknown codec id gets its error here
+    package = CODECS[codec_id].partition(":")[0].rpartition(".")[0]
+    return importlib.import_module(f"{package}.{role}")

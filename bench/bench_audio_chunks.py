@@ -17,11 +17,9 @@ from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_text import machine  # noqa: E402
-
-from arzip import engine, zoo  # noqa: E402
-from arzip.codecs.audio.training import sample_clips, signal_bits  # noqa: E402
+from arzip import engine, zoo
+from arzip.benchmark import machine
+from arzip.codecs.audio.training import sample_clips, signal_bits
 
 
 def main() -> None:

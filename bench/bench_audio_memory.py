@@ -24,8 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_text import machine  # noqa: E402
+from arzip.benchmark import machine
 
 RATE = 48000
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from arzip.coding import LaplaceDecoder, LaplaceEncoder, laplace_bits
+from arzip.coding import LaplaceDecoder, LaplaceEncoder, laplace_bits_each
 from arzip.errors import FormatError
 from arzip.runtime import single_thread
 
@@ -167,9 +167,11 @@ class AudioCodec:
         return out.astype("<i2").tobytes()
 
     def encode(self, samples: np.ndarray, progress: Progress | None = None,
-               info: dict | None = None) -> Iterator[tuple[bytes, bytes, float]]:
+               info: dict | None = None, bits_out: np.ndarray | None = None
+               ) -> Iterator[tuple[bytes, bytes, float]]:
         """(raw block samples, payload, ideal bits) for each block of (frames, channels);
-        `info` is the file's header info (its sample rate conditions the model)."""
+        `info` is the file's header info (its sample rate conditions the model);
+        `bits_out` (frames, channels), when given, receives each sample's ideal bits."""
         frames, channels = samples.shape
         rate = audio_shape(info)[2] if info else 16000
         done = 0
@@ -177,7 +179,8 @@ class AudioCodec:
             for block in self.blocks(frames):
                 piece = samples[block.start:block.stop].astype(np.int16)  # native order
                 lanes = block_lanes(len(piece), channels, self.chunk)
-                coder = _BlockEncoder(piece, lanes)
+                coder = _BlockEncoder(piece, lanes, None if bits_out is None
+                                      else bits_out[block.start:block.stop])
                 raw = self._run(lanes, len(piece), channels, rate, coder, progress, done)
                 done += piece.size
                 yield raw, coder.encoder.finish(), coder.bits
@@ -216,30 +219,38 @@ def audio_shape(info: dict) -> tuple[int, int, int]:
 class _BlockEncoder:
     """The encoder's CodeFn: codes the known samples and counts their ideal bits."""
 
-    def __init__(self, samples: np.ndarray, lanes: Lanes) -> None:
-        self.samples, self.lanes = samples, lanes
+    def __init__(self, samples: np.ndarray, lanes: Lanes,
+                 bits_out: np.ndarray | None = None) -> None:
+        self.samples, self.lanes, self.bits_out = samples, lanes, bits_out
         self.encoder = LaplaceEncoder()
-        # (symbol, mean, scale) of what was coded, for the ideal-bits report: a fixed
-        # buffer, summed when full (bounded memory, few numpy calls per step)
-        self._coded, self._count, self._bits = np.empty((3, REPORT_BUFFER)), 0, 0.0
+        # (symbol, mean, scale, frame, channel) of what was coded, for the ideal-bits
+        # report: a fixed buffer, summed when full (bounded memory, few numpy calls a step)
+        self._coded, self._count, self._bits = np.empty((5, REPORT_BUFFER)), 0, 0.0
 
     def __call__(self, channel: int, t: int, active: np.ndarray, means: np.ndarray,
                  scales: np.ndarray) -> np.ndarray:
         rows = self.lanes.start[active] + t
-        symbols = self.samples[rows, self.lanes.channel[active] + channel].astype(np.int64)
+        columns = self.lanes.channel[active] + channel
+        symbols = self.samples[rows, columns].astype(np.int64)
         self.encoder.encode(symbols, means, scales)
         n = len(symbols)
         if self._count + n > REPORT_BUFFER:
             self._flush()
         if n > REPORT_BUFFER:  # more lanes than the buffer holds
-            self._bits += laplace_bits(symbols, means, scales)
+            self._add(np.stack([symbols, means, scales, rows, columns]))
         else:
-            self._coded[:, self._count:self._count + n] = symbols, means, scales
+            self._coded[:, self._count:self._count + n] = symbols, means, scales, rows, columns
             self._count += n
         return symbols
 
+    def _add(self, coded: np.ndarray) -> None:
+        bits = laplace_bits_each(*coded[:3])
+        self._bits += float(bits.sum())
+        if self.bits_out is not None:
+            self.bits_out[coded[3].astype(np.int64), coded[4].astype(np.int64)] = bits
+
     def _flush(self) -> None:
-        self._bits += laplace_bits(*self._coded[:, :self._count])
+        self._add(self._coded[:, :self._count])
         self._count = 0
 
     @property

@@ -143,14 +143,16 @@ class ImageCodec:
         return b"".join(raw)
 
     def encode(self, pixels: np.ndarray, progress: Progress | None = None,
-               info: dict | None = None) -> Iterator[tuple[bytes, bytes, float]]:
+               info: dict | None = None, bits_out: np.ndarray | None = None
+               ) -> Iterator[tuple[bytes, bytes, float]]:
         """(raw subpixels in step order, payload, ideal bits) for each block of the image
-        (`info`, the file's header info, adds nothing the pixels do not say)."""
+        (`info`, the file's header info, adds nothing the pixels do not say); `bits_out`
+        (H, W, C), when given, receives each subpixel's ideal bits (likelihood maps)."""
         height, width, channels = pixels.shape
         wave, adapt = Wavefront(self.model, height, width), ResidualMixer(self.adaptive, height)
         with single_thread(), torch.no_grad():
             for steps in self.blocks(height, width, channels):
-                block = _BlockEncoder(pixels)
+                block = _BlockEncoder(pixels, bits_out)
                 raw = self._run(wave, steps, channels, block, progress, adapt)
                 yield raw, block.encoder.finish(), block.bits
 
@@ -206,8 +208,9 @@ def pixels_from_blocks(blocks: list[bytes], height: int, width: int,
 class _BlockEncoder:
     """The encoder's CodeFn: codes the known subpixels and counts their ideal bits."""
 
-    def __init__(self, pixels: np.ndarray) -> None:
+    def __init__(self, pixels: np.ndarray, bits_out: np.ndarray | None = None) -> None:
         self.pixels, self.encoder, self.bits = pixels, CategoricalEncoder(), 0.0
+        self.bits_out = bits_out
 
     def __call__(self, channel: int, probs: np.ndarray, rows: np.ndarray,
                  cols: np.ndarray) -> np.ndarray:
@@ -215,6 +218,8 @@ class _BlockEncoder:
         self.encoder.encode(symbols, probs)
         p = probs[np.arange(len(symbols)), symbols] / probs.sum(axis=1)
         self.bits -= float(np.log2(p).sum())
+        if self.bits_out is not None:
+            self.bits_out[rows, cols, channel] = -np.log2(p)
         return symbols
 
 

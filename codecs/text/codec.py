@@ -113,9 +113,10 @@ class BytesCodec:
                 if progress and (t + 1) % PROGRESS_EVERY == 0:
                     progress(int(np.minimum(lengths, t + 1).sum()))
 
-    def encode_block(self, data: bytes, progress: Progress | None = None
-                     ) -> tuple[int, bytes, float]:
-        """(lanes, payload, ideal bits) for one block."""
+    def encode_block(self, data: bytes, progress: Progress | None = None,
+                     bits_out: np.ndarray | None = None) -> tuple[int, bytes, float]:
+        """(lanes, payload, ideal bits) for one block; `bits_out` (n,), when given, receives
+        each byte's ideal bits (for likelihood maps)."""
         n, lanes = len(data), choose_lanes(len(data))
         lengths = lane_lengths(n, lanes)
         starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
@@ -129,6 +130,8 @@ class BytesCodec:
             encoder.encode(symbols, probs)
             p = probs[np.arange(len(symbols)), symbols] / probs.sum(axis=1)
             bits[0] -= float(np.log2(p).sum())
+            if bits_out is not None:
+                bits_out[starts[active] + step[0]] = -np.log2(p)
             step[0] += 1
             return symbols
 
