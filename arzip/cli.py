@@ -30,8 +30,8 @@ from .fileio import (
 class ProgressLine:
     """A one-line progress display on stderr, shown only when stderr is a terminal."""
 
-    def __init__(self, name: str, total: int | None, enabled: bool) -> None:
-        self.name, self.total = name, total
+    def __init__(self, name: str, total: int | None, enabled: bool, unit: str = "") -> None:
+        self.name, self.total, self.unit = name, total, unit  # unit "": bytes (KiB)
         self.enabled = enabled and sys.stderr.isatty()
         self.start = time.perf_counter()
         self.last = 0.0
@@ -41,9 +41,10 @@ class ProgressLine:
         if not self.enabled or now - self.last < 0.2:
             return
         self.last = now
-        rate = done / max(now - self.start, 1e-9) / 1024
         share = f"{100 * done / self.total:5.1f}% " if self.total else ""
-        sys.stderr.write(f"\r{self.name}: {share}{done >> 10} KiB, {rate:.1f} KiB/s ")
+        scale, unit = (1000, f"k {self.unit}s") if self.unit else (1024, "KiB")
+        rate = done / max(now - self.start, 1e-9) / scale
+        sys.stderr.write(f"\r{self.name}: {share}{done // scale} {unit}, {rate:.1f} {unit}/s ")
         sys.stderr.flush()
 
     def clear(self) -> None:
@@ -482,11 +483,16 @@ def likelihood_cmd(files, models, map_out, max_symbols, as_json) -> None:
             continue
         evaluations = []
         for spec in (None, *models):
+            progress = ProgressLine(f"{path} [{spec or 'default model'}]", None, True,
+                                    "symbol")
             try:
-                evaluations.append(likelihood.evaluate(data, spec, max_symbols, file=path))
+                evaluations.append(likelihood.evaluate(data, spec, max_symbols, file=path,
+                                                       progress=progress))
             except (ArzipError, OSError) as exc:
                 _report(path, exc)
                 failed = True
+            finally:
+                progress.clear()
         if not evaluations:
             continue
         results += [e.summary() for e in evaluations]

@@ -11,6 +11,7 @@ start as if it were a file of its own. This module knows no modality.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -22,6 +23,7 @@ from .registry import SNIFF_BYTES, codec_class, codec_module, detect
 MAX_SYMBOLS = 1 << 20
 SEGMENTS = 8
 MIN_SEGMENT_ROWS = 64
+Progress = Callable[[int], None]
 
 
 @dataclass
@@ -107,8 +109,9 @@ def _content(kind: str, data: bytes, model: zoo.ModelInfo | None
 
 
 def evaluate(data: bytes, model_spec: str | None = None, max_symbols: int = MAX_SYMBOLS,
-             file: str = "") -> Evaluation:
-    """Code `data` (or a sample of it) with a model and measure every symbol's bits."""
+             file: str = "", progress: Progress | None = None) -> Evaluation:
+    """Code `data` (or a sample of it) with a model and measure every symbol's bits;
+    `progress` gets the number of symbols coded so far."""
     model = zoo.find_model(model_spec) if model_spec else None
     kind = model.codec if model else detect(bytes(data[:SNIFF_BYTES]))
     kind, values, info = _content(kind, data, model)
@@ -118,11 +121,13 @@ def evaluate(data: bytes, model_spec: str | None = None, max_symbols: int = MAX_
     row_symbols = int(np.prod(values.shape[1:], dtype=np.int64))
     segments = sample_segments(rows, row_symbols, max_symbols)
     bits = np.full(values.shape, np.nan, dtype=np.float32)
-    nll, coded = 0.0, 0
+    nll, coded, done = 0.0, 0, 0
     for start, stop in segments:
-        for payload, ideal in _code(codec, values[start:stop], info, bits[start:stop]):
+        report = (lambda k, before=done: progress(before + k)) if progress else None
+        for payload, ideal in _code(codec, values[start:stop], info, bits[start:stop], report):
             nll += ideal
             coded += 8 * len(payload)
+        done += (stop - start) * row_symbols
     sampled = np.concatenate([values[a:b].ravel() for a, b in segments]) if rows else values
     count = int(sampled.size)
     return Evaluation(
@@ -134,16 +139,18 @@ def evaluate(data: bytes, model_spec: str | None = None, max_symbols: int = MAX_
         values=values, bits=bits, info=info)
 
 
-def _code(codec, values: np.ndarray, info: dict, bits: np.ndarray):
+def _code(codec, values: np.ndarray, info: dict, bits: np.ndarray,
+          progress: Progress | None):
     """(payload, ideal bits) of each block the codec writes for `values`."""
     if getattr(codec, "structured", False):
-        for _, payload, ideal in codec.encode(values, None, info=info, bits_out=bits):
+        for _, payload, ideal in codec.encode(values, progress, info=info, bits_out=bits):
             yield payload, ideal
         return
     data = values.tobytes()
     for start in range(0, max(1, len(data)), engine.BLOCK_SIZE):
         block = data[start:start + engine.BLOCK_SIZE]
-        _, payload, ideal = codec.encode_block(block, None, bits[start:start + len(block)])
+        report = (lambda k, before=start: progress(before + k)) if progress else None
+        _, payload, ideal = codec.encode_block(block, report, bits[start:start + len(block)])
         yield payload, ideal
 
 

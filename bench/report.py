@@ -1,161 +1,174 @@
-"""Print the README's result tables (Markdown) from the JSON the benchmarks wrote.
+"""Print the README's result tables (Markdown) from the JSON `arzip bench --json` wrote
+(and `arzip likelihood --json` outputs next to it).
 
-    python bench/report.py bench/results/text.json [bench/results/memory.json]
+    python bench/report.py bench/results/dev.json [--readme README.md]
+
+With --readme, the tables between <!-- results:NAME --> markers in the README are replaced.
 """
 
 from __future__ import annotations
 
+import argparse
+import contextlib
+import io
 import json
-import sys
 from pathlib import Path
 
 ENGLISH = ("alice29.txt", "asyoulik.txt", "lcet10.txt", "plrabn12.txt")
+SPEECH = ("cmu_arctic", "fsdd_yweweler")
+LIKELIHOOD = ("likelihood_text.json", "likelihood_image.json", "likelihood_audio.json")
 
 
-def totals_table(result: dict) -> list[str]:
-    lines = ["| codec | bits/byte | × xz -9e | encode KB/s | decode KB/s |",
-             "|---|---:|---:|---:|---:|"]
-    xz = result["totals"]["xz -9e"]["bits_per_byte"]
-    for name, t in result["totals"].items():
-        lines.append(f"| {name} | {t['bits_per_byte']:.3f} | {t['bits_per_byte'] / xz:.3f} | "
-                     f"{t['encode_kb_s']:.1f} | {t['decode_kb_s']:.1f} |")
-    return lines
+def bits(rows: list[dict]) -> float | None:
+    """Total file bits / symbols of correctly decoded rows."""
+    good = [r for r in rows if r["ok"]]
+    symbols = sum(r["symbols"] for r in good)
+    return 8 * sum(r["bytes"] for r in good) / symbols if symbols else None
 
 
-def subset_bits(result: dict, names: tuple[str, ...]) -> dict[str, float]:
+def rows_of(result: dict, kind: str, codec: str | None = None, keep=lambda r: True) -> list:
+    return [r for r in result["files"] if r["kind"] == kind
+            and (codec is None or r["codec"] == codec) and keep(r)]
+
+
+def folder(row: dict) -> str:
+    return Path(row["file"]).parent.name
+
+
+def measured_on(result: dict) -> None:
+    m = result["machine"]
+    print(f"Measured on {m['cpu']}, {m['cores']} cores ({result['jobs']} file(s) at a time, "
+          f"each codec run single-threaded), Python {m['python']}, torch {m['torch']}, "
+          f"arzip {result['arzip']}; paths: {', '.join(result['paths'])}.\n")
+
+
+def kind_table(result: dict, kind: str) -> None:
+    unit, totals = result["units"][kind], result["totals"][kind]
+    arz = totals["arzip"]["bits_per_symbol"]
+    print(f"| codec | bits/{unit} | % of raw | size × arzip | encode k{unit}s/s | "
+          f"decode k{unit}s/s |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for codec, t in totals.items():
+        name = f"**arzip** ({t['model']})" if codec == "arzip" else codec
+        failed = f" ({t['failed']} failed)" if t["failed"] else ""
+        b = t["bits_per_symbol"]
+        print(f"| {name}{failed} | {_f(b, 3)} | {_f(t['percent_of_raw'], 2)} | "
+              f"{_f(b / arz if b and arz else None, 3)} | "
+              f"{_f(_k(t['encode_symbols_per_s']), 1)} | {_f(_k(t['decode_symbols_per_s']), 1)} |")
+    for codec, why in result["skipped"].get(kind, {}).items():
+        print(f"| {codec}: not measured ({why}) | | | | | |")
+    a = totals["arzip"]
+    if a.get("model_nll_bits"):
+        print(f"\nFiles coded by the model ({a['model_coded_files']} of {a['files']}): NLL "
+              f"{a['model_nll_bits']:.0f} bits, coded {a['model_coded_bits']} bits "
+              f"({100 * (a['model_coded_bits'] / a['model_nll_bits'] - 1):+.3f}%).")
+
+
+def folder_table(result: dict, kind: str) -> None:
+    codecs, unit = list(result["totals"][kind]), result["units"][kind]
+    print(f"\n| folder | files | {unit}s | " + " | ".join(codecs)
+          + f" | arzip encode / decode k{unit}s/s |")
+    print("|---|---:|---:|" + "---:|" * len(codecs) + "---:|")
+    for name in sorted({folder(r) for r in rows_of(result, kind)}):
+        here = rows_of(result, kind, "arzip", lambda r, n=name: folder(r) == n)
+        cells = [_f(bits(rows_of(result, kind, c, lambda r, n=name: folder(r) == n)), 3)
+                 for c in codecs]
+        symbols = sum(r["symbols"] for r in here)
+        enc, dec = (sum(r[k] for r in here) for k in ("encode_s", "decode_s"))
+        print(f"| {name} | {len(here)} | {symbols:,} | " + " | ".join(cells)
+              + f" | {symbols / enc / 1000:.1f} / {symbols / dec / 1000:.1f} |")
+
+
+def subset_line(result: dict, kind: str, label: str, keep, reference: str) -> None:
+    codecs = list(result["totals"][kind])
+    values = {c: bits(rows_of(result, kind, c, keep)) for c in codecs}
+    ref = next(c for c in codecs if c.startswith(reference))
+    if values["arzip"] is None or values[ref] is None:
+        return
+    print(f"\n{label}: " + ", ".join(f"{c} {_f(v, 3)}" for c, v in values.items())
+          + f" bits/{result['units'][kind]}; arzip = {values['arzip'] / values[ref]:.3f} × "
+            f"{ref}.")
+
+
+def per_file_table(result: dict, kind: str) -> None:
+    codecs = list(result["totals"][kind])
+    print("\n| file | bytes | " + " | ".join(codecs) + " |")
+    print("|---|---:|" + "---:|" * len(codecs))
+    for file in dict.fromkeys(r["file"] for r in rows_of(result, kind)):
+        mine = {r["codec"]: r for r in rows_of(result, kind)
+                if r["file"] == file}
+        print(f"| {Path(file).name} | {mine['arzip']['original_bytes']:,} | "
+              + " | ".join(_f(bits([mine[c]]), 3) for c in codecs) + " |")
+
+
+def likelihood_table(folder_path: Path) -> None:
+    found = [folder_path / name for name in LIKELIHOOD if (folder_path / name).exists()]
+    if not found:
+        return
+    print("\n| file | model | unit | NLL bits/symbol | coded | overhead | order-0 entropy |")
+    print("|---|---|---|---:|---:|---:|---:|")
+    for path in found:
+        for r in json.loads(path.read_text()):
+            print(f"| {Path(r['file']).name} | {r['model']} | {r['unit']} | "
+                  f"{r['nll_bits_per_symbol']:.4f} | {r['coded_bits_per_symbol']:.4f} | "
+                  f"{r['overhead_percent']:+.3f}% | {r['order0_bits_per_symbol']:.4f} |")
+
+
+def _k(value: float | None) -> float | None:
+    return None if value is None else value / 1000
+
+
+def _f(value: float | None, digits: int) -> str:
+    return "–" if value is None else f"{value:.{digits}f}"
+
+
+def sections(path: Path) -> dict[str, str]:
+    """The Markdown of each README section: header, one per kind, likelihood."""
+    result = json.loads(path.read_text())
     out = {}
-    for codec in result["totals"]:
-        rows = [r for r in result["files"] if r["codec"] == codec
-                and Path(r["file"]).name in names]
-        out[codec] = 8 * sum(r["bytes"] for r in rows) / max(1, sum(r["original"] for r in rows))
+
+    def capture(name: str, *calls) -> None:
+        buffer = io.StringIO()
+        with contextlib.redirect_stdout(buffer):
+            for call in calls:
+                call()
+        out[name] = buffer.getvalue().strip("\n")
+
+    capture("header", lambda: measured_on(result))
+    for kind in result["totals"]:
+        calls = [lambda k=kind: kind_table(result, k), lambda k=kind: folder_table(result, k)]
+        if kind == "bytes":
+            calls += [lambda: subset_line(result, "bytes", f"English texts ({', '.join(ENGLISH)})",
+                                          lambda r: Path(r["file"]).name in ENGLISH, "xz"),
+                      lambda: per_file_table(result, "bytes")]
+        if kind == "audio":
+            calls.append(lambda: subset_line(result, "audio", f"Speech ({' + '.join(SPEECH)})",
+                                             lambda r: folder(r) in SPEECH, "flac"))
+        capture(kind, *calls)
+    capture("likelihood", lambda: likelihood_table(path.parent))
     return out
 
 
-def per_file_table(result: dict) -> list[str]:
-    codecs = list(result["totals"])
-    lines = ["| file | bytes | " + " | ".join(codecs) + " |",
-             "|---|---:|" + "---:|" * len(codecs)]
-    files = sorted({r["file"] for r in result["files"]})
-    for f in files:
-        rows = {r["codec"]: r for r in result["files"] if r["file"] == f}
-        cells = [f"{8 * rows[c]['bytes'] / max(1, rows[c]['original']):.3f}" for c in codecs]
-        lines.append(f"| {Path(f).name} | {rows[codecs[0]]['original']} | "
-                     + " | ".join(cells) + " |")
-    return lines
-
-
-def measured_on(result: dict, unit: str, extra: str = "") -> None:
-    """The machine, parallelism, folders and skipped codecs of a benchmark run."""
-    m = result["machine"]
-    print(f"Measured on {m['cpu']}, {m['cores']} cores ({result['jobs']} {unit}(s) at a time, "
-          f"each codec run single-threaded), Python {m['python']}, torch {m['torch']}; "
-          f"folders: {', '.join(result['folders'])}.{extra}\n")
-    if result["skipped"]:
-        print("Not installed here, so not measured: " + ", ".join(
-            f"{k} ({v})" for k, v in result["skipped"].items()) + ".\n")
-
-
-def image_report(result: dict) -> None:
-    """Tables for bench_image.py results: totals, per folder, model NLL vs coded bits."""
-    measured_on(result, "image")
-    totals = result["totals"]
-    print("| codec | bits/subpixel | encode s/image | decode s/image |")
-    print("|---|---:|---:|---:|")
-    for name, t in totals.items():
-        failed = f" ({t['failed']} failed)" if t["failed"] else ""
-        print(f"| {name}{failed} | {t['bits_per_subpixel']:.3f} | "
-              f"{t['encode_s_per_image']:.2f} | {t['decode_s_per_image']:.2f} |")
-    folders = sorted({str(Path(r["file"]).parent) for r in result["files"]})
-    print("\n| folder | images | " + " | ".join(totals) + " |")
-    print("|---|---:|" + "---:|" * len(totals))
-    for folder in folders:
-        cells = []
-        for name in totals:
-            rows = [r for r in result["files"] if r["codec"] == name
-                    and str(Path(r["file"]).parent) == folder]
-            bits = 8 * sum(r["bytes"] for r in rows) / sum(r["subpixels"] for r in rows)
-            cells.append(f"{bits:.3f}")
-        count = len([r for r in result["files"] if r["codec"] == "arzip"
-                     and str(Path(r["file"]).parent) == folder])
-        print(f"| {Path(folder).name} | {count} | " + " | ".join(cells) + " |")
-    a = totals["arzip"]
-    if "model_nll_bits" in a:
-        print(f"\nModel-coded images ({a['model_coded_files']}): NLL {a['model_nll_bits']:.0f} "
-              f"bits, coded {a['model_coded_bits']} bits "
-              f"(+{100 * (a['model_coded_bits'] / a['model_nll_bits'] - 1):.3f}%).")
-
-
-SPEECH = ("cmu_arctic", "fsdd_yweweler")
-
-
-def audio_report(result: dict) -> None:
-    """Tables for bench_audio.py results: per folder bits/sample and speed, speech subset."""
-    measured_on(result, "file", f" FLAC: {result['flac']}.")
-    totals = result["totals"]
-    codecs = list(totals["total"])
-    print("| set | samples | " + " | ".join(codecs) + " | arzip enc / dec kS/s |")
-    print("|---|---:|" + "---:|" * len(codecs) + "---:|")
-    for group, t in totals.items():
-        a = t["arzip"]
-        print(f"| {group} | {a['samples']:,} | "
-              + " | ".join(f"{t[c]['bits_per_sample']:.3f}" for c in codecs)
-              + f" | {a['encode_samples_per_s'] / 1000:.1f} / "
-                f"{a['decode_samples_per_s'] / 1000:.1f} |")
-    rows = [r for r in result["files"] if Path(r["file"]).parent.name in SPEECH]
-    bits = {c: 8 * sum(r["bytes"] for r in rows if r["codec"] == c)
-            / sum(r["samples"] for r in rows if r["codec"] == c) for c in codecs}
-    flac = next(c for c in codecs if c.startswith("flac"))
-    print(f"\nSpeech ({' + '.join(SPEECH)}): " + ", ".join(f"{c} {b:.3f}" for c, b in bits.items())
-          + f" bits/sample; arzip = {bits['arzip'] / bits[flac]:.3f} x FLAC.")
-    for group in totals:
-        if group != "total":
-            mine = totals[group]
-            ratio = mine["arzip"]["bits_per_sample"] / mine[flac]["bits_per_sample"]
-            print(f"- {group}: arzip = {ratio:.3f} x FLAC")
-    a = totals["total"]["arzip"]
-    print(f"\nModel-coded files ({a['model_coded_files']}): NLL {a['model_nll_bits']:.0f} bits, "
-          f"coded {a['model_coded_bits']} bits "
-          f"({100 * (a['model_coded_bits'] / a['model_nll_bits'] - 1):+.3f}%); "
-          f"x real time: encode {a['encode_x_realtime']:.2f}, decode {a['decode_x_realtime']:.2f}.")
+def update_readme(readme: Path, parts: dict[str, str]) -> None:
+    """Replace the text between <!-- results:NAME --> and <!-- /results:NAME --> markers."""
+    text = readme.read_text()
+    for name, body in parts.items():
+        start, end = f"<!-- results:{name} -->", f"<!-- /results:{name} -->"
+        if start in text and end in text:
+            head, rest = text.split(start, 1)
+            text = f"{head}{start}\n{body}\n{end}{rest.split(end, 1)[1]}"
+    readme.write_text(text)
 
 
 def main() -> None:
-    result = json.loads(Path(sys.argv[1]).read_text())
-    if "bits_per_sample" in next(iter(result["totals"].get("total", {"x": {}}).values())):
-        audio_report(result)
-        return
-    if "bits_per_subpixel" in next(iter(result["totals"].values())):
-        image_report(result)
-        return
-    m = result["machine"]
-    print(f"Measured on {m['cpu']}, {m['cores']} cores, Python {m['python']}, "
-          f"torch {m['torch']}; folders: {', '.join(result['folders'])}.\n")
-    print("\n".join(totals_table(result)))
-    for folder in result["folders"]:
-        names = tuple(Path(r["file"]).name for r in result["files"]
-                      if r["codec"] == "arzip" and Path(r["file"]).parent == Path(folder))
-        bits = subset_bits(result, names)
-        print(f"\n`{Path(folder).name}` alone: " + ", ".join(
-            f"{c} {b:.3f}" for c, b in bits.items())
-            + f" bits/byte (arzip × xz -9e = {bits['arzip'] / bits['xz -9e']:.3f}).")
-    english = subset_bits(result, ENGLISH)
-    print(f"\nEnglish texts ({', '.join(ENGLISH)}) together: arzip "
-          f"{english['arzip']:.3f} bits/byte, xz -9e {english['xz -9e']:.3f} "
-          f"(× {english['arzip'] / english['xz -9e']:.3f}).\n")
-    a = result["totals"]["arzip"]
-    if "model_nll_bits" in a:
-        overhead = 100 * (a["model_coded_bits"] / a["model_nll_bits"] - 1)
-        print(f"Model-coded blocks: NLL {a['model_nll_bits']:.0f} bits, coded "
-              f"{a['model_coded_bits']} bits (+{overhead:.3f}%).\n")
-    print("\n".join(per_file_table(result)))
-    if len(sys.argv) > 2:
-        mem = json.loads(Path(sys.argv[2]).read_text())
-        print("\n| input | compress peak RSS | decompress peak RSS | compress s | decompress s |")
-        print("|---:|---:|---:|---:|---:|")
-        for r in mem["rows"]:
-            print(f"| {r['input_mb']} MB | {r['compress_peak_mb']:.0f} MB | "
-                  f"{r['decompress_peak_mb']:.0f} MB | {r['compress_s']:.0f} | "
-                  f"{r['decompress_s']:.0f} |")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("result", type=Path, help="JSON written by arzip bench --json")
+    parser.add_argument("--readme", type=Path, help="also update the README's result tables")
+    args = parser.parse_args()
+    parts = sections(args.result)
+    print("\n\n".join(parts.values()))
+    if args.readme:
+        update_readme(args.readme, parts)
 
 
 if __name__ == "__main__":

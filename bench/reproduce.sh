@@ -31,4 +31,4 @@ if [[ "${1:-}" == "--memory" ]]; then
     python3 bench/bench_audio_chunks.py "$data/audio/train"
 fi
 
-python3 bench/report.py "$out/dev.json" | tee "$out/tables.md"
+python3 bench/report.py "$out/dev.json" --readme README.md | tee "$out/tables.md"

@@ -34,6 +34,8 @@ def test_wheel_contains_codecs_and_weights(wheel):
         assert f"{package}/__init__.py" in names, package
     assert {"arzip/codecs/text/model.py", "arzip/codecs/image/model.py",
             "arzip/codecs/audio/model.py", "arzip/codecs/audio/lpc.py"} <= names
+    for kind in ("text", "image", "audio"):  # what `arzip bench` / `likelihood` import
+        assert {f"arzip/codecs/{kind}/baselines.py", f"arzip/codecs/{kind}/surprise.py"} <= names
     manifest = json.loads((ROOT / "codecs/models/models.json").read_text())
     assert manifest, "no bundled model"
     for entry in manifest.values():

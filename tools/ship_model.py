@@ -1,7 +1,7 @@
 """Bundle a trained checkpoint as a default model: weights, manifest entry and model card.
 
     python tools/ship_model.py ~/.cache/arzip/train/text.pt --name text-byte-small@1 \
-        [--bench bench/results/text.json]
+        [--bench bench/results/dev.json]
 """
 
 from __future__ import annotations
@@ -106,24 +106,13 @@ def main() -> None:
         last = history[-1]
         lines.append(f"- training-time dev monitor ({monitor}): {last['dev_bits']:.3f} "
                      f"{unit} at step {last['step']}")
-    if args.bench and args.bench.exists() and args.codec == "image":
-        totals = json.loads(args.bench.read_text())["totals"]
-        lines.append("- coded size on the dev benchmark (network + per-image adaptive statistics, "
-                     "real .arz files): " + ", ".join(
-            f"{name} {t['bits_per_subpixel']:.3f}" for name, t in totals.items())
-            + " bits/subpixel; see README")
-    elif args.bench and args.bench.exists() and args.codec == "audio":
+    if args.bench and args.bench.exists():  # a JSON written by `arzip bench --json`
         result = json.loads(args.bench.read_text())
-        totals = result["totals"]["total"]
-        lines.append("- coded size on the dev benchmark (real .arz files, bits/sample): "
-                     + ", ".join(f"{name} {t['bits_per_sample']:.3f}"
-                                 for name, t in totals.items()) + "; see README")
-    elif args.bench and args.bench.exists():
-        totals = json.loads(args.bench.read_text())["totals"]
-        a, x = totals["arzip"], totals["xz -9e"]
-        lines.append(f"- coded size on the dev benchmark (network + context mixer, real .arz "
-                     f"files): {a['bits_per_byte']:.3f} bits/byte vs xz -9e "
-                     f"{x['bits_per_byte']:.3f}; see README")
+        totals, unit = result["totals"][args.codec], result["units"][args.codec]
+        lines.append(f"- coded size on the dev benchmark (real .arz files, bits/{unit}): "
+                     + ", ".join(f"{name} {t['bits_per_symbol']:.3f}"
+                                 for name, t in totals.items() if t["bits_per_symbol"])
+                     + "; see README")
     if args.dev:
         lines += network_alone(state, args.dev)
     (MODELS / f"{stem}.md").write_text("\n".join(lines) + "\n")
