@@ -59,7 +59,7 @@ def kind_table(result: dict, kind: str) -> None:
         print(f"| {codec}: not measured ({why}) | | | | | |")
     a = totals["arzip"]
     if a.get("model_nll_bits"):
-        print(f"\nFiles coded by the model ({a['model_coded_files']} of {a['files']}): NLL "
+        print(f"\nFiles with model-coded data ({a['model_coded_files']} of {a['files']}): NLL "
               f"{a['model_nll_bits']:.0f} bits, coded {a['model_coded_bits']} bits "
               f"({100 * (a['model_coded_bits'] / a['model_nll_bits'] - 1):+.3f}%).")
 
