@@ -56,16 +56,28 @@ def bench_figure(summary: dict[str, dict[str, dict]], units: dict[str, str], pat
         ax.set_xlim(0, max(values, default=1) * 1.25)
         ax.set_title(f"{kind}: {next(iter(summary[kind].values()))['files']} file(s)")
     ax = fig.add_subplot(grid[1, :])
-    for kind, marker in zip(kinds, "osD^v", strict=False):
-        for codec, t in summary[kind].items():
-            if t["encode_symbols_per_s"] is None:
-                continue
-            ax.scatter(t["encode_symbols_per_s"], t["percent_of_raw"], marker=marker,
-                       color="tab:red" if codec == "arzip" else "tab:blue", s=40)
-            ax.annotate(f"{_short(codec)} ({kind})", (t["encode_symbols_per_s"],
-                                                      t["percent_of_raw"]),
-                        fontsize=7, xytext=(4, 3), textcoords="offset points")
+    points = [(kind, codec, t["encode_symbols_per_s"], t["percent_of_raw"])
+              for kind in kinds for codec, t in summary[kind].items()
+              if t["encode_symbols_per_s"]]
+    speeds = np.log10([p[2] for p in points]) if points else np.zeros(1)
+    sizes = np.array([p[3] for p in points] or [0.0])
+    placed: list[tuple[float, float]] = []  # (log speed, size) of labels above their point
+    for (kind, codec, speed, size), position in zip(points, speeds, strict=False):
+        marker = "osD^v"[kinds.index(kind) % 5]
+        ax.scatter(speed, size, marker=marker, s=40,
+                   color="tab:red" if codec == "arzip" else "tab:blue")
+        # labels of the rightmost points go to their left, inside the axes; a label that
+        # would overlap one already above a nearby point goes below its own point
+        right = position > speeds.min() + 0.75 * (speeds.max() - speeds.min())
+        crowded = any(abs(position - x) < 0.5 and abs(size - y) < 0.05 * np.ptp(sizes) + 1e-9
+                      for x, y in placed)
+        if not crowded:
+            placed.append((position, size))
+        ax.annotate(f"{_short(codec)} ({kind})", (speed, size), fontsize=7,
+                    xytext=(-4 if right else 4, -10 if crowded else 3),
+                    textcoords="offset points", ha="right" if right else "left")
     ax.set_xscale("log")
+    ax.margins(x=0.08, y=0.08)
     ax.set_xlabel("encode speed (symbols/s, log scale; symbols = bytes, subpixels, samples)")
     ax.set_ylabel("compressed size (% of raw)")
     ax.set_title("size against speed (arzip in red)")
