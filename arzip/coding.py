@@ -80,8 +80,12 @@ class CategoricalDecoder(_Decoder):
 
 def ideal_bits(symbols: np.ndarray, probs: np.ndarray) -> float:
     """Information content in bits of `symbols` under normalised `probs` (for reports)."""
-    p = probs[np.arange(len(symbols)), symbols] / probs.sum(axis=1)
-    return float(-np.log2(p).sum())
+    return float(ideal_bits_each(symbols, probs).sum())
+
+
+def ideal_bits_each(symbols: np.ndarray, probs: np.ndarray) -> np.ndarray:
+    """`ideal_bits` of every symbol (for likelihood maps)."""
+    return -np.log2(probs[np.arange(len(symbols)), symbols] / probs.sum(axis=1))
 
 
 def _as_params(values: np.ndarray) -> np.ndarray:

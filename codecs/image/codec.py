@@ -17,7 +17,7 @@ from dataclasses import asdict
 import numpy as np
 import torch
 
-from arzip.coding import CategoricalDecoder, CategoricalEncoder
+from arzip.coding import CategoricalDecoder, CategoricalEncoder, ideal_bits_each
 from arzip.errors import FormatError
 from arzip.runtime import single_thread
 
@@ -216,10 +216,10 @@ class _BlockEncoder:
                  cols: np.ndarray) -> np.ndarray:
         symbols = self.pixels[rows, cols, channel].astype(np.int64)
         self.encoder.encode(symbols, probs)
-        p = probs[np.arange(len(symbols)), symbols] / probs.sum(axis=1)
-        self.bits -= float(np.log2(p).sum())
+        each = ideal_bits_each(symbols, probs)
+        self.bits += float(each.sum())
         if self.bits_out is not None:
-            self.bits_out[rows, cols, channel] = -np.log2(p)
+            self.bits_out[rows, cols, channel] = each
         return symbols
 
 

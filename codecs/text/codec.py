@@ -18,7 +18,7 @@ from dataclasses import asdict
 import numpy as np
 import torch
 
-from arzip.coding import CategoricalDecoder, CategoricalEncoder
+from arzip.coding import CategoricalDecoder, CategoricalEncoder, ideal_bits_each
 from arzip.errors import FormatError
 from arzip.runtime import single_thread
 
@@ -128,10 +128,10 @@ class BytesCodec:
         def code(probs: np.ndarray, active: np.ndarray) -> np.ndarray:
             symbols = raw[starts[active] + step[0]].astype(np.int64)
             encoder.encode(symbols, probs)
-            p = probs[np.arange(len(symbols)), symbols] / probs.sum(axis=1)
-            bits[0] -= float(np.log2(p).sum())
+            each = ideal_bits_each(symbols, probs)
+            bits[0] += float(each.sum())
             if bits_out is not None:
-                bits_out[starts[active] + step[0]] = -np.log2(p)
+                bits_out[starts[active] + step[0]] = each
             step[0] += 1
             return symbols
 
