@@ -17,6 +17,8 @@ import io
 import multiprocessing
 import os
 import platform
+import subprocess
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -51,6 +53,17 @@ class Contender:
     name: str
     encode: Callable[[bytes, Content], bytes]
     decode: Callable[[bytes, Content], Any]
+
+
+def run_tool(args: list[str], data: bytes, in_suffix: str, out_suffix: str) -> bytes:
+    """What a command-line codec writes to {out} given `data` as {inp} (temporary files
+    with these suffixes; "{inp}" and "{out}" in `args` are replaced by their paths)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        inp, out = Path(tmp) / f"in{in_suffix}", Path(tmp) / f"out{out_suffix}"
+        inp.write_bytes(data)
+        subprocess.run([a.format(inp=inp, out=out) for a in args], check=True,
+                       capture_output=True)
+        return out.read_bytes()
 
 
 def same(a: Any, b: Any) -> bool:
@@ -101,24 +114,28 @@ def _timed(call: Callable[[], Any]) -> tuple[Any, float]:
 def _arzip_row(data: bytes, content: Content, kind: str, model: str | None) -> dict:
     packed = io.BytesIO()
     stats, enc = _timed(lambda: engine.compress_stream(io.BytesIO(data), packed, model))
-    restored = io.BytesIO()
-    _, dec = _timed(lambda: engine.decompress_stream(io.BytesIO(packed.getvalue()),
-                                                     restored.write))
+    blob, restored = packed.getvalue(), io.BytesIO()
+    _, dec = _timed(lambda: engine.decompress_stream(io.BytesIO(blob), restored.write))
     byte_exact = restored.getvalue() == data
     if byte_exact:
         ok = True
     else:  # a PNG restored pixel-exact, a FLAC sample-exact: compare the content
         back = baselines(kind).content(restored.getvalue())
         ok = back is not None and same(content.value, back.value)
-    return {"codec": ARZIP, "bytes": len(packed.getvalue()), "ok": ok, "encode_s": enc,
+    return {"codec": ARZIP, "bytes": len(blob), "ok": ok, "encode_s": enc,
             "decode_s": dec, "error": "" if ok else "decoded content differs",
             "model": stats.model, "arzip_codec": stats.codec, "byte_exact": byte_exact,
             "model_nll_bits": stats.model_bits, "model_coded_bits": stats.model_coded_bits}
 
 
+def _failed_row(codec: str, error: str = "") -> dict:
+    """A result that has no size (yet): the codec failed before writing anything."""
+    return {"codec": codec, "bytes": 0, "ok": False, "encode_s": 0.0, "decode_s": 0.0,
+            "error": error}
+
+
 def _classical_row(contender: Contender, data: bytes, content: Content) -> dict:
-    row = {"codec": contender.name, "bytes": 0, "ok": False, "encode_s": 0.0,
-           "decode_s": 0.0, "error": ""}
+    row = _failed_row(contender.name)
     try:
         blob, row["encode_s"] = _timed(lambda: contender.encode(data, content))
         row["bytes"] = len(blob)
@@ -137,8 +154,7 @@ def bench_file(path: str, model: str | None = None) -> list[dict]:
     try:
         rows = [_arzip_row(data, content, kind, model)]
     except (ArzipError, OSError) as exc:  # reported with the file, the run goes on
-        rows = [{"codec": ARZIP, "bytes": 0, "ok": False, "encode_s": 0.0, "decode_s": 0.0,
-                 "error": str(exc)}]
+        rows = [_failed_row(ARZIP, str(exc))]
     rows += [_classical_row(c, data, content) for c in baselines(kind).contenders()[0]]
     for row in rows:
         row.update(file=path, kind=kind, symbols=content.symbols, raw_bits=content.raw_bits,

@@ -48,7 +48,7 @@ class Stats:
     sha256: str = ""
 
 
-def _structured(codec_id: str) -> bool:
+def structured(codec_id: str) -> bool:
     """Whether the codec takes whole files (analyze -> side data + blocks -> rebuild)."""
     return getattr(codec_class(codec_id), "structured", False)
 
@@ -112,7 +112,7 @@ def compress_stream(src: BinaryIO, dst: BinaryIO, model_spec: str | None = None,
     model = zoo.find_model(model_spec) if model_spec else None
     head = _read_block(src, SNIFF_BYTES)
     kind = model.codec if model else codec_id or detect(head)
-    if not _structured(kind):
+    if not structured(kind):
         return _compress_blocks(_Prefixed(head, src), dst, model or zoo.default_model(kind),
                                 progress, block_size)
     data = _whole_input(head, src)
@@ -270,7 +270,7 @@ def decompress_stream(src: BinaryIO, write: Callable[[bytes], object] | None,
 
     if header.model:
         stats.model = f"{header.model.get('name')}@{header.model.get('version')}"
-    if _structured(header.codec):
+    if structured(header.codec):
         _decode_file(src, header, get_codec, stats, progress, write)
         stats.seconds = time.perf_counter() - start
         return stats
@@ -359,7 +359,7 @@ def describe(src: BinaryIO) -> dict:
                        "payload_bytes": len(record.payload), "lanes": record.lanes})
         raw += record.raw_len
         coded += len(record.payload)
-    if record.total_len != raw and not _structured(header.codec):
+    if record.total_len != raw and not structured(header.codec):
         raise FormatError("corrupted file (block lengths do not add up to the stored total)")
     return {"format_version": header.version, "codec": header.codec, "model": header.model,
             "coder": header.coder, "codec_header": header.codec_header,

@@ -97,7 +97,7 @@ def order0_bits(values: np.ndarray) -> float:
 def _content(kind: str, data: bytes, model: zoo.ModelInfo | None
              ) -> tuple[str, np.ndarray, dict]:
     """(codec id, symbols, header info) of the file as the model's codec sees it."""
-    if getattr(codec_class(kind), "structured", False):
+    if engine.structured(kind):
         parsed = codec_class(kind).analyze(data)
         if parsed is not None:
             return kind, np.asarray(parsed.symbols), dict(parsed.info)
@@ -124,7 +124,8 @@ def evaluate(data: bytes, model_spec: str | None = None, max_symbols: int = MAX_
     nll, coded, done = 0.0, 0, 0
     for start, stop in segments:
         report = (lambda k, before=done: progress(before + k)) if progress else None
-        for payload, ideal in _code(codec, values[start:stop], info, bits[start:stop], report):
+        for payload, ideal in _code(codec, engine.structured(kind), values[start:stop], info,
+                                    bits[start:stop], report):
             nll += ideal
             coded += 8 * len(payload)
         done += (stop - start) * row_symbols
@@ -134,15 +135,15 @@ def evaluate(data: bytes, model_spec: str | None = None, max_symbols: int = MAX_
         file=file, model=model.name, codec=kind, unit=codec_module(kind, "baselines").UNIT,
         total_symbols=int(values.size), symbols=count, nll_bits=nll, coded_bits=coded,
         order0_bits=order0_bits(sampled), segments=segments,
-        sampling=_sampling_words(segments, rows, row_symbols, count, values.size,
+        sampling=_sampling_words(segments, count, values.size,
                                  codec_module(kind, "surprise").ROW),
         values=values, bits=bits, info=info)
 
 
-def _code(codec, values: np.ndarray, info: dict, bits: np.ndarray,
+def _code(codec, structured: bool, values: np.ndarray, info: dict, bits: np.ndarray,
           progress: Progress | None):
     """(payload, ideal bits) of each block the codec writes for `values`."""
-    if getattr(codec, "structured", False):
+    if structured:
         for _, payload, ideal in codec.encode(values, progress, info=info, bits_out=bits):
             yield payload, ideal
         return
@@ -154,8 +155,7 @@ def _code(codec, values: np.ndarray, info: dict, bits: np.ndarray,
         yield payload, ideal
 
 
-def _sampling_words(segments: list[tuple[int, int]], rows: int, row_symbols: int, count: int,
-                    total: int, row: str) -> str:
+def _sampling_words(segments: list[tuple[int, int]], count: int, total: int, row: str) -> str:
     if count == total:
         return "whole file"
     length = segments[0][1] - segments[0][0]

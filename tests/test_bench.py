@@ -166,3 +166,16 @@ def test_plot_without_matplotlib_is_a_clear_error_before_the_run(folder, monkeyp
 def test_a_file_with_image_magic_that_is_no_image_is_bytes():
     kind, content = benchmark.classify(b"\x89PNG\r\n\x1a\nnot really a png at all")
     assert kind == "bytes" and content.symbols == 31
+
+
+def test_command_line_codecs_run_through_temporary_files():
+    # `cp` stands in for cjxl/djxl, flac, wavpack: the file plumbing and the check are real
+    copy = ["cp", "{inp}", "{out}"]
+    image = benchmark.baselines("image")
+    content = image.content(png_file())
+    tool = image._tool("copy", copy, copy, ".x")
+    assert benchmark.same(content.value, tool.decode(tool.encode(b"", content), content))
+    audio = benchmark.baselines("audio")
+    content = audio.content(wav_file())
+    tool = audio._tool("copy", copy, copy, ".x")
+    assert benchmark.same(content.value, tool.decode(tool.encode(b"", content), content))

@@ -7,14 +7,11 @@ from __future__ import annotations
 
 import io
 import shutil
-import subprocess
-import tempfile
-from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 
-from arzip.benchmark import Contender, Content
+from arzip.benchmark import Contender, Content, run_tool
 
 UNIT = "sample"
 SUBTYPE_BITS = {"PCM_S8": 8, "PCM_U8": 8, "PCM_16": 16, "PCM_24": 24, "PCM_32": 32,
@@ -57,15 +54,8 @@ def _libsndfile_flac() -> Contender:
 
 def _tool(name: str, encoder: list[str], decoder: list[str], suffix: str) -> Contender:
     """A command-line codec: {inp} a WAV of the samples -> {out}; decoder {inp} -> WAV {out}."""
-    def run(args: list[str], blob: bytes, inp_suffix: str, out_suffix: str) -> bytes:
-        with tempfile.TemporaryDirectory() as tmp:
-            inp, out = Path(tmp) / f"in{inp_suffix}", Path(tmp) / f"out{out_suffix}"
-            inp.write_bytes(blob)
-            subprocess.run([a.format(inp=inp, out=out) for a in args], check=True,
-                           capture_output=True)
-            return out.read_bytes()
-    return Contender(name, lambda _, c: run(encoder, _wav(c), ".wav", suffix),
-                     lambda blob, _: _samples(run(decoder, blob, suffix, ".wav"))[0])
+    return Contender(name, lambda _, c: run_tool(encoder, _wav(c), ".wav", suffix),
+                     lambda blob, _: _samples(run_tool(decoder, blob, suffix, ".wav"))[0])
 
 
 def contenders() -> tuple[list[Contender], dict[str, str]]:

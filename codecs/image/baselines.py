@@ -7,14 +7,11 @@ from __future__ import annotations
 
 import io
 import shutil
-import subprocess
-import tempfile
-from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from arzip.benchmark import Contender, Content
+from arzip.benchmark import Contender, Content, run_tool
 
 UNIT = "subpixel"
 COMPARE_AS = {"1": "L", "P": "RGBA", "PA": "RGBA"}  # modes compared after conversion
@@ -56,22 +53,13 @@ def _tool(name: str, encoder: list[str], decoder: list[str] | None, suffix: str)
     """A command-line codec: {inp} is a PNG of the image, {out} its encoding; `decoder`
     turns {inp} back into the PNG {out} (None: the encoding is read by Pillow)."""
     def encode(_: bytes, c: Content) -> bytes:
-        with tempfile.TemporaryDirectory() as tmp:
-            inp, out = Path(tmp) / "in.png", Path(tmp) / f"out{suffix}"
-            c.meta["image"].save(inp)
-            subprocess.run([a.format(inp=inp, out=out) for a in encoder], check=True,
-                           capture_output=True)
-            return out.read_bytes()
+        png = io.BytesIO()
+        c.meta["image"].save(png, "PNG")
+        return run_tool(encoder, png.getvalue(), ".png", suffix)
 
     def decode(blob: bytes, c: Content) -> np.ndarray:
-        if decoder is None:
-            return _pixels(_open(blob), c.meta["mode"])
-        with tempfile.TemporaryDirectory() as tmp:
-            inp, out = Path(tmp) / f"in{suffix}", Path(tmp) / "out.png"
-            inp.write_bytes(blob)
-            subprocess.run([a.format(inp=inp, out=out) for a in decoder], check=True,
-                           capture_output=True)
-            return _pixels(_open(out.read_bytes()), c.meta["mode"])
+        png = blob if decoder is None else run_tool(decoder, blob, suffix, ".png")
+        return _pixels(_open(png), c.meta["mode"])
     return Contender(name, encode, decode)
 
 
