@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
+from roundtrip import compress, decompress
 
 from arzip import engine, zoo
 from arzip.codecs.audio import formats, lpc
@@ -47,18 +48,6 @@ def signal(kind: str, frames: int, channels: int) -> np.ndarray:
 def audio_file(samples: np.ndarray, rate: int, fmt: str = "WAV", **kw) -> bytes:
     out = io.BytesIO()
     sf.write(out, samples, rate, format=fmt, subtype="PCM_16", **kw)
-    return out.getvalue()
-
-
-def compress(data: bytes, model: str | None, fallback: bool = False) -> tuple[bytes, engine.Stats]:
-    out = io.BytesIO()
-    stats = engine.compress_stream(io.BytesIO(data), out, model, classical_fallback=fallback)
-    return out.getvalue(), stats
-
-
-def decompress(packed: bytes, model: str | None = None) -> bytes:
-    out = io.BytesIO()
-    engine.decompress_stream(io.BytesIO(packed), out.write, model)
     return out.getvalue()
 
 

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image, PngImagePlugin
+from roundtrip import compress, decompress
 
 from arzip import engine, zoo
 from arzip.codecs.image import codec as image_codec
@@ -38,18 +39,6 @@ def smooth(height: int, width: int, seed: int = 0) -> np.ndarray:
 def encode(image: Image.Image, fmt: str, **options) -> bytes:
     out = io.BytesIO()
     image.save(out, fmt, **options)
-    return out.getvalue()
-
-
-def compress(data: bytes, model: str | None, fallback: bool = False) -> tuple[bytes, engine.Stats]:
-    out = io.BytesIO()
-    stats = engine.compress_stream(io.BytesIO(data), out, model, classical_fallback=fallback)
-    return out.getvalue(), stats
-
-
-def decompress(packed: bytes, model: str | None = None) -> bytes:
-    out = io.BytesIO()
-    engine.decompress_stream(io.BytesIO(packed), out.write, model)
     return out.getvalue()
 
 
