@@ -1,3 +1,3 @@
 """arzip: lossless compression with autoregressive neural models."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -272,7 +272,11 @@ def info(files, as_json) -> None:
         methods: dict[str, int] = {}
         for block in report["blocks"]:
             methods[block["method"]] = methods.get(block["method"], 0) + 1
-        click.echo(f"{report['file']}\n  format      v{report['format_version']}\n"
+        portable = ("portable: exact arithmetic, decodes on any machine" if report["portable"]
+                    else "machine-bound: model data decodes only with arzip 0.1 on the "
+                         "machine that wrote it")
+        click.echo(f"{report['file']}\n  format      v{report['format_version']} "
+                   f"({report['writer']}; {portable})\n"
                    f"  codec       {report['codec']}\n"
                    + _content_line(report["codec_header"]) +
                    f"  model       {model.get('name')}@{model.get('version')} "
@@ -304,9 +308,9 @@ def models(as_json) -> None:
 
 
 TRAIN_KINDS = {  # kind -> (codec id, default model name, default steps, training function)
-    "text": ("bytes", "text-byte-small@1", 7000, "text.training:train_text_model"),
-    "image": ("image", "image-pixelcnn-small@1", 4000, "image.training:train_image_model"),
-    "audio": ("audio", "audio-wavenet-small@2", 10000, "audio.training:train_audio_model"),
+    "text": ("bytes", "text-byte-small@2", 7000, "text.training:train_text_model"),
+    "image": ("image", "image-pixelcnn-small@2", 4000, "image.training:train_image_model"),
+    "audio": ("audio", "audio-wavenet-small@3", 10000, "audio.training:train_audio_model"),
 }
 
 
@@ -345,8 +349,11 @@ def train(kind, data_dir, dev_dir, steps, minutes, stop_at, checkpoint, export_p
     state = getattr(training, function_name)(data, Path(dev_dir) if dev_dir else None, ckpt, cfg)
     if export_path:
         model_name = name or default_name
+        model = training.build_model(state["model_config"])
+        model.load_state_dict(state["model"])
+        quant = training.calibration(model.eval(), data)  # scales of the exact network
         digest = zoo.export_model(Path(export_path), model_name, codec_id,
-                                  state["model_config"], state["model"])
+                                  state["model_config"], state["model"], quant)
         click.echo(f"exported {model_name} to {export_path} (sha256 {digest})", err=True)
 
 

@@ -2,10 +2,14 @@
 
 A range coder (a queue: encoder and decoder both run in natural order) codes each symbol
 with a 256-way (or n-way) categorical built by constriction with `perfect=False`, which
-also guarantees every symbol a nonzero probability, or (16-bit audio) with constriction's
-Laplace distribution quantized to the integers of [-32768, 32767], given per symbol by a
-mean and a scale. Compressed words are stored as
-little-endian uint32. Nothing here prints (stdout may carry compressed data).
+also guarantees every symbol a nonzero probability, or (16-bit audio) with a Laplace
+distribution quantized to the integers (`exact.laplace_row`: integer frequencies of coarse
+bins around the mean, then the offset in the bin uniformly, escapes uniformly over the
+16-bit range). Every distribution reaches constriction as integers, or as floats computed
+exactly from integers, so its quantisation sees the same inputs on every machine; the
+parametric models whose CDF constriction evaluates with the platform's libm are not used.
+Compressed words are stored as little-endian uint32. Nothing here prints (stdout may carry
+compressed data).
 """
 
 from __future__ import annotations
@@ -13,14 +17,16 @@ from __future__ import annotations
 import constriction
 import numpy as np
 
+from . import exact
 from .errors import FormatError
 
 Categorical = constriction.stream.model.Categorical  # submodules are attributes only
 RangeEncoder = constriction.stream.queue.RangeEncoder
 RangeDecoder = constriction.stream.queue.RangeDecoder
 _CATEGORICAL = Categorical(perfect=False)
+_UNIFORM = constriction.stream.model.Uniform()
 PCM16_MIN, PCM16_MAX = -32768, 32767
-_LAPLACE = constriction.stream.model.QuantizedLaplace(PCM16_MIN, PCM16_MAX)
+_ESCAPE_SIZE = 1 << 16
 
 
 def _as_probs(probs: np.ndarray) -> np.ndarray:
@@ -88,41 +94,98 @@ def ideal_bits_each(symbols: np.ndarray, probs: np.ndarray) -> np.ndarray:
     return -np.log2(probs[np.arange(len(symbols)), symbols] / probs.sum(axis=1))
 
 
-def _as_params(values: np.ndarray) -> np.ndarray:
-    return np.ascontiguousarray(values, dtype=np.float64)
+class _LaplaceRows:
+    """Rows of `exact.laplace_row`, built on first use and kept (float64 integers)."""
+
+    def __init__(self) -> None:
+        count = exact.LAPLACE_SCALES * exact.LAPLACE_FRACTIONS
+        self.rows = np.zeros((count, exact.LAPLACE_BINS))
+        self.built = np.zeros(count, dtype=bool)
+        self.shift = np.array([exact.laplace_shift(j) for j in range(exact.LAPLACE_SCALES)])
+
+    def __call__(self, index: np.ndarray, fraction: np.ndarray) -> np.ndarray:
+        key = index * exact.LAPLACE_FRACTIONS + fraction
+        for k in np.unique(key[~self.built[key]]):
+            self.rows[k] = exact.laplace_row(*divmod(int(k), exact.LAPLACE_FRACTIONS))
+            self.built[k] = True
+        return self.rows[key]
+
+
+_ROWS: _LaplaceRows | None = None
+
+
+def _laplace_rows() -> _LaplaceRows:
+    global _ROWS
+    if _ROWS is None:
+        _ROWS = _LaplaceRows()
+    return _ROWS
+
+
+def _laplace_coarse(symbols: np.ndarray, base: np.ndarray, shift: np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """Coarse symbols (escape 0, bins, escape last) and offsets within the bins."""
+    residual = symbols - base
+    q = residual >> shift
+    coarse = np.clip(q + exact.LAPLACE_WINDOW + 1, 0, exact.LAPLACE_BINS - 1)
+    return coarse, residual - (q << shift)
+
+
+def _escaped(coarse: np.ndarray) -> np.ndarray:
+    return (coarse == 0) | (coarse == exact.LAPLACE_BINS - 1)
 
 
 class LaplaceEncoder(_Encoder):
-    """Range-codes batches of 16-bit samples, each under its own quantized Laplace."""
+    """Range-codes batches of 16-bit samples, each under its own quantized Laplace given
+    by exact parameters: base = floor(mean), scale index, mean fraction (`exact`)."""
 
-    def encode(self, symbols: np.ndarray, means: np.ndarray, scales: np.ndarray) -> None:
-        """Append `symbols` (B,) in [-32768, 32767] with Laplace(means, scales > 0) (B,)."""
-        if len(symbols):
-            self._encoder.encode(np.ascontiguousarray(symbols, dtype=np.int32), _LAPLACE,
-                                 _as_params(means), _as_params(scales))
+    def encode(self, symbols: np.ndarray, base: np.ndarray, index: np.ndarray,
+               fraction: np.ndarray) -> None:
+        """Append `symbols` (B,) in [-32768, 32767]: the coarse bins of all, then the
+        offsets within bins wider than 1, then the escaped values, each in order."""
+        if not len(symbols):
+            return
+        table = _laplace_rows()
+        shift = table.shift[index]
+        coarse, offset = _laplace_coarse(symbols, base, shift)
+        self._encoder.encode(coarse.astype(np.int32), _CATEGORICAL, table(index, fraction))
+        escaped = _escaped(coarse)
+        inside = ~escaped & (shift > 0)
+        if inside.any():
+            self._encoder.encode(offset[inside].astype(np.int32), _UNIFORM,
+                                 (1 << shift[inside]).astype(np.int32))
+        if escaped.any():
+            values = (symbols[escaped] - PCM16_MIN).astype(np.int32)
+            self._encoder.encode(values, _UNIFORM, np.full(len(values), _ESCAPE_SIZE, np.int32))
 
 
 class LaplaceDecoder(_Decoder):
     """Decodes a payload written by `LaplaceEncoder`, a batch of samples at a time."""
 
-    def decode(self, means: np.ndarray, scales: np.ndarray) -> np.ndarray:
-        """Decode one sample for each (mean, scale)."""
-        return self._decode(_LAPLACE, _as_params(means), _as_params(scales))
+    def decode(self, base: np.ndarray, index: np.ndarray, fraction: np.ndarray) -> np.ndarray:
+        """Decode one sample for each (base, scale index, fraction)."""
+        table = _laplace_rows()
+        shift = table.shift[index]
+        coarse = self._decode(_CATEGORICAL, table(index, fraction))
+        escaped = _escaped(coarse)
+        inside = ~escaped & (shift > 0)
+        values = base + ((coarse - exact.LAPLACE_WINDOW - 1) << shift)
+        if inside.any():
+            values[inside] += self._decode(_UNIFORM, (1 << shift[inside]).astype(np.int32))
+        if escaped.any():
+            values[escaped] = self._decode(_UNIFORM, np.full(int(escaped.sum()), _ESCAPE_SIZE,
+                                                             np.int32)) + PCM16_MIN
+        if len(values) and (values.min() < PCM16_MIN or values.max() > PCM16_MAX):
+            raise FormatError("corrupted payload: a decoded sample is out of range")
+        return values
 
 
-def laplace_bits(symbols: np.ndarray, means: np.ndarray, scales: np.ndarray) -> float:
-    """Information content in bits of integer `symbols` under Laplace(means, scales)
-    quantized to unit bins (the unquantized-coder ideal, for reports)."""
-    return float(laplace_bits_each(symbols, means, scales).sum())
-
-
-def laplace_bits_each(symbols: np.ndarray, means: np.ndarray, scales: np.ndarray
-                      ) -> np.ndarray:
-    """`laplace_bits` of every symbol (for likelihood maps)."""
-    x, mu, b = (np.asarray(a, dtype=np.float64) for a in (symbols, means, scales))
-    d = np.abs(x - mu)
-    near = np.minimum(d, 0.5)
-    inner = np.log1p(-np.exp(-0.5 / b) * np.cosh(near / b))
-    outer = np.log(0.5) - (np.maximum(d, 0.5) - 0.5) / b + np.log(-np.expm1(-1.0 / b))
-    log_p = np.where(d < 0.5, inner, outer)
-    return -np.maximum(log_p, -60.0) / np.log(2.0)
+def laplace_bits_each(symbols: np.ndarray, base: np.ndarray, index: np.ndarray,
+                      fraction: np.ndarray) -> np.ndarray:
+    """Ideal bits of every sample under the exact quantized Laplace (for reports)."""
+    table = _laplace_rows()
+    shift = table.shift[index]
+    coarse, _ = _laplace_coarse(symbols, base, shift)
+    rows = table(index, fraction)
+    p = rows[np.arange(len(rows)), coarse] / rows.sum(1)
+    escaped = _escaped(coarse)
+    return -np.log2(p) + np.where(escaped, 16.0, shift)

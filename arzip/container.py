@@ -8,7 +8,13 @@ Layout (all integers little-endian; see docs/FORMAT.md):
     end      b"E" | total_len u64 | sha256 (32 bytes) | crc32 u32
 
 The JSON header names the codec by a stable string id, the model (name, version, sha256 of
-its weights), the coder settings and a codec-specific dictionary.
+its weights), the coder settings and a codec-specific dictionary; from version 3 also the
+arzip that wrote it ("writer").
+
+Versions: 3 is written. Every probability of a version-3 file is computed in exact
+arithmetic (`exact`), so it decodes on any machine. Versions 1 and 2 (arzip 0.1) are
+still read, but their model-coded data depended on the writer's machine and torch build:
+`PORTABLE_VERSIONS` says which versions a model-coded block may have.
 """
 
 from __future__ import annotations
@@ -23,8 +29,9 @@ from typing import BinaryIO
 from .errors import FormatError
 
 MAGIC = b"\x89ARZ"
-FORMAT_VERSION = 2  # what this arzip writes
-READABLE_VERSIONS = (1, 2)
+FORMAT_VERSION = 3  # what this arzip writes
+READABLE_VERSIONS = (1, 2, 3)
+PORTABLE_VERSIONS = (3,)  # model-coded data of these versions decode on any machine
 MAX_HEADER_JSON = 1 << 20
 # Preset dictionaries of the deflated JSON header: typical keys and values, so a header
 # costs a few dozen bytes (it matters for small files). Each is part of its format
@@ -49,7 +56,18 @@ _DICTIONARY_V2 = _DICTIONARY_V1 + (
     b'"shared":false,"taps":8},"block_frames":1048576,"chunk":2048,'
     b'"model":"quantized-laplace","schedule":"lanes-1","type":"range","words":"u32le"},'
     b'"model":{"name":"audio-wavenet-small","sha256":"')
-HEADER_DICTIONARIES = {1: _DICTIONARY_V1, 2: _DICTIONARY_V2}
+_DICTIONARY_V3 = _DICTIONARY_V2 + (
+    b'"writer":"arzip 0.2.0"'
+    b'{"codec":"bytes","codec_header":{},"coder":{"max_lanes":512,"min_lane_bytes":512,'
+    b'"mixer":{"count_limit":250,"floor":0.002,"learning_rate":0.02,"log2_rows":18,'
+    b'"match_model":true,"max_order":5,"prior":0.0005},"model":"categorical",'
+    b'"type":"range","words":"u32le"},"model":{"name":"text-byte-small","sha256":"'
+    b'"coder":{"adaptive":{"buckets":8,"count_limit":8192,"error_edges":[1,3,7],'
+    b'"lr":0.05,"prior":1,"weight_init":0.9,"weight_max":0.999,"weight_min":0.05},'
+    b'"model":{"name":"image-pixelcnn-small","sha256":"'
+    b'"model":"exact-laplace-1","schedule":"lanes-1","type":"range","words":"u32le"},'
+    b'"model":{"name":"audio-wavenet-small","sha256":"')
+HEADER_DICTIONARIES = {1: _DICTIONARY_V1, 2: _DICTIONARY_V2, 3: _DICTIONARY_V3}
 
 _HEAD = struct.Struct("<4sBI")
 _BLOCK = struct.Struct("<BIHIII")  # after the b"B" tag, before the record crc
@@ -75,10 +93,19 @@ class Header:
     coder: dict = field(default_factory=dict)
     codec_header: dict = field(default_factory=dict)
     version: int = FORMAT_VERSION
+    writer: str = ""  # "arzip X.Y.Z" (version 3 on)
 
     def to_json(self) -> dict:
-        return {"codec": self.codec, "model": self.model, "coder": self.coder,
-                "codec_header": self.codec_header}
+        out = {"codec": self.codec, "model": self.model, "coder": self.coder,
+               "codec_header": self.codec_header}
+        if self.version >= 3:
+            out["writer"] = self.writer
+        return out
+
+    @property
+    def portable(self) -> bool:
+        """Whether model-coded data of this file decodes on any machine."""
+        return self.version in PORTABLE_VERSIONS
 
 
 @dataclass
@@ -153,7 +180,7 @@ def read_header(stream: BinaryIO) -> Header:
         meta = json.loads(unpacker.decompress(body, MAX_HEADER_JSON))
         header = Header(codec=str(meta["codec"]), model=meta["model"],
                         coder=dict(meta["coder"]), codec_header=dict(meta["codec_header"]),
-                        version=version)
+                        version=version, writer=str(meta.get("writer", "arzip 0.1")))
     except (ValueError, KeyError, TypeError, zlib.error) as exc:
         raise FormatError(f"corrupted header ({exc})") from None
     model = header.model

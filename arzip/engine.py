@@ -21,8 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
-from . import container, zoo
-from .container import Block, End, Header, Method
+from . import __version__, container, zoo
+from .container import FORMAT_VERSION, Block, End, Header, Method
 from .errors import FormatError, IntegrityError, ModelError
 from .registry import SNIFF_BYTES, codec_class, detect
 
@@ -30,6 +30,7 @@ BLOCK_SIZE = 1 << 20
 MAX_BLOCK_SIZE = 1 << 24  # a reader refuses larger blocks (bounded memory)
 MAX_SIDE_SIZE = 1 << 28  # side data of a structured file (e.g. the alpha plane)
 SPOOL_SIZE = 1 << 25  # coded blocks of a structured file beyond this wait in a temp file
+WRITER = f"arzip {__version__}"
 Progress = Callable[[int], None]
 
 
@@ -150,7 +151,7 @@ def _compress_file(data: bytes, dst: BinaryIO, codec_id: str, model: zoo.ModelIn
     model = model or zoo.default_model(codec_id)
     codec = load_codec(codec_id, model)
     header = Header(codec=codec_id, model=model.header_entry, coder=codec.coder_settings(),
-                    codec_header=parsed.info)
+                    codec_header=parsed.info, writer=WRITER)
     stats = Stats(codec=codec_id, model=model.name, raw_bytes=len(parsed.output))
     method, best = min(_classical(parsed.side), key=lambda c: len(c[1]))
     parts = [container.pack_header(header),
@@ -186,7 +187,8 @@ def _compress_blocks(src: BinaryIO, dst: BinaryIO, model: zoo.ModelInfo,
     """The streaming path: blocks of bytes, each coded by the model or classically."""
     start, codec_id = time.perf_counter(), model.codec
     codec = load_codec(codec_id, model)
-    header = Header(codec=codec_id, model=model.header_entry, coder=codec.coder_settings())
+    header = Header(codec=codec_id, model=model.header_entry, coder=codec.coder_settings(),
+                    writer=WRITER)
     stats = Stats(codec=codec_id, model=model.name)
     out = container.pack_header(header)
     dst.write(out)
@@ -226,6 +228,22 @@ def _compress_blocks(src: BinaryIO, dst: BinaryIO, model: zoo.ModelInfo,
     return stats
 
 
+def _damaged(header: Header, index: int, exc: FormatError | IntegrityError) -> Exception:
+    """The error of a model-coded block that failed to decode: which block, and the two
+    possible causes with both versions."""
+    message = (f"block {index} is damaged or was written by an incompatible arzip (the file: "
+               f"format version {header.version}, written by {header.writer}; this is "
+               f"arzip {__version__}, format version {FORMAT_VERSION}): {exc}")
+    return type(exc)(message)
+
+
+def _machine_bound(header: Header) -> FormatError:
+    return FormatError(
+        f"this file was written by {header.writer} (format version {header.version}), whose "
+        "model-coded data decodes only with arzip 0.1 and the torch build and CPU that "
+        "wrote it; restore it there with arzip 0.1.x")
+
+
 def _decode_block(block: Block, codec_loader: Callable[[], object],
                   progress: Progress | None, max_size: int = MAX_BLOCK_SIZE) -> bytes:
     if block.raw_len > max_size:
@@ -262,6 +280,8 @@ def decompress_stream(src: BinaryIO, write: Callable[[bytes], object] | None,
     def get_codec():
         nonlocal codec
         if codec is None:
+            if not header.portable:
+                raise _machine_bound(header)
             if not header.model:
                 raise FormatError("corrupted header (no model recorded)")
             info = zoo.model_for_header(header.model, model_override)
@@ -280,8 +300,14 @@ def decompress_stream(src: BinaryIO, write: Callable[[bytes], object] | None,
         if isinstance(record, End):
             break
         done = stats.raw_bytes
-        data = _checked(record, _decode_block(
-            record, get_codec, (lambda k, done=done: progress(done + k)) if progress else None))
+        try:
+            data = _checked(record, _decode_block(
+                record, get_codec,
+                (lambda k, done=done: progress(done + k)) if progress else None))
+        except (FormatError, IntegrityError) as exc:
+            if record.method != Method.MODEL or not header.portable:
+                raise
+            raise _damaged(header, sum(stats.methods.values()), exc) from None
         stats.methods[record.method.name.lower()] = stats.methods.get(
             record.method.name.lower(), 0) + 1
         digest.update(data)
@@ -321,8 +347,18 @@ def _decode_file(src: BinaryIO, header: Header, get_codec: Callable[[], object],
     codec, info = get_codec(), header.codec_header
 
     def checked_blocks():
-        for raw in codec.decode(info, payloads(), progress):
-            yield _checked(records[-1], raw)
+        decoded = codec.decode(info, payloads(), progress)
+        while True:
+            try:
+                raw = next(decoded, None)
+                if raw is None:
+                    return
+                raw = _checked(records[-1], raw)
+            except (FormatError, IntegrityError) as exc:
+                if not records or not isinstance(records[-1], Block):
+                    raise
+                raise _damaged(header, 1 + stats.methods.get("model", 0), exc) from None
+            yield raw
             stats.methods["model"] = stats.methods.get("model", 0) + 1
 
     digest, length = hashlib.sha256(), 0
@@ -361,6 +397,7 @@ def describe(src: BinaryIO) -> dict:
         coded += len(record.payload)
     if record.total_len != raw and not structured(header.codec):
         raise FormatError("corrupted file (block lengths do not add up to the stored total)")
-    return {"format_version": header.version, "codec": header.codec, "model": header.model,
+    return {"format_version": header.version, "writer": header.writer,
+            "portable": header.portable, "codec": header.codec, "model": header.model,
             "coder": header.coder, "codec_header": header.codec_header,
             "original_bytes": record.total_len, "sha256": record.sha256.hex(), "blocks": blocks}

@@ -127,12 +127,16 @@ def model_for_header(entry: dict, override: str | None = None) -> ModelInfo:
     return info
 
 
-def export_model(path: Path, name: str, codec: str, config: dict, state_dict: dict) -> str:
-    """Write an exported model file; return its sha256."""
+def export_model(path: Path, name: str, codec: str, config: dict, state_dict: dict,
+                 quant: dict | None = None) -> str:
+    """Write an exported model file; return its sha256. `quant` holds the activation scales
+    of the exact-arithmetic network (the codec's `calibrate`), which coding requires."""
     buffer = io.BytesIO()
-    torch.save({"name": name, "codec": codec, "config": dict(config),
-                "state_dict": {k: v.detach().clone().contiguous() for k, v in state_dict.items()}},
-               buffer)
+    exported = {"name": name, "codec": codec, "config": dict(config),
+                "state_dict": {k: v.detach().clone().contiguous() for k, v in state_dict.items()}}
+    if quant is not None:
+        exported["quant"] = dict(quant)
+    torch.save(exported, buffer)
     data = buffer.getvalue()
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)

@@ -9,7 +9,10 @@ import torch
 
 from arzip import zoo
 from arzip.codecs.audio.model import AudioModelConfig, WaveNet
+from arzip.codecs.audio.training import calibration as audio_calibration
 from arzip.codecs.image.model import ImageModelConfig, PixelCNN
+from arzip.codecs.image.training import calibration as image_calibration
+from arzip.codecs.text.exact_model import calibrate as text_calibrate
 from arzip.codecs.text.model import ByteTransformer, TextModelConfig
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -21,7 +24,8 @@ TINY_AUDIO_CONFIG = AudioModelConfig(channels=8, layers=3, head=8, taps=4)
 def make_tiny_model(path: Path, seed: int = 0, name: str = "tiny-test@1") -> Path:
     torch.manual_seed(seed)
     model = ByteTransformer(TINY_CONFIG)
-    zoo.export_model(path, name, "bytes", TINY_CONFIG.to_dict(), model.state_dict())
+    quant = text_calibrate(model, torch.randint(0, 256, (8, TINY_CONFIG.context)))
+    zoo.export_model(path, name, "bytes", TINY_CONFIG.to_dict(), model.state_dict(), quant)
     return path
 
 
@@ -44,7 +48,7 @@ def tiny_image_model(tmp_path_factory) -> str:
     model = PixelCNN(TINY_IMAGE_CONFIG)
     path = tmp_path_factory.mktemp("image_models") / "tiny-image.pt"
     zoo.export_model(path, "tiny-image@1", "image", TINY_IMAGE_CONFIG.to_dict(),
-                     model.state_dict())
+                     model.state_dict(), image_calibration(model, None))
     return str(path)
 
 
@@ -56,7 +60,7 @@ def make_tiny_audio_model(path: Path, seed: int = 0) -> Path:
     with torch.no_grad():
         model.out.weight.normal_(0.0, 0.02)
     zoo.export_model(path, f"tiny-audio-{seed}@1", "audio", TINY_AUDIO_CONFIG.to_dict(),
-                     model.state_dict())
+                     model.state_dict(), audio_calibration(model, None))
     return path
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+import arzip
 from arzip import container, engine, zoo
 from arzip.container import MAGIC, Block, End, Header, Method
 from arzip.errors import ArzipError, CodecError, FormatError, IntegrityError, ModelError
@@ -400,11 +401,33 @@ def test_unknown_coder_settings_are_a_format_error(tiny_model):
         engine.load_codec("bytes", zoo.find_model(tiny_model), header.coder)
 
 
-def test_version_1_headers_are_still_read():
-    """Files written before format version 2 (its header dictionary) decode as before."""
+@pytest.mark.parametrize("version", [1, 2])
+def test_machine_bound_versions_are_read_and_their_model_data_refused(version, tiny_model):
+    """Headers of arzip 0.1 (versions 1 and 2) are still read; their classical blocks still
+    decode, their model-coded blocks are refused with one line naming the version."""
     header = container.Header(codec="bytes", model={"name": "m", "version": "1", "sha256": "ab"},
-                              coder={"type": "range"}, version=1)
+                              coder={"type": "range"}, version=version, writer="arzip 0.1")
     packed = container.pack_header(header)
-    assert packed[4] == 1
-    assert container.read_header(io.BytesIO(packed)) == header
-    assert container.pack_header(container.Header(codec="bytes"))[4] == container.FORMAT_VERSION
+    assert packed[4] == version
+    assert container.read_header(io.BytesIO(packed)) == header and not header.portable
+    data = b"abc" * 100
+    classical = container.Block(container.Method.ZLIB, len(data), 0, container.crc32(data),
+                                zlib.compress(data))
+    end = container.pack_end(container.End(len(data), hashlib.sha256(data).digest()))
+    out = io.BytesIO()
+    engine.decompress_stream(io.BytesIO(packed + container.pack_block(classical) + end),
+                             out.write)
+    assert out.getvalue() == data
+    model = container.Block(container.Method.MODEL, len(data), 1, container.crc32(data),
+                            b"\0\0\0\1")
+    with pytest.raises(FormatError, match=f"format version {version}.*arzip 0.1"):
+        engine.decompress_stream(io.BytesIO(packed + container.pack_block(model) + end), None,
+                                 tiny_model)
+
+
+def test_new_files_are_portable_and_name_their_writer(tiny_model):
+    packed = io.BytesIO()
+    engine.compress_stream(io.BytesIO(b"hello hello hello"), packed, tiny_model)
+    header = container.read_header(io.BytesIO(packed.getvalue()))
+    assert header.version == container.FORMAT_VERSION == 3 and header.portable
+    assert header.writer == f"arzip {arzip.__version__}"

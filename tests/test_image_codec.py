@@ -21,7 +21,9 @@ from arzip.codecs.image import codec as image_codec
 from arzip.codecs.image import formats
 from arzip.codecs.image.adaptive import AdaptiveConfig, ResidualMixer
 from arzip.codecs.image.codec import ImageCodec, pixels_from_blocks
+from arzip.codecs.image.exact_model import ExactPixelCNN
 from arzip.codecs.image.model import ImageModelConfig, PixelCNN
+from arzip.codecs.image.training import calibration as image_calibration
 from arzip.codecs.image.wavefront import Wavefront, step_count
 from arzip.errors import ArzipError
 
@@ -42,21 +44,41 @@ def encode(image: Image.Image, fmt: str, **options) -> bytes:
     return out.getvalue()
 
 
-@pytest.mark.parametrize("height,width", SIZES)
-def test_wavefront_steps_equal_the_whole_image_network(height, width):
-    torch.manual_seed(1)
+def exact_model(seed: int = 1) -> tuple[PixelCNN, ExactPixelCNN]:
+    torch.manual_seed(seed)
     model = PixelCNN(ImageModelConfig(channels=12, layers=3, mixtures=2)).eval()
+    with torch.no_grad():  # a head that depends on the pixels (it starts at zero)
+        model.head.weight.normal_(0.0, 0.05)
+    return model, ExactPixelCNN(model, image_calibration(model, None))
+
+
+@pytest.mark.parametrize("height,width", SIZES)
+@pytest.mark.parametrize("span", [1, 3, 32])
+def test_wavefront_steps_equal_the_whole_image_network(height, width, span):
+    """The decoder's one step at a time, and the encoder's many, give the whole-image
+    network's integers exactly."""
+    _, model = exact_model()
     pixels = np.random.default_rng(2).integers(0, 256, (height, width, 3), dtype=np.uint8)
+    whole = model.image_params(pixels, band=4)
+    wave, stepped = Wavefront(model, height, width, span), np.full_like(whole, np.nan)
+    if span > 1:
+        wave.set_pixels(*np.indices((height, width)).reshape(2, -1), pixels.reshape(-1, 3))
+    total = step_count(height, width)
+    for t0 in range(0, total, span):
+        rows, cols, params = wave.params(t0, min(total, t0 + span))
+        stepped[rows, cols] = params
+        wave.set_pixels(rows, cols, pixels[rows, cols])
+    assert np.array_equal(stepped, whole)
+
+
+def test_exact_network_follows_the_float_network():
+    """Integer activations and tables stay close to the float model it was made from."""
+    model, exact = exact_model()
+    pixels = smooth(20, 24)
     with torch.no_grad():
         unit = torch.from_numpy(pixels).permute(2, 0, 1)[None].float() / 127.5 - 1
-        whole = model(unit)[0].permute(1, 2, 0)
-        wave, stepped = Wavefront(model, height, width), torch.full_like(whole, float("nan"))
-        for t in range(step_count(height, width)):
-            rows, cols = wave.positions(t)
-            if len(rows):
-                stepped[rows, cols] = wave.params(t, rows, cols)
-                wave.set_pixels(rows, cols, pixels[rows, cols])
-    assert torch.allclose(stepped, whole, atol=1e-5)
+        float_params = model(unit)[0].permute(1, 2, 0).numpy()
+    assert np.abs(exact.image_params(pixels) - float_params).max() < 0.02
 
 
 def test_network_is_causal():
@@ -311,7 +333,7 @@ def test_adaptive_statistics_learn_what_the_network_misses():
     for _ in range(60):
         centre = rng.integers(10, 240, 64)
         net = np.exp(-0.5 * ((np.arange(256)[None] - centre[:, None]) / 2.0) ** 2) + 1e-9
-        probs = mixer.mix(0, net / net.sum(1, keepdims=True), np.arange(64))
+        probs = mixer.mix(0, np.rint(net * 2.0 ** 24), np.arange(64))
         assert np.allclose(probs.sum(1), 1.0)
         symbols = centre + 3
         costs.append(-np.log2(probs[np.arange(64), symbols]).mean())

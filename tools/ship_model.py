@@ -1,7 +1,11 @@
-"""Bundle a trained checkpoint as a default model: weights, manifest entry and model card.
+"""Bundle a trained model as a default model: weights, calibration, manifest entry and card.
 
-    python tools/ship_model.py ~/.cache/arzip/train/text.pt --name text-byte-small@1 \
+    python tools/ship_model.py ~/.cache/arzip/train/text.pt --name text-byte-small@2 \
         [--bench bench/results/dev.json]
+
+SOURCE is a training checkpoint or an exported model file (or a bundled model's id). The
+exact-arithmetic activation scales are calibrated on the training data (`--data`) by the
+codec's training module and stored in the shipped file.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import torch
 from arzip import zoo
 
 MODELS = Path(__file__).resolve().parents[1] / "codecs" / "models"
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 CARDS = {  # codec -> (kind for `arzip train`, architecture, training data, dev monitor)
     "bytes": ("text", "causal byte Transformer, multi-query attention, rotary positions, "
               "sliding-window KV cache",
@@ -61,21 +66,51 @@ def network_alone(state: dict, dev: Path) -> list[str]:
     return lines
 
 
+def load_source(source: str) -> dict:
+    """A checkpoint-like dict (model, model_config, step, history, train_config) from a
+    training checkpoint, an exported model file or a bundled model id."""
+    path = Path(source)
+    if not path.is_file():
+        exported = zoo.load_weights(zoo.find_model(source))
+    else:
+        exported = torch.load(path, weights_only=False)
+    if "state_dict" not in exported:
+        return exported  # a training checkpoint
+    return {"model": exported["state_dict"], "model_config": exported["config"], "step": 0,
+            "history": [], "train_config": {}}
+
+
+def calibration(codec: str, state: dict, data: Path) -> dict:
+    """The codec's activation scales of the exact network for these weights."""
+    import importlib
+
+    from arzip.cli import TRAIN_KINDS
+
+    kind = CARDS[codec][0]
+    _, _, _, function = TRAIN_KINDS[kind]
+    training = importlib.import_module(f"arzip.codecs.{function.partition(':')[0]}")
+    model = training.build_model(state["model_config"])
+    model.load_state_dict(state["model"])
+    return training.calibration(model.eval(), data)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("checkpoint", type=Path)
-    parser.add_argument("--name", default="text-byte-small@1")
+    parser.add_argument("checkpoint", help="training checkpoint, exported model or model id")
+    parser.add_argument("--data", type=Path, help="training folder for the calibration")
+    parser.add_argument("--name", default="text-byte-small@2")
     parser.add_argument("--minutes", type=float, help="wall time the training took")
     parser.add_argument("--codec", default="bytes")
     parser.add_argument("--bench", type=Path, help="benchmark JSON with the dev figures")
     parser.add_argument("--dev", type=Path, help="dev folder: network-alone bits per file")
     parser.add_argument("--reproduce", help="the training commands, when not a single run")
     args = parser.parse_args()
-    state = torch.load(args.checkpoint, weights_only=False)
+    state = load_source(args.checkpoint)
     stem = args.name.replace("@", "-")
     weights = MODELS / f"{stem}.pt"
+    quant = calibration(args.codec, state, args.data or DATA / CARDS[args.codec][0] / "train")
     digest = zoo.export_model(weights, args.name, args.codec, state["model_config"],
-                              state["model"])
+                              state["model"], quant)
     params = sum(v.numel() for v in state["model"].values())
     manifest_path = MODELS / "models.json"
     manifest = json.loads(manifest_path.read_text())
@@ -96,8 +131,13 @@ def main() -> None:
              f"- architecture: {architecture}; config `{json.dumps(state['model_config'])}`",
              f"- parameters: {params:,} (float32, {weights.stat().st_size:,} bytes on disk)",
              f"- training data: {data}",
-             f"- training: {state['step']} steps of AdamW (lr {train_cfg['lr']}, cosine to "
-             f"{train_cfg['min_lr']}, seed {train_cfg['seed']}) on 2 CPU cores{took}",
+             (f"- training: {state['step']} steps of AdamW (lr {train_cfg['lr']}, cosine to "
+              f"{train_cfg['min_lr']}, seed {train_cfg['seed']}) on 2 CPU cores{took}"
+              if train_cfg else f"- training: the float weights of `{args.checkpoint}`"),
+             "- exact arithmetic: activation scales calibrated on the training data by "
+             "`calibration` in the codec's training module (stored in the file); coding runs "
+             "the network with integer activations and weights (see the codec's "
+             "`exact_model.py`)",
              "- reproduce: " + (args.reproduce or f"`arzip train {kind} --dev {dev} "
                                  f"--steps {state['step']}`")
              + f", then `python tools/ship_model.py <checkpoint> --codec {args.codec} "

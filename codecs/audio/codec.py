@@ -10,8 +10,13 @@ lanes, then channel 1 of the stereo lanes given their channel 0. Every lane star
 silence (zeros before its first frame), the price of decoding in parallel
 (measured in the README). The layout is a pure function of frames, channels and the two
 settings recorded in the header. The network's distribution of each sample is then
-corrected by the per-lane adaptive stage (`adaptive.py`) before it is coded. Encoder and
-decoder run one schedule, `_run`: the same steps, the same shapes, one torch thread.
+corrected by the per-lane adaptive stage (`adaptive.py`) before it is coded.
+
+Everything that sets a probability is exact (`exact_model`, `lpc`, `adaptive`): the
+encoder, which knows the samples, runs the classical predictor, the network and the
+adaptive stage over whole lanes at once (`_encode_block`); the decoder runs them frame by
+frame (`_decode_block`); both compute the same bits and code each step's samples in the
+same order: channel 0 of the running lanes, then channel 1 of the running stereo lanes.
 """
 
 from __future__ import annotations
@@ -20,30 +25,26 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
+from arzip import exact, kernels
 from arzip.coding import LaplaceDecoder, LaplaceEncoder, laplace_bits_each
 from arzip.errors import FormatError
-from arzip.runtime import single_thread
 
-from . import formats
-from .adaptive import AdaptiveConfig, Cascade
+from . import formats, lpc
+from .adaptive import AdaptiveConfig, Cascade, run_all
+from .exact_model import ExactWaveNet, distribution, log_scales
 from .model import AudioModelConfig, WaveNet, rate_code
-from .stepper import WaveNetStep
 
 CODEC_ID = "audio"
 SCHEDULE = "lanes-1"
+CODER_MODEL = "exact-laplace-1"
 BLOCK_FRAMES = 1 << 20
 CHUNK = 2048  # frames per lane: bits vs speed measured on training clips (README)
 PROGRESS_EVERY = 64  # steps between progress callbacks
 MAX_FRAMES = 1 << 40
-MEAN_MIN, MEAN_MAX = -40000.0, 40000.0
-REPORT_BUFFER = 1 << 16
+LN_SCALE_MIN = exact.ln_fixed(exact.LAPLACE_SCALE_MIN, 60) / 2.0 ** 60
 
 Progress = Callable[[int], None]
-# called per step and channel with (channel, step, lanes (n,), means (n,), scales (n,));
-# codes (encoder) or decodes (decoder) those samples and returns them (n,)
-CodeFn = Callable[[int, int, np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 
 
 @dataclass
@@ -79,19 +80,20 @@ class AudioCodec:
     codec_id = CODEC_ID
     structured = True  # whole files: analyze -> side data + symbols -> rebuild
 
-    def __init__(self, model: WaveNet, block_frames: int = BLOCK_FRAMES, chunk: int = CHUNK,
-                 adaptive: AdaptiveConfig | None = None) -> None:
-        self.model = model.eval()
+    def __init__(self, model: ExactWaveNet, block_frames: int = BLOCK_FRAMES,
+                 chunk: int = CHUNK, adaptive: AdaptiveConfig | None = None) -> None:
+        self.model = model
         self.block_frames, self.chunk = block_frames, chunk
         self.adaptive = adaptive or AdaptiveConfig()
 
     @classmethod
     def from_weights(cls, exported: dict, coder: dict | None = None) -> AudioCodec:
-        model = WaveNet(AudioModelConfig(**exported["config"]))
-        model.load_state_dict(exported["state_dict"])
+        network = WaveNet(AudioModelConfig(**exported["config"]))
+        network.load_state_dict(exported["state_dict"])
+        model = ExactWaveNet(network, exported["quant"])
         if coder is None:
             return cls(model)
-        if coder.get("schedule") != SCHEDULE or coder.get("model") != "quantized-laplace":
+        if coder.get("schedule") != SCHEDULE or coder.get("model") != CODER_MODEL:
             raise ValueError(f"schedule {coder.get('schedule')!r}")
         block_frames, chunk = int(coder["block_frames"]), int(coder["chunk"])
         if not 1 <= chunk <= block_frames <= BLOCK_FRAMES:
@@ -103,7 +105,7 @@ class AudioCodec:
 
     def coder_settings(self) -> dict:
         """What a decoder needs besides the model (stored in the .arz header)."""
-        return {"type": "range", "model": "quantized-laplace", "words": "u32le",
+        return {"type": "range", "model": CODER_MODEL, "words": "u32le",
                 "schedule": SCHEDULE, "block_frames": self.block_frames, "chunk": self.chunk,
                 "adaptive": self.adaptive.to_dict()}
 
@@ -131,37 +133,106 @@ class AudioCodec:
         except (KeyError, ValueError, TypeError, IndexError, RuntimeError) as exc:
             raise FormatError(f"corrupted audio layout in the header ({exc})") from None
 
-    def _run(self, lanes: Lanes, frames: int, channels: int, rate: int, code: CodeFn,
-             progress: Progress | None, done: int) -> bytes:
-        """The shared schedule of one block: per step, probabilities -> `code`.
+    def _encode_block(self, piece: np.ndarray, rate: int, progress: Progress | None,
+                      done: int, bits_out: np.ndarray | None) -> tuple[bytes, float]:
+        """(payload, ideal bits) of one block of (frames, channels) samples."""
+        frames, channels = piece.shape
+        lanes = block_lanes(frames, channels, self.chunk)
+        count, steps = len(lanes.length), lanes.steps
+        t = np.arange(steps)
+        running = t[None, :] < lanes.length[:, None]  # (lanes, steps)
+        frame = np.minimum(lanes.start[:, None] + t[None, :], frames - 1)
+        x = np.zeros((count, steps, 2))
+        x[..., 0] = np.where(running, piece[frame, lanes.channel[:, None]], 0)
+        pair = np.minimum(lanes.channel + 1, channels - 1)
+        x[..., 1] = np.where(running & lanes.stereo[:, None], piece[frame, pair[:, None]], 0)
+        signals = x.transpose(0, 2, 1).reshape(2 * count, steps)
+        prediction, scale = (a.reshape(count, 2, steps).transpose(0, 2, 1)
+                             for a in lpc.analyse(signals))
+        m = self.model
+        codes = np.full(count, rate_code(rate))
+        flat = lambda a: np.ascontiguousarray(a.reshape(count * steps, -1))  # noqa: E731
+        features = m.features(flat(x), flat(prediction), flat(scale),
+                              np.repeat(lanes.stereo.astype(np.float64), steps),
+                              np.repeat(codes, steps))
+        out = flat(m.forward(features.reshape(count, steps, -1)))
+        error = x - prediction
+        taps = m.cfg.taps
+        padded = np.concatenate([np.zeros((count, taps, 2)), error], 1)
+        history = np.stack([padded[:, taps - k - 1:taps - k - 1 + steps] for k in range(taps)],
+                           -1)  # (lanes, steps, 2, taps): errors t-1 ... t-taps
+        logs = np.empty((count * steps, 2))
+        log_scales(flat(scale), m.log_table, logs)
+        net_mean, net_scale = np.zeros((count, steps, 2)), np.ones((count, steps, 2))
+        for channel in (0, 1):
+            mean_c, scale_c = np.empty(count * steps), np.empty(count * steps)
+            distribution(out, channel, np.ascontiguousarray(history.reshape(-1, 2, taps)),
+                         flat(prediction), logs, flat(error)[:, 0], m.exp_table, mean_c,
+                         scale_c)
+            net_mean[..., channel] = mean_c.reshape(count, steps)
+            net_scale[..., channel] = scale_c.reshape(count, steps)
+        means, scales = run_all(self.adaptive, lanes.length, lanes.stereo, x, net_mean,
+                                net_scale)
+        base, index, fraction = laplace_params(means.reshape(-1), scales.reshape(-1))
+        shape = (count, steps, 2)
+        base, index, fraction = (a.reshape(shape) for a in (base, index, fraction))
+        symbols = x.astype(np.int64)
+        encoder, bits = LaplaceEncoder(), 0.0
+        for step in range(steps):
+            for channel in (0, 1):
+                active = np.flatnonzero(running[:, step] & (lanes.stereo if channel else True))
+                if not len(active):
+                    continue
+                params = (base[active, step, channel], index[active, step, channel],
+                          fraction[active, step, channel])
+                encoder.encode(symbols[active, step, channel], *params)
+                each = laplace_bits_each(symbols[active, step, channel], *params)
+                bits += float(each.sum())
+                if bits_out is not None:
+                    bits_out[lanes.start[active] + step, lanes.channel[active] + channel] = each
+                done += len(active)
+            if progress and (step + 1) % PROGRESS_EVERY == 0:
+                progress(done)
+        return encoder.finish(), bits
 
-        Returns the block's samples as interleaved little-endian int16 bytes; `progress`
-        gets the number of samples coded so far (from `done`)."""
-        state = WaveNetStep(self.model, torch.from_numpy(lanes.stereo.astype(np.float32)),
-                            torch.full((len(lanes.stereo),), rate_code(rate)))
-        cascade = Cascade(self.adaptive, len(lanes.stereo))
+    def _decode_block(self, payload: bytes, frames: int, channels: int, rate: int,
+                      progress: Progress | None, done: int) -> bytes:
+        """The block's samples as interleaved little-endian int16 bytes."""
+        lanes = block_lanes(frames, channels, self.chunk)
+        count, m = len(lanes.length), self.model
+        decoder = LaplaceDecoder(payload)
+        classical = lpc.BackwardLPC(2 * count)  # rows: lane 0 ch 0, lane 0 ch 1, lane 1 ...
+        state = m.new_state(count)
+        cascade = Cascade(self.adaptive, count)
+        stereo, codes = lanes.stereo.astype(np.float64), np.full(count, rate_code(rate))
+        errors = np.zeros((count, 2, m.cfg.taps))  # newest first
         out = np.zeros((frames, channels), dtype=np.int16)
-        frame = torch.zeros(len(lanes.stereo), 2)
+        logs = np.empty((count, 2))
         for t in range(lanes.steps):
             running = lanes.length > t
-            state.outputs()
-            frame.zero_()
+            prediction = classical.predict().reshape(count, 2)
+            scale = classical.scale.reshape(count, 2).copy()
+            head = m.step(state)
+            log_scales(scale, m.log_table, logs)
+            frame = np.zeros((count, 2))
             for channel in (0, 1):
                 active = np.flatnonzero(running & (lanes.stereo if channel else True))
                 if not len(active):
                     continue
-                mean, scale = state.distribution(channel, frame[:, 0] if channel else None)
-                net_mean = mean.numpy()[active].astype(np.float64)
-                means, scales = cascade.adjust(channel, net_mean,
-                                               scale.numpy()[active].astype(np.float64), active)
-                means = np.clip(means, MEAN_MIN, MEAN_MAX)
-                values = code(channel, t, active, means, scales)
-                cascade.update(channel, values.astype(np.float64), net_mean, means, scales, active)
-                frame[torch.from_numpy(active), channel] = torch.from_numpy(
-                    values.astype(np.float32))
+                n = len(active)
+                net_mean, net_scale = np.empty(n), np.empty(n)
+                error0 = frame[active, 0] - prediction[active, 0]
+                distribution(head[active], channel, errors[active], prediction[active],
+                             logs[active], error0, m.exp_table, net_mean, net_scale)
+                means, scales = cascade.adjust(channel, net_mean, net_scale, active)
+                values = decoder.decode(*laplace_params(means, scales))
+                cascade.update(channel, values, net_mean, means, scales, active)
+                frame[active, channel] = values
                 out[lanes.start[active] + t, lanes.channel[active] + channel] = values
-                done += len(active)
-            state.push(frame)
+                done += n
+            m.push(state, m.features(frame, prediction, scale, stereo, codes))
+            errors = np.concatenate([(frame - prediction)[:, :, None], errors[:, :, :-1]], 2)
+            classical.push(frame.reshape(-1), prediction.reshape(-1))
             if progress and (t + 1) % PROGRESS_EVERY == 0:
                 progress(done)
         return out.astype("<i2").tobytes()
@@ -175,15 +246,13 @@ class AudioCodec:
         frames, channels = samples.shape
         rate = audio_shape(info)[2] if info else 16000
         done = 0
-        with single_thread(), torch.no_grad():
-            for block in self.blocks(frames):
-                piece = samples[block.start:block.stop].astype(np.int16)  # native order
-                lanes = block_lanes(len(piece), channels, self.chunk)
-                coder = _BlockEncoder(piece, lanes, None if bits_out is None
-                                      else bits_out[block.start:block.stop])
-                raw = self._run(lanes, len(piece), channels, rate, coder, progress, done)
-                done += piece.size
-                yield raw, coder.encoder.finish(), coder.bits
+        for block in self.blocks(frames):
+            piece = samples[block.start:block.stop].astype(np.int16)  # native order
+            payload, bits = self._encode_block(
+                piece, rate, progress, done,
+                None if bits_out is None else bits_out[block.start:block.stop])
+            done += piece.size
+            yield piece.astype("<i2").tobytes(), payload, bits
 
     def decode(self, info: dict, payloads: Iterator[tuple[bytes, int]],
                progress: Progress | None = None) -> Iterator[bytes]:
@@ -191,17 +260,26 @@ class AudioCodec:
         each block's raw samples are yielded back (for the container's CRC check)."""
         frames, channels, rate = audio_shape(info)
         done = 0
-        with single_thread(), torch.no_grad():
-            for block in self.blocks(frames):
-                payload, raw_len = next(payloads, (None, 0))
-                if payload is None:
-                    raise FormatError("truncated file (audio blocks missing)")
-                if raw_len != 2 * len(block) * channels:
-                    raise FormatError("corrupted block header (audio block length)")
-                lanes = block_lanes(len(block), channels, self.chunk)
-                coder = _BlockDecoder(payload)
-                yield self._run(lanes, len(block), channels, rate, coder, progress, done)
-                done += len(block) * channels
+        for block in self.blocks(frames):
+            payload, raw_len = next(payloads, (None, 0))
+            if payload is None:
+                raise FormatError("truncated file (audio blocks missing)")
+            if raw_len != 2 * len(block) * channels:
+                raise FormatError("corrupted block header (audio block length)")
+            yield self._decode_block(payload, len(block), channels, rate, progress, done)
+            done += len(block) * channels
+
+
+def laplace_params(means: np.ndarray, scales: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The exact coding parameters (floor of the mean, scale index, mean fraction)."""
+    n = len(means)
+    base, index, fraction = (np.empty(n, dtype=np.int64) for _ in range(3))
+    kernels.laplace_params(np.ascontiguousarray(means, dtype=np.float64),
+                           np.ascontiguousarray(scales, dtype=np.float64), exact.log_table(),
+                           LN_SCALE_MIN, exact.LAPLACE_SCALES, exact.LAPLACE_FRACTIONS,
+                           base, index, fraction)
+    return base, index, fraction
 
 
 def audio_shape(info: dict) -> tuple[int, int, int]:
@@ -214,58 +292,3 @@ def audio_shape(info: dict) -> tuple[int, int, int]:
             and 0 <= shape[2] < 1 << 32):
         raise FormatError(f"corrupted header (audio shape {shape})")
     return shape
-
-
-class _BlockEncoder:
-    """The encoder's CodeFn: codes the known samples and counts their ideal bits."""
-
-    def __init__(self, samples: np.ndarray, lanes: Lanes,
-                 bits_out: np.ndarray | None = None) -> None:
-        self.samples, self.lanes, self.bits_out = samples, lanes, bits_out
-        self.encoder = LaplaceEncoder()
-        # (symbol, mean, scale, frame, channel) of what was coded, for the ideal-bits
-        # report: a fixed buffer, summed when full (bounded memory, few numpy calls a step)
-        self._coded, self._count, self._bits = np.empty((5, REPORT_BUFFER)), 0, 0.0
-
-    def __call__(self, channel: int, t: int, active: np.ndarray, means: np.ndarray,
-                 scales: np.ndarray) -> np.ndarray:
-        rows = self.lanes.start[active] + t
-        columns = self.lanes.channel[active] + channel
-        symbols = self.samples[rows, columns].astype(np.int64)
-        self.encoder.encode(symbols, means, scales)
-        n = len(symbols)
-        if self._count + n > REPORT_BUFFER:
-            self._flush()
-        if n > REPORT_BUFFER:  # more lanes than the buffer holds
-            self._add(np.stack([symbols, means, scales, rows, columns]))
-        else:
-            self._coded[:, self._count:self._count + n] = symbols, means, scales, rows, columns
-            self._count += n
-        return symbols
-
-    def _add(self, coded: np.ndarray) -> None:
-        bits = laplace_bits_each(*coded[:3])
-        self._bits += float(bits.sum())
-        if self.bits_out is not None:
-            self.bits_out[coded[3].astype(np.int64), coded[4].astype(np.int64)] = bits
-
-    def _flush(self) -> None:
-        self._add(self._coded[:, :self._count])
-        self._count = 0
-
-    @property
-    def bits(self) -> float:
-        """Ideal bits of everything coded so far (for the report)."""
-        self._flush()
-        return self._bits
-
-
-class _BlockDecoder:
-    """The decoder's CodeFn: decodes the samples from one block's payload."""
-
-    def __init__(self, payload: bytes) -> None:
-        self.decoder = LaplaceDecoder(payload)
-
-    def __call__(self, channel: int, t: int, active: np.ndarray, means: np.ndarray,
-                 scales: np.ndarray) -> np.ndarray:
-        return self.decoder.decode(means, scales)

@@ -144,3 +144,31 @@ def train_audio_model(train_dir: Path, dev_dir: Path | None, checkpoint: Path,
     evaluate = dev_evaluator(dev_dir) if dev_dir else (lambda m: float("nan"))
     return train(model, corpus.batch, sample_loss, evaluate, train_config, checkpoint,
                  cfg.to_dict())
+
+
+def build_model(config: dict) -> WaveNet:
+    """A model of this codec's architecture for `config` (weights not loaded)."""
+    from .model import AudioModelConfig
+
+    return WaveNet(AudioModelConfig(**config))
+
+
+CALIBRATION_BATCHES = 4
+
+
+def calibration(model: WaveNet, data_dir: Path | None, seed: int = 0) -> dict:
+    """Activation scales of the exact network, from random crops of the training audio
+    (random-walk signals when there is none): stored in the exported model file."""
+    from .exact_model import calibrate
+
+    rng = np.random.default_rng(seed)
+    if data_dir is not None and Path(data_dir).is_dir():
+        corpus = AudioCorpus(Path(data_dir))
+        batches = [corpus.batch(rng) for _ in range(CALIBRATION_BATCHES)]
+        batch = [torch.cat([b[i] for b in batches]) for i in range(5)]
+    else:
+        walk = np.cumsum(rng.normal(0, 300, (BATCH_SIZE, CROP, 2)), axis=1)
+        x = np.clip(np.round(walk), -32768, 32767).astype(np.float32)
+        batch = [torch.from_numpy(x), *classical(x), torch.ones(BATCH_SIZE),
+                 torch.zeros(BATCH_SIZE)]
+    return calibrate(model.eval(), *batch)

@@ -12,8 +12,10 @@ distribution is
 with the weight w[c] learned online by gradient steps on the coded log-loss. Counts are
 halved when a context reaches `count_limit`, so the statistics follow the image.
 
-Arithmetic is float64 numpy (+ - * / only, no transcendental functions) run in one thread
-in a fixed order, so encoder and decoder compute the same floats.
+Exact on every machine: counts are integers (units of 1/32 of an observation), so their
+sums are exact in any order; the weights' gradient is rounded to an integer multiple of
+2^-16 per symbol before it is summed per context; everything else is float64 +, -, *, /
+applied elementwise in a fixed order.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from dataclasses import dataclass
 import numpy as np
 
 _VALUES = np.arange(256)
+COUNT_UNIT = 32  # an observation adds 32 to its count; the prior is 1 (1/32 observation)
+GRAD_BITS = 16
 
 
 @dataclass
@@ -30,12 +34,12 @@ class AdaptiveConfig:
     """Settings of the residual mixer (stored in the .arz header)."""
 
     buckets: int = 8
-    prior: float = 0.03  # initial count of every residual
+    prior: int = 1  # initial count of every residual, in units of 1/COUNT_UNIT
     lr: float = 0.05  # step size of the mixing weights
     weight_init: float = 0.9  # initial weight of the network
     weight_min: float = 0.05
     weight_max: float = 0.999
-    count_limit: float = 8192.0  # halve a context's counts beyond this total
+    count_limit: int = 8192  # halve a context's counts beyond this many observations
     error_edges: tuple[int, ...] = (1, 3, 7)  # |left residual| buckets: 0, 1-2, 3-6, 7+
 
 
@@ -47,27 +51,28 @@ class ResidualMixer:
         self.edges = np.asarray(cfg.error_edges, dtype=np.int64)
         self.left_error = np.zeros((height, 3), dtype=np.int64)  # per row: last |x - m|
         contexts = 3 * cfg.buckets * (len(self.edges) + 1)
-        self.counts = np.full((contexts, 511), cfg.prior)
+        self.counts = np.full((contexts, 511), int(cfg.prior), dtype=np.int64)
         self.windows = np.lib.stride_tricks.sliding_window_view(self.counts, 256, axis=1)
         # -0.5**1 .. -0.5**(B-1), ascending: searchsorted(-p) counts the halvings p is below
         self.halvings = -(0.5 ** np.arange(1, cfg.buckets))
-        self.totals = self.counts.sum(1)
+        self.observed = np.zeros(contexts, dtype=np.int64)  # observations since a halving
         self.weights = np.full(contexts, cfg.weight_init)
         self._last: tuple = ()
 
-    def mix(self, channel: int, probs: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        """The coded (n, 256) distribution for network probabilities `probs` (n, 256) of
-        the pixels in `rows` (they must sum to about 1: they are not renormalised)."""
-        mode = probs.argmax(1)
+    def mix(self, channel: int, freqs: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """The coded (n, 256) distribution for the network's integer frequencies `freqs`
+        (n, 256) of the pixels in `rows`."""
+        probs = freqs / freqs.sum(1, keepdims=True)  # exact sums of integers
+        mode = freqs.argmax(1)
         # confidence bucket without logarithms: the number of halvings of pmf[mode] above 1
         bucket = np.searchsorted(self.halvings, -probs[np.arange(len(probs)), mode])
         error = np.searchsorted(self.edges, self.left_error[rows, channel], side="right")
         context = (channel * self.cfg.buckets + bucket) * (len(self.edges) + 1) + error
         # counts of the residual x - mode for every x: a 256-wide window of the context's row
-        stats = self.windows[context, 255 - mode]
+        counts = self.windows[context, 255 - mode]
         w = self.weights[context]
-        share = (1.0 - w) / stats.sum(1)
-        stats *= share[:, None]  # now (1 - w) * normalised statistics
+        share = (1.0 - w) / counts.sum(1)  # exact integer sums
+        stats = counts * share[:, None]  # (1 - w) * normalised statistics
         mixed = probs * w[:, None]
         mixed += stats
         self._last = (channel, rows, context, mode, probs, stats, mixed)
@@ -80,14 +85,15 @@ class ResidualMixer:
         a, p = net[rows, symbols], mixed[rows, symbols]
         b = stats[rows, symbols] / (1.0 - self.weights[context])  # the statistics' own p
         size = len(self.weights)
-        grad = np.bincount(context, (a - b) / p, minlength=size)
+        step = np.rint((a - b) / p * (1 << GRAD_BITS))  # integers: exact sums in any order
+        grad = np.bincount(context, step, minlength=size) * 2.0 ** -GRAD_BITS
         seen = np.bincount(context, minlength=size)
         self.weights = np.clip(self.weights + self.cfg.lr * grad / np.maximum(seen, 1),
                                self.cfg.weight_min, self.cfg.weight_max)
-        np.add.at(self.counts, (context, symbols - mode + 255), 1.0)
+        np.add.at(self.counts, (context, symbols - mode + 255), COUNT_UNIT)
         self.left_error[pixel_rows, channel] = np.abs(symbols - mode)
-        self.totals += seen
-        full = self.totals > self.cfg.count_limit
+        self.observed += seen
+        full = self.observed > self.cfg.count_limit
         if full.any():
-            self.counts[full] *= 0.5
-            self.totals[full] = self.counts[full].sum(1)
+            self.counts[full] = (self.counts[full] + 1) >> 1
+            self.observed[full] //= 2

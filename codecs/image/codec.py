@@ -4,9 +4,10 @@ The image's wavefront steps are cut into blocks of at most `block_subpixels` sub
 (whole steps, a pure function of height, width and that limit, recorded in the header).
 Each block is its own range-coder payload whose raw data is the block's subpixels in step
 order, so the container checks every block's CRC; the network state runs on across
-blocks. Encoder and decoder run one schedule, `_run`: the same steps, the same shapes,
-one torch thread (measured: two threads on halves of each step were slower, 21.3 s vs
-18.8 s on a 512x512 image, the per-step work being too small to share).
+blocks. The network and its mixture run in exact integer arithmetic (`exact_model`): the
+encoder, which knows every pixel, computes ENCODE_STEPS wavefront steps at once, the
+decoder one step at a time, and both get the same integers. The adaptive residual mixer
+and the coder then run step by step on both sides (`_run`).
 """
 
 from __future__ import annotations
@@ -15,20 +16,20 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict
 
 import numpy as np
-import torch
 
 from arzip.coding import CategoricalDecoder, CategoricalEncoder, ideal_bits_each
 from arzip.errors import FormatError
-from arzip.runtime import single_thread
 
 from . import formats
 from .adaptive import AdaptiveConfig, ResidualMixer
+from .exact_model import ExactMixture, ExactPixelCNN
 from .model import SLOPE, ImageModelConfig, PixelCNN
-from .wavefront import PixelMixture, Wavefront, active_rows, step_count
+from .wavefront import Wavefront, active_rows, step_count
 
 CODEC_ID = "image"
 BLOCK_SUBPIXELS = 1 << 20
 PROGRESS_EVERY = 32  # steps between progress callbacks
+ENCODE_STEPS = 32  # wavefront steps the encoder's network computes at once
 
 Progress = Callable[[int], None]
 # called per step and subpixel with (channel, probabilities (n, 256), rows, cols);
@@ -58,16 +59,17 @@ class ImageCodec:
     codec_id = CODEC_ID
     structured = True  # whole files: analyze -> side data + symbols -> rebuild
 
-    def __init__(self, model: PixelCNN, block_subpixels: int = BLOCK_SUBPIXELS,
+    def __init__(self, model: ExactPixelCNN, block_subpixels: int = BLOCK_SUBPIXELS,
                  adaptive: AdaptiveConfig | None = None) -> None:
-        self.model = model.eval()
+        self.model = model
         self.block_subpixels = block_subpixels
         self.adaptive = adaptive or AdaptiveConfig()
 
     @classmethod
     def from_weights(cls, exported: dict, coder: dict | None = None) -> ImageCodec:
-        model = PixelCNN(ImageModelConfig(**exported["config"]))
-        model.load_state_dict(exported["state_dict"])
+        network = PixelCNN(ImageModelConfig(**exported["config"]))
+        network.load_state_dict(exported["state_dict"])
+        model = ExactPixelCNN(network, exported["quant"])
         if coder is None:
             return cls(model)
         if coder.get("schedule") != "wavefront-2":
@@ -113,33 +115,47 @@ class ImageCodec:
             raise FormatError(f"corrupted image layout in the header ({exc})") from None
 
     def _run(self, wave: Wavefront, steps: range, channels: int, code: CodeFn,
-             progress: Progress | None, adapt: ResidualMixer) -> bytes:
+             progress: Progress | None, adapt: ResidualMixer, known: bool) -> bytes:
         """The shared schedule: for each step and subpixel, probabilities -> `code`.
 
-        Each step's pixels run through the network as one batch; subpixel after subpixel,
-        the network's pmf is mixed with the image's adaptive statistics, coded, and
-        learned from.
+        The network's integer frequencies of a step's pixels, subpixel after subpixel, are
+        mixed with the image's adaptive statistics, coded, and learned from. When the
+        pixels are `known` (the encoder), the network computes `wave.span` steps at once
+        and every subpixel's frequencies in one batch; otherwise one step at a time.
         Returns the steps' subpixels in coding order (pixel-interleaved); `progress` gets
         the number of subpixels coded so far."""
         raw = []
-        for t in steps:
-            rows, cols = wave.positions(t)
-            n = len(rows)
-            if not n:
+        for t0 in range(steps.start, steps.stop, wave.span if known else 1):
+            t1 = min(steps.stop, t0 + (wave.span if known else 1))
+            rows, cols, params = wave.params(t0, t1)
+            if not len(rows):
                 continue
-            mixture = PixelMixture(wave.params(t, rows, cols), wave.mixtures)
-            pixel = np.zeros((n, 3), dtype=np.uint8)
-            for channel in range(channels):
-                mixed = adapt.mix(channel, mixture.pmf(channel, pixel), rows)
-                pixel[:, channel] = code(channel, mixed, rows, cols)
-                adapt.update(pixel[:, channel].astype(np.int64))
-            raw.append(pixel[:, :channels].tobytes())
-            if channels == 1:
-                pixel[:, 1:] = pixel[:, :1]  # grayscale: the model sees (L, L, L)
-            wave.set_pixels(rows, cols, pixel)
-            wave.done += n * channels
-            if progress and (t + 1) % PROGRESS_EVERY == 0:
-                progress(wave.done)
+            mixture = ExactMixture(params, wave.mixtures)
+            pixels = (wave.get_pixels(rows, cols) if known
+                      else np.zeros((len(rows), 3), dtype=np.uint8))
+            freqs = [mixture.pmf(c, pixels) for c in range(channels)] if known else None
+            start = 0
+            for t in range(t0, t1):
+                lo, hi = active_rows(t, wave.height, wave.width)
+                n = max(0, hi - lo + 1)
+                if not n:
+                    continue
+                part = slice(start, start + n)
+                start += n
+                pixel = pixels[part]
+                for channel in range(channels):
+                    f = freqs[channel][part] if known else mixture.pmf(channel, pixel)
+                    mixed = adapt.mix(channel, f, rows[part])
+                    pixel[:, channel] = code(channel, mixed, rows[part], cols[part])
+                    adapt.update(pixel[:, channel].astype(np.int64))
+                raw.append(pixel[:, :channels].tobytes())
+                if channels == 1:
+                    pixel[:, 1:] = pixel[:, :1]  # grayscale: the model sees (L, L, L)
+                if not known:
+                    wave.set_pixels(rows[part], cols[part], pixel)
+                wave.done += n * channels
+                if progress and (t + 1) % PROGRESS_EVERY == 0:
+                    progress(wave.done)
         return b"".join(raw)
 
     def encode(self, pixels: np.ndarray, progress: Progress | None = None,
@@ -149,12 +165,14 @@ class ImageCodec:
         (`info`, the file's header info, adds nothing the pixels do not say); `bits_out`
         (H, W, C), when given, receives each subpixel's ideal bits (likelihood maps)."""
         height, width, channels = pixels.shape
-        wave, adapt = Wavefront(self.model, height, width), ResidualMixer(self.adaptive, height)
-        with single_thread(), torch.no_grad():
-            for steps in self.blocks(height, width, channels):
-                block = _BlockEncoder(pixels, bits_out)
-                raw = self._run(wave, steps, channels, block, progress, adapt)
-                yield raw, block.encoder.finish(), block.bits
+        wave = Wavefront(self.model, height, width, ENCODE_STEPS)
+        seen = pixels if channels == 3 else np.repeat(pixels, 3, axis=2)
+        wave.set_pixels(*np.indices((height, width)).reshape(2, -1), seen.reshape(-1, 3))
+        adapt = ResidualMixer(self.adaptive, height)
+        for steps in self.blocks(height, width, channels):
+            block = _BlockEncoder(pixels, bits_out)
+            raw = self._run(wave, steps, channels, block, progress, adapt, known=True)
+            yield raw, block.encoder.finish(), block.bits
 
     def decode(self, info: dict, payloads: Iterator[tuple[bytes, int]],
                progress: Progress | None = None) -> Iterator[bytes]:
@@ -162,16 +180,15 @@ class ImageCodec:
         each block's raw subpixels are yielded back (for the container's CRC check)."""
         height, width, channels = image_shape(info)
         wave, adapt = Wavefront(self.model, height, width), ResidualMixer(self.adaptive, height)
-        with single_thread(), torch.no_grad():
-            for steps in self.blocks(height, width, channels):
-                payload, raw_len = next(payloads, (None, 0))
-                if payload is None:
-                    raise FormatError("truncated file (image blocks missing)")
-                block = _BlockDecoder(payload)
-                data = self._run(wave, steps, channels, block, progress, adapt)
-                if len(data) != raw_len:
-                    raise FormatError("corrupted block header (image block length)")
-                yield data
+        for steps in self.blocks(height, width, channels):
+            payload, raw_len = next(payloads, (None, 0))
+            if payload is None:
+                raise FormatError("truncated file (image blocks missing)")
+            block = _BlockDecoder(payload)
+            data = self._run(wave, steps, channels, block, progress, adapt, known=False)
+            if len(data) != raw_len:
+                raise FormatError("corrupted block header (image block length)")
+            yield data
 
 
 def image_shape(info: dict) -> tuple[int, int, int]:

@@ -118,3 +118,28 @@ def train_image_model(train_dir: Path, dev_dir: Path | None, checkpoint: Path,
     evaluate = dev_evaluator(dev_dir) if dev_dir else (lambda m: float("nan"))
     return train(model, lambda rng: (corpus.batch(rng),),
                  pixel_loss, evaluate, train_config, checkpoint, cfg.to_dict())
+
+
+CALIBRATION_CROPS = 32
+
+
+def calibration(model: PixelCNN, data_dir: Path | None, seed: int = 0) -> dict:
+    """Activation scales of the exact network, from random crops of the training images
+    (random pixels when there are none): stored in the exported model file."""
+    from .exact_model import calibrate
+
+    rng = np.random.default_rng(seed)
+    if data_dir is not None and Path(data_dir).is_dir():
+        corpus = ImageCorpus(Path(data_dir))
+        pixels = corpus.sample(rng, corpus.large or corpus.small, CALIBRATION_CROPS, CROP)
+    else:
+        pixels = torch.from_numpy(rng.integers(0, 256, (CALIBRATION_CROPS, CROP, CROP, 3),
+                                               dtype=np.uint8))
+    return calibrate(model, to_unit(pixels))
+
+
+def build_model(config: dict) -> PixelCNN:
+    """A model of this codec's architecture for `config` (weights not loaded)."""
+    from .model import ImageModelConfig
+
+    return PixelCNN(ImageModelConfig(**config))

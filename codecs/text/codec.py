@@ -1,27 +1,27 @@
 """Bytes codec: lanes of a block coded in lock-step by the byte Transformer + context mixer.
 
 A block of n bytes is cut into `lanes` contiguous segments of near-equal length. At step t
-every lane feeds its previous byte (BOS at t = 0) to the Transformer (one batched `step`
-with a sliding-window KV cache), the network's distribution is mixed with the adaptive
-statistics shared by all lanes, and byte t of every active lane is coded. Encoding and
-decoding run this one function, `_run_lanes`, with the same shapes and one torch thread,
-so both sides compute bit-identical probabilities.
+every lane feeds its previous byte (BOS at t = 0) to the Transformer, the network's integer
+frequencies are mixed with the adaptive statistics shared by all lanes, and byte t of every
+active lane is coded. The network runs in exact integer arithmetic (`exact_model`), so the
+encoder computes it for many steps of every lane in one parallel pass (it knows the bytes)
+while the decoder runs it step by step with a KV cache: the same integers either way. The
+mixer then runs step by step on both sides (`_run_lanes`), in float64 with + - * / only in a
+fixed order, which IEEE 754 defines exactly.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 
 import numpy as np
-import torch
 
 from arzip.coding import CategoricalDecoder, CategoricalEncoder, ideal_bits_each
 from arzip.errors import FormatError
-from arzip.runtime import single_thread
 
+from .exact_model import ExactByteTransformer
 from .mixer import ContextMixer, MixerConfig
 from .model import ByteTransformer, TextModelConfig
 from .training import BOS
@@ -29,22 +29,17 @@ from .training import BOS
 CODEC_ID = "bytes"
 MIN_LANE_BYTES = 512  # small blocks get fewer lanes; measured: lanes cost the mixer little
 MAX_LANES = 512
-GROUP_SPLIT = 64  # from this many lanes, the network runs as two half batches in parallel
 PROGRESS_EVERY = 64  # steps between progress callbacks
+ENCODE_STEPS = 64  # steps of every lane the encoder's network computes in one pass
 
 Progress = Callable[[int], None]
+# the network's integer frequencies (lanes, 256) at step t, given the tokens fed at t
+Network = Callable[[int, np.ndarray], np.ndarray]
 
 
 def choose_lanes(n: int) -> int:
     """The number of lanes for a block of n bytes (recorded in the block header)."""
     return max(1, min(MAX_LANES, math.ceil(n / MIN_LANE_BYTES)))
-
-
-def lane_groups(lanes: int) -> list[slice]:
-    """Fixed split of the lanes into network batches (two halves from GROUP_SPLIT lanes)."""
-    if lanes < GROUP_SPLIT:
-        return [slice(0, lanes)]
-    return [slice(0, lanes // 2), slice(lanes // 2, lanes)]
 
 
 def lane_lengths(n: int, lanes: int) -> np.ndarray:
@@ -57,8 +52,8 @@ class BytesCodec:
 
     codec_id = CODEC_ID
 
-    def __init__(self, model: ByteTransformer, mixer: MixerConfig | None = None) -> None:
-        self.model = model.eval()
+    def __init__(self, model: ExactByteTransformer, mixer: MixerConfig | None = None) -> None:
+        self.model = model
         self.mixer = mixer or MixerConfig()
 
     @classmethod
@@ -66,7 +61,7 @@ class BytesCodec:
         model = ByteTransformer(TextModelConfig(**exported["config"]))
         model.load_state_dict(exported["state_dict"])
         mixer = MixerConfig(**coder["mixer"]) if coder and "mixer" in coder else None
-        return cls(model, mixer)
+        return cls(ExactByteTransformer(model, exported["quant"]), mixer)
 
     def coder_settings(self) -> dict:
         """What a decoder needs besides the model (stored in the .arz header)."""
@@ -74,44 +69,51 @@ class BytesCodec:
                 "min_lane_bytes": MIN_LANE_BYTES, "max_lanes": MAX_LANES,
                 "mixer": asdict(self.mixer)}
 
-    def _net_probs(self, tokens: torch.Tensor, t: int, cache: list) -> np.ndarray:
-        logits = self.model.step(tokens, t, cache)
-        return torch.softmax(logits, dim=-1).numpy().astype(np.float64)
-
-    def _run_lanes(self, n: int, lanes: int, choose: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    def _run_lanes(self, n: int, lanes: int, network: Network,
+                   choose: Callable[[np.ndarray, np.ndarray], np.ndarray],
                    progress: Progress | None) -> None:
-        """The shared schedule: for each step, compute probabilities and let `choose` code
-        (encoder) or decode (decoder) the active lanes' bytes, which it returns.
-
-        The network runs on fixed lane groups, each its own batch in its own thread, while
-        the mixer learns from the previous step and prepares its part of the next mixture;
-        the groups depend only on `lanes`, so the arithmetic is the same on every run and
-        machine thread count.
-        """
+        """The shared schedule: for each step, mix the network's frequencies with the
+        adaptive statistics and let `choose` code (encoder) or decode (decoder) the active
+        lanes' bytes, which it returns (lanes that have ended feed 0 from then on)."""
         lengths = lane_lengths(n, lanes)
         steps = int(lengths.max()) if n else 0
         mixer = ContextMixer(self.mixer, lengths)
-        groups = lane_groups(lanes)
-        with single_thread(), torch.no_grad(), ThreadPoolExecutor(
-                len(groups), initializer=torch.set_num_threads, initargs=(1,)) as pool:
-            caches = [self.model.new_cache(g.stop - g.start) for g in groups]
-            tokens = torch.full((lanes,), BOS, dtype=torch.long)
-            pending = None
-            for t in range(steps):
-                jobs = [pool.submit(self._net_probs, tokens[g], t, cache)
-                        for g, cache in zip(groups, caches, strict=True)]
-                if pending:
-                    mixer.update(*pending)
-                mixer.prepare()
-                p_net = np.concatenate([job.result() for job in jobs])
-                probs = mixer.mix(p_net)
-                active = lengths > t
-                symbols = np.zeros(lanes, dtype=np.int64)
-                symbols[active] = choose(probs[active], active)
-                pending = (symbols, probs)
-                tokens = torch.from_numpy(symbols)
-                if progress and (t + 1) % PROGRESS_EVERY == 0:
-                    progress(int(np.minimum(lengths, t + 1).sum()))
+        tokens = np.full(lanes, BOS, dtype=np.int64)
+        for t in range(steps):
+            freqs = network(t, tokens)
+            mixer.prepare()
+            probs = mixer.mix(freqs / freqs.sum(axis=1, keepdims=True))
+            active = lengths > t
+            symbols = np.zeros(lanes, dtype=np.int64)
+            symbols[active] = choose(probs[active], active)
+            mixer.update(symbols, probs, active)
+            tokens = symbols
+            if progress and (t + 1) % PROGRESS_EVERY == 0:
+                progress(int(np.minimum(lengths, t + 1).sum()))
+
+    def _teacher(self, raw: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> Network:
+        """The encoder's network: the inputs of every step are known, so it computes
+        ENCODE_STEPS steps of all lanes in one pass and serves them step by step."""
+        steps = int(lengths.max())
+        t_all = np.arange(steps)
+        ended = t_all[None, :] > lengths[:, None]  # inputs after a lane's last byte are 0
+        pos = np.minimum(starts[:, None] + t_all[None, :] - 1, len(raw) - 1)
+        tokens = np.where(ended | (t_all[None, :] == 0), BOS, raw[np.maximum(pos, 0)])
+        state: dict = {"past": None, "freqs": None, "first": 0}
+
+        def network(t: int, _tokens: np.ndarray) -> np.ndarray:
+            if t % ENCODE_STEPS == 0:
+                chunk = tokens[:, t:t + ENCODE_STEPS]
+                state["freqs"], state["past"] = self.model.forward(chunk, t, state["past"])
+                state["first"] = t
+            return state["freqs"][:, t - state["first"]]
+
+        return network
+
+    def _stepper(self, lanes: int, steps: int) -> Network:
+        """The decoder's network: one step of every lane with a KV cache."""
+        cache = self.model.new_cache(lanes, steps)
+        return lambda t, tokens: self.model.step(tokens, t, cache)
 
     def encode_block(self, data: bytes, progress: Progress | None = None,
                      bits_out: np.ndarray | None = None) -> tuple[int, bytes, float]:
@@ -120,13 +122,13 @@ class BytesCodec:
         n, lanes = len(data), choose_lanes(len(data))
         lengths = lane_lengths(n, lanes)
         starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
-        raw = np.frombuffer(data, dtype=np.uint8)
+        raw = np.frombuffer(data, dtype=np.uint8).astype(np.int64)
         encoder = CategoricalEncoder()
         step = [0]
         bits = [0.0]
 
         def code(probs: np.ndarray, active: np.ndarray) -> np.ndarray:
-            symbols = raw[starts[active] + step[0]].astype(np.int64)
+            symbols = raw[starts[active] + step[0]]
             encoder.encode(symbols, probs)
             each = ideal_bits_each(symbols, probs)
             bits[0] += float(each.sum())
@@ -135,7 +137,8 @@ class BytesCodec:
             step[0] += 1
             return symbols
 
-        self._run_lanes(n, lanes, code, progress)
+        if n:
+            self._run_lanes(n, lanes, self._teacher(raw, starts, lengths), code, progress)
         return lanes, encoder.finish(), bits[0]
 
     def decode_block(self, payload: bytes, n: int, lanes: int,
@@ -144,7 +147,8 @@ class BytesCodec:
         if lanes > MAX_LANES:
             raise FormatError(f"corrupted block header ({lanes} lanes, at most {MAX_LANES})")
         lengths = lane_lengths(n, lanes)
-        out = np.zeros((lanes, int(lengths.max()) if n else 0), dtype=np.uint8)
+        steps = int(lengths.max()) if n else 0
+        out = np.zeros((lanes, steps), dtype=np.uint8)
         decoder = CategoricalDecoder(payload)
         step = [0]
 
@@ -154,5 +158,5 @@ class BytesCodec:
             step[0] += 1
             return symbols
 
-        self._run_lanes(n, lanes, decode, progress)
+        self._run_lanes(n, lanes, self._stepper(lanes, steps), decode, progress)
         return b"".join(out[i, : lengths[i]].tobytes() for i in range(lanes))

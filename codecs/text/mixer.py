@@ -9,8 +9,9 @@ of all lanes, so strings seen anywhere earlier in the block sharpen later predic
 
 The final distribution is a linear mixture of the network's distribution and these
 estimates, with weights learned online (a Bayesian mixture update with a floor) in sets
-selected by the evidence at hand. Only +, *, / and integer operations are used, so
-encoder and decoder compute identical float64 values.
+selected by the evidence at hand. Only integer operations and float64 +, -, *, / applied
+one at a time in a fixed order are used (no float sums in an order a library picks, no
+transcendental functions), so every machine computes identical float64 values.
 """
 
 from __future__ import annotations
@@ -166,33 +167,41 @@ class ContextMixer:
         self._p_net = p_net
         return self._w_net * p_net + self._partial
 
-    def update(self, symbols: np.ndarray, mixed: np.ndarray) -> None:
-        """Learn from the bytes (lanes,) that were coded with `mixed` (lanes, 256)."""
+    def update(self, symbols: np.ndarray, mixed: np.ndarray, active: np.ndarray) -> None:
+        """Learn from the bytes (lanes,) coded with `mixed` (lanes, 256) in the `active`
+        lanes. Float updates are elementwise, or applied lane after lane in lane order
+        (`ufunc.at`), and weight sums run left to right, so their rounding is fixed."""
         cfg = self.cfg
-        lane = np.arange(self.lanes)
+        lane = np.flatnonzero(active)
+        sym = symbols[lane]
         matching = self.match_len > 0
         hit = matching & (self._match_byte == symbols)
-        p_models = np.empty((self.lanes, len(self._rows_idx) + 2))
-        p_models[:, 0] = self._p_net[lane, symbols]
-        for k, rows in enumerate(self._rows_idx):
-            p_models[:, k + 1] = ((self.counts[k][rows, symbols] + cfg.prior)
-                                  / (self._totals[k] + 256 * cfg.prior))
-        q = self._match_q
-        p_models[:, -1] = np.where(hit, q, np.where(matching, (1.0 - q) / 255.0, q))
-        p_mix = mixed[lane, symbols][:, None]
+        p_models = np.empty((len(lane), len(self._rows_idx) + 2))
+        p_models[:, 0] = self._p_net[lane, sym]
+        rows_active = [rows[lane] for rows in self._rows_idx]
+        for k, rows in enumerate(rows_active):
+            p_models[:, k + 1] = ((self.counts[k][rows, sym] + cfg.prior)
+                                  / (self._totals[k][lane] + 256 * cfg.prior))
+        q = self._match_q[lane]
+        p_models[:, -1] = np.where(hit[lane], q, np.where(matching[lane], (1.0 - q) / 255.0, q))
+        p_mix = mixed[lane, sym][:, None]
         factor = 1.0 - cfg.learning_rate + cfg.learning_rate * p_models / p_mix
-        np.multiply.at(self.weights, self._set_idx, factor)
-        w = self.weights[self._set_idx]
-        w = w / w.sum(axis=1, keepdims=True)
+        sets = self._set_idx[lane]
+        np.multiply.at(self.weights, sets, factor)
+        w = self.weights[sets]
+        total = w[:, 0].copy()
+        for j in range(1, w.shape[1]):
+            total += w[:, j]
+        w = w / total[:, None]
         w = (1.0 - cfg.floor) * w + cfg.floor / w.shape[1]
-        self.weights[self._set_idx] = w
+        self.weights[sets] = w  # lanes of one set write the same row
         self._update_match(symbols, matching, hit)
-        for k, rows in enumerate(self._rows_idx):
-            cells, hits = np.unique(rows * 256 + symbols, return_counts=True)
+        for k, rows in enumerate(rows_active):
+            cells, hits = np.unique(rows * 256 + sym, return_counts=True)
             flat = self.counts[k].reshape(-1)
             flat[cells] = np.minimum(flat[cells] + hits, 255)
             np.add.at(self.totals[k], rows, 1)
-            full = self.counts[k][rows, symbols] > cfg.count_limit
+            full = self.counts[k][rows, sym] > cfg.count_limit
             if full.any():
                 hot = np.unique(rows[full])
                 self.counts[k][hot] >>= 1
@@ -207,8 +216,8 @@ class ContextMixer:
         pos = self.starts + self.steps
         self.block[pos[active]] = symbols[active]
         length = np.minimum(self.match_len, MATCH_LEN_CAP)
-        np.add.at(self.match_trials, length[matching], 1.0)
-        np.add.at(self.match_hits, length[hit], 1.0)
+        np.add.at(self.match_trials, length[matching & active], 1.0)
+        np.add.at(self.match_hits, length[hit & active], 1.0)
         self.match_len = np.where(hit, self.match_len + 1, 0)
         self.match_ptr = np.where(hit, self.match_ptr + 1, -1)
         # the context that predicted this byte now points at it

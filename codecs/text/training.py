@@ -108,3 +108,27 @@ def train_text_model(train_dir: Path, dev_dir: Path | None, checkpoint: Path,
     evaluate = dev_evaluator(dev_dir, cfg.context) if dev_dir else (lambda m: float("nan"))
     return train(model, lambda rng: (corpus.sample(rng, BATCH_SIZE, cfg.context),),
                  next_byte_loss, evaluate, train_config, checkpoint, cfg.to_dict())
+
+
+CALIBRATION_WINDOWS = 256
+
+
+def calibration(model: ByteTransformer, data_dir: Path | None, seed: int = 0) -> dict:
+    """Activation scales of the exact network, from random windows of the training data
+    (random bytes when there is none): stored in the exported model file."""
+    from .exact_model import calibrate
+
+    length = model.cfg.context
+    rng = np.random.default_rng(seed)
+    if data_dir is not None and Path(data_dir).is_dir():
+        tokens = ByteCorpus(Path(data_dir)).sample(rng, CALIBRATION_WINDOWS, length)[:, :-1]
+    else:
+        tokens = torch.from_numpy(rng.integers(0, 256, (CALIBRATION_WINDOWS, length)))
+    return calibrate(model, tokens)
+
+
+def build_model(config: dict) -> ByteTransformer:
+    """A model of this codec's architecture for `config` (weights not loaded)."""
+    from .model import TextModelConfig
+
+    return ByteTransformer(TextModelConfig(**config))

@@ -1,0 +1,149 @@
+"""Compiled inner loops (numba) for the exact-arithmetic paths (no modality here).
+
+numba compiles these loops once per machine (cached on disk). They use integers and
+float64 +, -, *, / and rint one operation at a time in the order written: numba's default
+(no fastmath) keeps IEEE 754 semantics, so LLVM neither reorders float operations nor
+fuses them into FMAs (`tests/test_exact.py` checks the machine code for FMA
+instructions). Their results are therefore the same on every machine.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True, nogil=True)
+def logistic_mixture_pmf(edges: np.ndarray, mean: np.ndarray, inv_scale: np.ndarray,
+                         weights: np.ndarray, floor: np.ndarray, cdf_table: np.ndarray,
+                         cdf_step: float, out: np.ndarray) -> None:
+    """Integer frequencies of a discretized logistic mixture, into out (n, len(edges)+1).
+
+    Component k of row i has mean[i, k], inverse scale inv_scale[i, k] > 0 and integer
+    weight weights[i, k]; its CDF at edge j is cdf_table[centre + rint((edges[j] - mean)
+    * inv_scale * cdf_step)] (clipped to the table), from 0 below the first edge to
+    cdf_table[-1] above the last. out[i, v] = floor[i] + sum_k weights[i, k] * (CDF at
+    edge v - CDF at edge v - 1): integers below 2^53, so exact as float64.
+    """
+    n, k_count = mean.shape
+    bins = edges.shape[0] + 1
+    centre = (cdf_table.shape[0] - 1) // 2
+    top = cdf_table[cdf_table.shape[0] - 1]
+    for i in range(n):
+        for v in range(bins):
+            out[i, v] = floor[i]
+        for k in range(k_count):
+            w = weights[i, k]
+            if w == 0.0:
+                continue
+            mu = mean[i, k]
+            inv = inv_scale[i, k]
+            prev = cdf_table[0]
+            for j in range(bins - 1):
+                u = np.rint((edges[j] - mu) * inv * cdf_step)
+                if u > centre:
+                    u = centre
+                elif u < -centre:
+                    u = -centre
+                c = cdf_table[int(u) + centre]
+                out[i, j] += w * (c - prev)
+                prev = c
+                if c == top:
+                    break
+            out[i, bins - 1] += w * (top - prev)
+
+
+@njit(cache=True, nogil=True)
+def affine_lookup(acc: np.ndarray, factor: np.ndarray, bias: np.ndarray, step: float,
+                  table: np.ndarray, out: np.ndarray) -> None:
+    """out[i, j] = table[centre + clip(rint((acc[i, j] * factor[j] + bias[j]) * step))]:
+    a layer's real output (integer accumulators times per-column factors, plus bias) put
+    through a function tabulated at 1/step steps around the table's centre."""
+    centre = (table.shape[0] - 1) // 2
+    n, m = acc.shape
+    for i in range(n):
+        for j in range(m):
+            u = np.rint((acc[i, j] * factor[j] + bias[j]) * step)
+            if u > centre:
+                u = centre
+            elif u < -centre:
+                u = -centre
+            out[i, j] = table[int(u) + centre]
+
+
+@njit(cache=True, nogil=True)
+def gated_residual(acc: np.ndarray, factor: np.ndarray, bias: np.ndarray, step: float,
+                   sigmoid: np.ndarray, to_resid: float, limit: float, h: np.ndarray) -> None:
+    """h += rint(a * sigmoid(b) * to_resid) in place, clipped to ±limit, where the layer's
+    real outputs (acc * factor + bias) are a (first half of the columns) and b (second
+    half); sigmoid(b) is tabulated at 1/step steps around the table's centre."""
+    centre = (sigmoid.shape[0] - 1) // 2
+    n, m = h.shape
+    for i in range(n):
+        for j in range(m):
+            a = acc[i, j] * factor[j] + bias[j]
+            u = np.rint((acc[i, j + m] * factor[j + m] + bias[j + m]) * step)
+            if u > centre:
+                u = centre
+            elif u < -centre:
+                u = -centre
+            v = h[i, j] + np.rint(a * sigmoid[int(u) + centre] * to_resid)
+            if v > limit:
+                v = limit
+            elif v < -limit:
+                v = -limit
+            h[i, j] = v
+
+
+@njit(cache=True, nogil=True)
+def scaled_lookup(x: np.ndarray, scale: float, table: np.ndarray, out: np.ndarray) -> None:
+    """out[i, j] = table[centre + clip(rint(x[i, j] * scale))]."""
+    centre = (table.shape[0] - 1) // 2
+    n, m = x.shape
+    for i in range(n):
+        for j in range(m):
+            u = np.rint(x[i, j] * scale)
+            if u > centre:
+                u = centre
+            elif u < -centre:
+                u = -centre
+            out[i, j] = table[int(u) + centre]
+
+
+LN2 = 0.6931471805599453  # the float64 nearest ln 2 (a constant, not a libm result)
+LOG2E = 1.4426950408889634  # the float64 nearest 1 / ln 2
+
+
+@njit(cache=True, nogil=True)
+def ln(x: float, table: np.ndarray) -> float:
+    """ln(x) for x > 0 from frexp and `exact.log_table` (error below 1.3e-4)."""
+    m, e = math.frexp(x)  # x = m 2^e, m in [0.5, 1): exact
+    idx = int(np.rint((2.0 * m - 1.0) * 4096.0))
+    return (e - 1) * LN2 + table[idx]
+
+
+@njit(cache=True, nogil=True)
+def exp(y: float, table: np.ndarray) -> float:
+    """e^y from ldexp and `exact.exp2_table` (relative error below 1.8e-4)."""
+    z = y * LOG2E
+    k = math.floor(z)
+    idx = int(np.rint((z - k) * 4096.0))
+    return math.ldexp(table[idx], int(k))
+
+
+@njit(cache=True, nogil=True)
+def laplace_params(means: np.ndarray, scales: np.ndarray, log_table: np.ndarray,
+                   ln_scale_min: float, scales_count: int, fractions: int,
+                   base: np.ndarray, index: np.ndarray, fraction: np.ndarray) -> None:
+    """The exact coding parameters of Laplace(means, scales > 0): base = floor(mean), the
+    mean's fraction in 1/fractions steps, and the scale index j = rint(8 log2(scale /
+    0.05)) clipped to 0 .. scales_count - 1 (`exact.laplace_row`)."""
+    per_octave = 8.0 * LOG2E
+    for i in range(means.shape[0]):
+        m = math.floor(means[i])
+        base[i] = m
+        fraction[i] = min(int(math.floor((means[i] - m) * fractions)), fractions - 1)
+        j = np.rint((ln(scales[i], log_table) - ln_scale_min) * per_octave)
+        index[i] = int(min(max(j, 0.0), scales_count - 1.0))

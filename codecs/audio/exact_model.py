@@ -1,0 +1,265 @@
+"""The WaveNet and its head in exact arithmetic (what coding runs; `model.py` trains).
+
+Integers wherever sums are taken (`arzip.exact`), so every machine and every batch layout
+computes the same bits:
+
+- frame features (companded samples and prediction errors, log-scales, stereo flag, rate)
+  are integers at 2^-12, from the exact natural log (`kernels.ln`);
+- the residual stream is an integer multiple of 2^-resid_bits (|h| < 2^20), weights are
+  16-bit integers per output row, gates are tanh from an integer table (1/1024 steps)
+  multiplied as t_a (1 + t_b) and kept as integers at 2^-13, the skip and hidden layers'
+  ReLU outputs are 13-bit integers at calibrated scales: every matrix product is an exact
+  integer sum in float64;
+- the head's outputs give each sample's mean and log-scale through sums taken in a fixed
+  order (`distribution`, compiled by numba without fast-math), and the scale through the
+  exact exponential (`kernels.exp`).
+
+`forward` runs whole sequences (the encoder's parallel pass, tests); `step` one frame of a
+batch of lanes with Fast-WaveNet queues (the decoder). Both give the same integers.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+import torch
+from numba import njit
+
+from arzip import exact, kernels
+
+from .model import FEATURES, LOG_SCALE_MAX, LOG_SCALE_MIN, SAMPLE_MAX, SAMPLE_MIN, WaveNet
+
+FEATURE_BITS = 12
+FEATURE_MAX = 1 << 15  # |feature integers| (rate codes up to 8)
+RESID_LIMIT = 1 << 20
+GATE_BITS = 13  # gate outputs t_a (1 + t_b) in (-2, 2) as integers at 2^-13
+TANH_STEP, TANH_RANGE = 1024, 10
+ACT = 8191  # ReLU outputs of the skip and hidden layers
+W_BITS = 16
+MEAN_MIN, MEAN_MAX = SAMPLE_MIN - 1024.0, SAMPLE_MAX + 1024.0
+COMPAND = 1.0 / (exact.ln_fixed(32769, 60) / 2.0 ** 60)  # 1 / log1p(32768), as in training
+
+
+def _f64(t: torch.Tensor) -> np.ndarray:
+    return t.detach().to(torch.float64).numpy()
+
+
+def calibrate(model: WaveNet, x: torch.Tensor, prediction: torch.Tensor, scale: torch.Tensor,
+              stereo: torch.Tensor, rate: torch.Tensor) -> dict:
+    """Activation peaks of the float model on frames x (B, T, 2) with their classical
+    predictions and scales (B, T, 2): of the residual stream and of the skip and hidden
+    layers' ReLU outputs, to store with the model (`ExactWaveNet` derives its scales)."""
+    import torch.nn.functional as F
+
+    from .model import frame_features
+
+    with torch.no_grad():
+        f = frame_features(x, x - prediction, torch.log(scale), stereo[:, None].expand(x.shape[:2]),
+                           rate[:, None].expand(x.shape[:2]))
+        f = F.pad(f, (0, 0, 2, 0))
+        h = model.inp(torch.cat([f[:, :-2], f[:, 1:-1]], dim=-1))
+        resid, gates = float(h.abs().max()), []
+        for i, layer in enumerate(model.dilated):
+            d = 2 ** i
+            g = model.gate(layer(torch.cat([F.pad(h, (0, 0, d, 0))[:, :-d], h], dim=-1)))
+            gates.append(g)
+            if i < len(model.residual):
+                h = h + model.residual[i](g)
+                resid = max(resid, float(h.abs().max()))
+        skip = F.relu(model.skip(torch.cat(gates, dim=-1)))
+        hidden = F.relu(model.hidden(skip))
+    return {"resid": resid, "skip": float(skip.max()), "hidden": float(hidden.max())}
+
+
+class _Linear:
+    """Integer input (|x| <= x_max) at `in_scale` -> real output (float64) per element."""
+
+    def __init__(self, layer: torch.nn.Linear, in_scale: float, x_max: int) -> None:
+        self.int = exact.IntLinear(_f64(layer.weight), x_max, W_BITS)
+        self.factor = self.int.scale * in_scale
+        self.bias = _f64(layer.bias) if layer.bias is not None else np.zeros(len(self.factor))
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return self.int.acc(x) * self.factor + self.bias
+
+
+@njit(cache=True, nogil=True)
+def _compand(v: float, log_table: np.ndarray) -> float:
+    if v == 0.0:
+        return 0.0
+    c = kernels.ln(1.0 + abs(v), log_table) * COMPAND
+    return c if v > 0 else -c
+
+
+@njit(cache=True, nogil=True)
+def frame_features(x: np.ndarray, prediction: np.ndarray, scale: np.ndarray,
+                   stereo: np.ndarray, rate: np.ndarray, log_table: np.ndarray,
+                   out: np.ndarray) -> None:
+    """Integer features out (n, 8) of frames x (n, 2) (integer samples) with their
+    classical predictions and scales (n, 2), stereo flags and rate codes (n,): companded
+    samples, companded errors, log-scales / 8, stereo, rate; all times 2^12, rounded."""
+    one = float(1 << FEATURE_BITS)
+    for i in range(x.shape[0]):
+        for c in range(2):
+            out[i, c] = np.rint(_compand(x[i, c], log_table) * one)
+            out[i, 2 + c] = np.rint(_compand(x[i, c] - prediction[i, c], log_table) * one)
+            out[i, 4 + c] = np.rint(kernels.ln(scale[i, c], log_table) * 0.125 * one)
+        out[i, 6] = np.rint(stereo[i] * one)
+        out[i, 7] = np.rint(rate[i] * one)
+
+
+@njit(cache=True, nogil=True)
+def _gates(z: np.ndarray, table: np.ndarray, out: np.ndarray) -> None:
+    """out[i, j] = rint(t_a (1 + t_b) 2^13) with t = tanh(z) from the table; z (n, 2C)."""
+    centre = (table.shape[0] - 1) // 2
+    n, c = out.shape
+    for i in range(n):
+        for j in range(c):
+            ua = np.rint(z[i, j] * TANH_STEP)
+            ub = np.rint(z[i, j + c] * TANH_STEP)
+            ua = min(max(ua, -centre), centre)
+            ub = min(max(ub, -centre), centre)
+            ta = table[int(ua) + centre]
+            tb = table[int(ub) + centre]
+            out[i, j] = np.rint(ta * (1.0 + tb) * (1 << GATE_BITS))
+
+
+@njit(cache=True, nogil=True)
+def _relu_quant(y: np.ndarray, inv_scale: float, out: np.ndarray) -> None:
+    n, m = y.shape
+    for i in range(n):
+        for j in range(m):
+            v = np.rint(y[i, j] * inv_scale)
+            out[i, j] = min(max(v, 0.0), float(ACT))
+
+
+@njit(cache=True, nogil=True)
+def distribution(out: np.ndarray, channel: int, errors: np.ndarray, prediction: np.ndarray,
+                 log_scale: np.ndarray, error0: np.ndarray, exp_table: np.ndarray,
+                 mean: np.ndarray, scale: np.ndarray) -> None:
+    """Mean and scale (n,) of `channel` from head outputs out (n, O), the past prediction
+    errors (n, 2, taps) (newest first), the classical predictions and log-scales (n, 2) and,
+    for channel 1, channel 0's current errors (n,) (as `WaveNet.predictions`, summed in
+    this fixed order)."""
+    taps = errors.shape[2]
+    base = 0 if channel == 0 else 2 * taps + 2
+    own, cross = channel, 1 - channel
+    for i in range(out.shape[0]):
+        total = 0.0
+        for k in range(taps):
+            total += out[i, base + k] * errors[i, own, k]
+        for k in range(taps):
+            total += out[i, base + taps + k] * errors[i, cross, k]
+        m = prediction[i, channel] * (1.0 + out[i, base + 2 * taps + channel]) + total
+        if channel == 1:
+            m += out[i, base + 2 * taps] * error0[i]
+        mean[i] = min(max(m, MEAN_MIN), MEAN_MAX)
+        lb = log_scale[i, channel] + out[i, base + 2 * taps + 1 + channel]
+        lb = min(max(lb, LOG_SCALE_MIN), LOG_SCALE_MAX)
+        scale[i] = kernels.exp(lb, exp_table)
+
+
+@njit(cache=True, nogil=True)
+def log_scales(scale: np.ndarray, log_table: np.ndarray, out: np.ndarray) -> None:
+    """out = ln(scale) elementwise (n, 2), by the exact log."""
+    for i in range(scale.shape[0]):
+        for c in range(scale.shape[1]):
+            out[i, c] = kernels.ln(scale[i, c], log_table)
+
+
+class ExactWaveNet:
+    """`WaveNet` with integer activations: head outputs (…, O) per frame."""
+
+    def __init__(self, model: WaveNet, peaks: dict) -> None:
+        cfg = self.cfg = model.cfg
+        self.channels, self.layers = cfg.channels, cfg.layers
+        self.resid_scale = 2.0 ** -exact.headroom_bits(peaks["resid"], RESID_LIMIT)
+        scales = {k: max(float(peaks[k]), 1e-6) / ACT for k in ("skip", "hidden")}
+        gate_scale = 2.0 ** -GATE_BITS
+        self.inp = _Linear(model.inp, 2.0 ** -FEATURE_BITS, FEATURE_MAX)
+        self.dilated = [_Linear(layer, self.resid_scale, RESID_LIMIT) for layer in model.dilated]
+        self.residual = [_Linear(layer, gate_scale, 2 << GATE_BITS) for layer in model.residual]
+        self.skip = _Linear(model.skip, gate_scale, 2 << GATE_BITS)
+        self.hidden = _Linear(model.hidden, float(scales["skip"]), ACT)
+        self.out = _Linear(model.out, float(scales["hidden"]), ACT)
+        self.inv_skip, self.inv_hidden = 1.0 / scales["skip"], 1.0 / scales["hidden"]
+        self.tanh = exact.tanh_table(Fraction(1, TANH_STEP), TANH_STEP * TANH_RANGE, 30
+                                     ) / float(1 << 30)
+        self.log_table, self.exp_table = exact.log_table(), exact.exp2_table()
+
+    def _resid(self, real: np.ndarray) -> np.ndarray:
+        return exact.requant(real, 1.0 / self.resid_scale, RESID_LIMIT - 1)
+
+    def _gate(self, i: int, past: np.ndarray, h: np.ndarray) -> np.ndarray:
+        z = self.dilated[i](np.concatenate([past, h], axis=-1))
+        g = np.empty((len(z), self.channels))
+        _gates(z, self.tanh, g)
+        return g
+
+    def _head(self, gates: np.ndarray) -> np.ndarray:
+        y = self.skip(gates)
+        q = np.empty_like(y)
+        _relu_quant(y, self.inv_skip, q)
+        y = self.hidden(q)
+        q = np.empty_like(y)
+        _relu_quant(y, self.inv_hidden, q)
+        return self.out(q)
+
+    def features(self, x: np.ndarray, prediction: np.ndarray, scale: np.ndarray,
+                 stereo: np.ndarray, rate: np.ndarray) -> np.ndarray:
+        """Integer features (n, 8) of frames (see `frame_features`)."""
+        out = np.empty((len(x), FEATURES))
+        frame_features(np.ascontiguousarray(x, dtype=np.float64), prediction, scale,
+                       np.ascontiguousarray(stereo, dtype=np.float64),
+                       np.ascontiguousarray(rate, dtype=np.float64), self.log_table, out)
+        return out
+
+    # ---- whole sequences (the encoder) ----
+    def forward(self, features: np.ndarray, frames_per_call: int = 1 << 14) -> np.ndarray:
+        """Head outputs (B, T, O) from integer frame features (B, T, 8): frame t sees the
+        features of frames t-2 and t-1 (zeros before the start). Lanes run in groups of
+        about `frames_per_call` frames (bounded temporaries)."""
+        b, t, _ = features.shape
+        group = max(1, frames_per_call // max(t, 1))
+        if b > group:
+            return np.concatenate([self.forward(features[i:i + group], frames_per_call)
+                                   for i in range(0, b, group)])
+        f = np.concatenate([np.zeros((b, 2, FEATURES)), features], axis=1)
+        h = self._resid(self.inp(np.concatenate([f[:, :-2], f[:, 1:-1]], -1).reshape(b * t, -1)))
+        h = h.reshape(b, t, -1)
+        gates = []
+        for i in range(self.layers):
+            d = 2 ** i
+            past = np.concatenate([np.zeros((b, min(d, t), self.channels)), h[:, :t - d]], 1)
+            g = self._gate(i, past.reshape(b * t, -1), h.reshape(b * t, -1))
+            gates.append(g)
+            if i < len(self.residual):
+                h = np.clip(h + self._resid(self.residual[i](g)).reshape(b, t, -1),
+                            -(RESID_LIMIT - 1), RESID_LIMIT - 1)
+        return self._head(np.concatenate(gates, -1)).reshape(b, t, -1)
+
+    # ---- one frame per lane (the decoder) ----
+    def new_state(self, lanes: int) -> dict:
+        """Empty Fast-WaveNet queues and inputs for `lanes` lanes."""
+        return {"t": 0, "inputs": np.zeros((lanes, 2 * FEATURES)),
+                "queues": [np.zeros((2 ** i, lanes, self.channels)) for i in range(self.layers)]}
+
+    def step(self, state: dict) -> np.ndarray:
+        """Head outputs (lanes, O) of frame t from the features of frames t-2, t-1."""
+        h = self._resid(self.inp(state["inputs"]))
+        gates = []
+        for i in range(self.layers):
+            queue = state["queues"][i][state["t"] % (2 ** i)]
+            g = self._gate(i, queue, h)
+            queue[:] = h  # h of frame t, read again at frame t + 2**i
+            gates.append(g)
+            if i < len(self.residual):
+                h = np.clip(h + self._resid(self.residual[i](g)), -(RESID_LIMIT - 1),
+                            RESID_LIMIT - 1)
+        return self._head(np.concatenate(gates, -1))
+
+    def push(self, state: dict, features: np.ndarray) -> None:
+        """Append the integer features (lanes, 8) of frame t and move to t + 1."""
+        state["inputs"] = np.concatenate([state["inputs"][:, FEATURES:], features], 1)
+        state["t"] += 1

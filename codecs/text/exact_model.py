@@ -1,0 +1,288 @@
+"""The byte Transformer in exact integer arithmetic (what coding runs; `model.py` trains).
+
+Every quantity is an integer (held in float64/float32 arrays) where sums are taken, so
+the same bytes come out on any machine, in any batch layout (`arzip.exact`):
+
+- the residual stream is an integer multiple of 2^-resid_bits, clipped to ±2^14;
+- every LayerNorm output, query/key/value, attention output and GELU output is int8 at a
+  calibrated scale (`calibrate`, stored in the model file); weights are int8 per output
+  row; matrix products are exact integer sums;
+- rotary positions rotate int8 queries and keys by integer cos/sin tables (2^14) and
+  round them back to integers (|q|, |k| <= 180), so attention scores are exact integer dot
+  products in float32; softmax weights come from an integer exp table (1/64-nat steps,
+  at most 2^10, so weighted sums of int8 values over 128 keys stay below 2^24), and the
+  attention output is their ratio to the weights' sum;
+- GELU is an integer table (1/128 steps) and the output distribution an integer exp table
+  over the logits at 1/64-nat steps: `freqs` are integer frequencies per byte.
+
+`forward` computes whole sequences at once (the encoder's one parallel pass, tests),
+`step` one position for a batch of lanes with a ring-buffer cache (the decoder). Both give
+the same integers.
+"""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+
+import numpy as np
+import torch
+
+from arzip import exact
+
+from .model import ByteTransformer
+
+RESID_LIMIT = 1 << 14  # |residual| in units of 2^-resid_bits
+Q8 = 127
+ROT_BITS = 14
+ATT_STEPS = 64  # exp table steps per nat (attention)
+ATT_BITS = 10  # attention weights 0 .. 2^10: 2^10 x 127 x 128 keys < 2^24
+ATT_MASKED = float(-(1 << 23))  # score of a key outside the window
+OUT_STEPS = 64  # exp table steps per nat (output distribution)
+OUT_NATS = 24
+FREQ_BITS = 16  # the output table: 2^16 exp(-d)
+GELU_STEP, GELU_LOW, GELU_HIGH = 128, 8, 48  # GELU table: 1/128 steps over [-8, 48]
+
+
+def calibrate(model: ByteTransformer, tokens: torch.Tensor) -> dict:
+    """Activation peaks (the largest |value| of each quantised tensor, and of the residual
+    stream) of the float model on `tokens` (B, T), to store with the model: the exact
+    network's scales follow from them (`ExactByteTransformer`)."""
+    peaks: dict[str, float] = {}
+
+    def peak(name: str, value: torch.Tensor) -> None:
+        peaks[name] = max(peaks.get(name, 0.0), float(value.detach().abs().max()))
+
+    def split(i: int, out: torch.Tensor, d: int, hd: int) -> None:
+        peak(f"{i}.q", out[..., :d])
+        peak(f"{i}.k", out[..., d:d + hd])
+        peak(f"{i}.v", out[..., d + hd:])
+
+    hooks = []
+    for i, block in enumerate(model.blocks):
+        d, hd = model.cfg.d_model, model.cfg.d_model // model.cfg.n_head
+        hooks += [
+            block.ln1.register_forward_hook(lambda m, a, o, i=i: peak(f"{i}.ln1", o)),
+            block.ln2.register_forward_hook(lambda m, a, o, i=i: peak(f"{i}.ln2", o)),
+            block.qkv.register_forward_hook(lambda m, a, o, i=i, d=d, hd=hd: split(i, o, d, hd)),
+            block.proj.register_forward_pre_hook(lambda m, a, i=i: peak(f"{i}.att", a[0])),
+            block.out.register_forward_pre_hook(lambda m, a, i=i: peak(f"{i}.gelu", a[0])),
+            block.register_forward_hook(lambda m, a, o: peak("resid", o)),
+        ]
+    hooks.append(model.ln_f.register_forward_hook(lambda m, a, o: peak("ln_f", o)))
+    hooks.append(model.embed.register_forward_hook(lambda m, a, o: peak("resid", o)))
+    try:
+        with torch.no_grad():
+            model.eval()(tokens)
+    finally:
+        for h in hooks:
+            h.remove()
+    return peaks
+
+
+def _f64(t: torch.Tensor) -> np.ndarray:
+    return t.detach().to(torch.float64).numpy()
+
+
+class _Norm:
+    """LayerNorm of the integer residual (units 2^-bits) to int8 at `out_scale`."""
+
+    def __init__(self, ln: torch.nn.LayerNorm, resid_scale: float, out_scale: float) -> None:
+        d = ln.normalized_shape[0]
+        self.d = d
+        self.gain = _f64(ln.weight) * math.sqrt(d) / out_scale
+        self.bias = _f64(ln.bias) / out_scale
+        self.eps = float(ln.eps) * d ** 3 / resid_scale ** 2
+
+    def __call__(self, r: np.ndarray) -> np.ndarray:
+        total = r.sum(-1, keepdims=True)  # exact: integers below 2^53
+        dev = r * self.d - total
+        var = (dev * dev).sum(-1, keepdims=True)
+        inv = 1.0 / np.sqrt(var + self.eps)
+        return exact.requant(dev * inv * self.gain, 1.0, Q8, self.bias)
+
+
+class _Linear:
+    """int8 input at `in_scale` -> real-valued output (float64), exactly per element."""
+
+    def __init__(self, layer: torch.nn.Linear, in_scale: float, x_max: int = Q8) -> None:
+        self.int = exact.IntLinear(_f64(layer.weight), x_max)
+        self.factor = self.int.scale * in_scale
+        self.bias = _f64(layer.bias) if layer.bias is not None else 0.0
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return self.int.acc(x) * self.factor + self.bias
+
+
+def _gelu_values() -> np.ndarray:
+    """gelu(k / GELU_STEP) for k = -GELU_STEP GELU_LOW .. GELU_STEP GELU_HIGH (float64 of
+    the integer table at 2^-16)."""
+    lo, hi = GELU_STEP * GELU_LOW, GELU_STEP * GELU_HIGH
+    table = exact.gelu_table(Fraction(1, GELU_STEP), hi, 16)
+    return table[len(table) // 2 - lo:] / 65536.0
+
+
+class ExactByteTransformer:
+    """`ByteTransformer` with integer activations: frequencies (…, 256) per position."""
+
+    def __init__(self, model: ByteTransformer, peaks: dict) -> None:
+        cfg = self.cfg = model.cfg
+        self.n_head, self.head_dim, self.window = cfg.n_head, cfg.d_model // cfg.n_head, cfg.context
+        # int8 scales from the calibrated peaks; the residual's resolution a power of two
+        scales = {k: max(float(v), 1e-6) / Q8 for k, v in peaks.items()}
+        self.resid_scale = 2.0 ** -exact.headroom_bits(peaks["resid"], RESID_LIMIT)
+        self.embed = exact.requant(_f64(model.embed.weight), 1.0 / self.resid_scale, RESID_LIMIT)
+        if self.window * Q8 << ATT_BITS >= exact.F32_EXACT:
+            raise ValueError(f"attention window {self.window} too long for exact float32 sums")
+        gelu = _gelu_values()
+        self.blocks = []
+        for i, block in enumerate(model.blocks):
+            d, hd = cfg.d_model, self.head_dim
+            s = {k: float(scales[f"{i}.{k}"]) for k in ("ln1", "q", "k", "v", "att", "ln2", "gelu")}
+            qkv = _Linear(block.qkv, s["ln1"])
+            self.blocks.append({
+                "ln1": _Norm(block.ln1, self.resid_scale, s["ln1"]),
+                "qkv": qkv,
+                "qkv_scale": np.concatenate([np.full(d, 1 / s["q"]), np.full(hd, 1 / s["k"]),
+                                             np.full(hd, 1 / s["v"])]),
+                # softmax index per unit of the integer score: s_q s_k 2^-2ROT / sqrt(hd)
+                "score": np.float32(s["q"] * s["k"] / math.sqrt(hd) * ATT_STEPS),
+                "att": np.float32(s["v"] / s["att"]),
+                "proj": _Linear(block.proj, s["att"]),
+                "ln2": _Norm(block.ln2, self.resid_scale, s["ln2"]),
+                "fc": _Linear(block.fc, s["ln2"]),
+                # fc output -> GELU table index, and the table's int8 values at s_gelu
+                "gelu_index": (np.float64(GELU_STEP) * _Linear(block.fc, s["ln2"]).factor,
+                               GELU_STEP * _f64(block.fc.bias)),
+                "gelu": exact.requant(gelu / s["gelu"], 1.0, Q8).astype(np.float32),
+                "out": _Linear(block.out, s["gelu"]),
+            })
+        self.ln_f = _Norm(model.ln_f, self.resid_scale, float(scales["ln_f"]))
+        self.head = _Linear(model.head, float(scales["ln_f"]))
+        att = exact.exp_table(Fraction(1, ATT_STEPS), 16 * ATT_STEPS, ATT_BITS)
+        self.att_exp = np.append(att[att > 0], 0).astype(np.float32)  # ends in one 0 entry
+        self.out_exp = exact.exp_table(Fraction(1, OUT_STEPS), OUT_STEPS * OUT_NATS, FREQ_BITS)
+        self._rot: tuple[np.ndarray, np.ndarray] | None = None
+
+    # ---- shared pieces ----
+    def _rotary(self, positions: int) -> tuple[np.ndarray, np.ndarray]:
+        if self._rot is None or len(self._rot[0]) < positions:
+            size = 1 << max(8, (positions - 1).bit_length())
+            cos, sin = exact.rotary_table(size, self.head_dim, ROT_BITS)
+            self._rot = cos.astype(np.float64), sin.astype(np.float64)
+        return self._rot
+
+    def _rotate(self, x: np.ndarray, cos: np.ndarray, sin: np.ndarray) -> np.ndarray:
+        """Rotate channel pairs of int8 x (..., hd) by integer tables (..., hd/2) and round
+        back to x's scale: float32 integers, |value| <= 180."""
+        x1, x2 = x[..., 0::2], x[..., 1::2]
+        out = np.empty(x.shape, dtype=np.float64)
+        out[..., 0::2] = x1 * cos - x2 * sin
+        out[..., 1::2] = x1 * sin + x2 * cos
+        out *= 2.0 ** -ROT_BITS
+        return np.rint(out, out=out).astype(np.float32)
+
+    def _mlp(self, b: dict, r: np.ndarray) -> np.ndarray:
+        acc = b["fc"].int.acc(b["ln2"](r))
+        scale, offset = b["gelu_index"]
+        idx = np.rint(acc * scale + offset)
+        np.clip(idx, -GELU_STEP * GELU_LOW, GELU_STEP * GELU_HIGH, out=idx)
+        h = b["gelu"][idx.astype(np.int64) + GELU_STEP * GELU_LOW]
+        return r + exact.requant(b["out"](h), 1.0 / self.resid_scale, RESID_LIMIT)
+
+    def _qkv(self, b: dict, r: np.ndarray) -> tuple[np.ndarray, ...]:
+        d, hd = self.cfg.d_model, self.head_dim
+        qkv = exact.requant(b["qkv"](b["ln1"](r)), b["qkv_scale"], Q8)
+        return qkv[..., :d], qkv[..., d:d + hd], qkv[..., d + hd:]
+
+    def _attend(self, b: dict, scores: np.ndarray, valid: np.ndarray | None,
+                v: np.ndarray) -> np.ndarray:
+        """Integer softmax over the last axis of exact integer float32 `scores` (…, keys),
+        then the weighted sum of int8 values v (…, keys, hd), requantised to int8."""
+        if valid is not None:
+            scores = np.where(valid, scores, np.float32(ATT_MASKED))
+        d = scores.max(-1, keepdims=True) - scores  # exact; masked keys: about 2^23
+        d *= b["score"]
+        np.rint(d, out=d)
+        idx = np.minimum(d, np.float32(len(self.att_exp) - 1)).astype(np.int32)
+        weights = self.att_exp[idx]  # masked and far keys: the last entry, 0
+        num = np.matmul(weights, v)  # exact: integers below 2^24
+        den = weights.sum(-1, keepdims=True)  # exact
+        out = num / den
+        out *= b["att"]
+        np.rint(out, out=out)
+        return np.clip(out, -Q8, Q8, out=out)
+
+    def freqs(self, r: np.ndarray) -> np.ndarray:
+        """Integer frequencies (..., 256) of the next byte from the last residual."""
+        logits = self.head(self.ln_f(r))
+        idx = np.rint((logits.max(-1, keepdims=True) - logits) * OUT_STEPS)
+        return exact.lookup(self.out_exp, np.minimum(idx, len(self.out_exp) - 1))
+
+    # ---- whole sequences (the encoder's parallel pass) ----
+    def forward(self, tokens: np.ndarray, position: int = 0, past: list | None = None,
+                lane_group: int = 64) -> tuple[np.ndarray, list]:
+        """Frequencies (B, T, 256) of the byte after every position of tokens (B, T), the
+        first at `position`; `past` holds the rotated keys and values of the window before
+        it (from the previous call), and the new one is returned with the frequencies."""
+        tokens = np.asarray(tokens, dtype=np.int64)
+        lanes, steps = tokens.shape
+        h, hd, w = self.n_head, self.head_dim, self.window
+        cos_t, sin_t = self._rotary(position + steps)
+        cos, sin = cos_t[position:position + steps, None], sin_t[position:position + steps, None]
+        r = self.embed[tokens]  # (B, T, d)
+        empty = np.zeros((lanes, 0, hd), np.float32)
+        past = past or [(empty, empty)] * len(self.blocks)
+        new_past = []
+        for b, (pk, pv) in zip(self.blocks, past, strict=True):
+            q, k, v = self._qkv(b, r)
+            q = self._rotate(q.reshape(lanes, steps, h, hd), cos, sin)  # (B, T, H, hd)
+            k = np.concatenate([pk, self._rotate(k[:, :, None], cos, sin)[:, :, 0]], 1)
+            v = np.concatenate([pv, v.astype(np.float32)], 1)  # (B, P + T, hd) from position - P
+            first = position - pk.shape[1]
+            pos_q = np.arange(position, position + steps)[:, None]
+            pos_k = np.arange(first, position + steps)[None, :]
+            valid = (pos_k <= pos_q) & (pos_k > pos_q - w)
+            att = np.empty((lanes, h, steps, hd))
+            qt = q.transpose(0, 2, 1, 3)  # (B, H, T, hd)
+            for g in range(0, lanes, lane_group):
+                sl = slice(g, g + lane_group)
+                scores = np.matmul(qt[sl], k[sl, None].transpose(0, 1, 3, 2))  # (b, H, T, keys)
+                att[sl] = self._attend(b, scores, valid, v[sl, None])
+            att = att.transpose(0, 2, 1, 3).reshape(lanes, steps, -1)
+            r = r + exact.requant(b["proj"](att), 1.0 / self.resid_scale, RESID_LIMIT)
+            r = self._mlp(b, r)
+            keep = min(w - 1, k.shape[1])
+            new_past.append((k[:, k.shape[1] - keep:], v[:, v.shape[1] - keep:]))
+        return self.freqs(r), new_past
+
+    # ---- one position per lane (the decoder) ----
+    def new_cache(self, lanes: int, max_steps: int) -> dict:
+        """An empty ring-buffer cache for `lanes` lanes of at most `max_steps` positions."""
+        self._rotary(max(max_steps, 1))
+        hd, w = self.head_dim, self.window
+        return {"k": [np.zeros((lanes, hd, w), np.float32) for _ in self.blocks],
+                "v": [np.zeros((lanes, w, hd), np.float32) for _ in self.blocks]}
+
+    def step(self, tokens: np.ndarray, position: int, cache: dict) -> np.ndarray:
+        """Frequencies (B, 256) after feeding tokens (B,) at `position`."""
+        lanes = len(tokens)
+        h, hd, w = self.n_head, self.head_dim, self.window
+        cos_t, sin_t = self._rotary(position + 1)
+        cos, sin = cos_t[position], sin_t[position]
+        slot = position % w
+        valid = None
+        if position + 1 < w:
+            valid = np.arange(w) <= position
+        r = self.embed[np.asarray(tokens, dtype=np.int64)]  # (B, d)
+        for b, ck, cv in zip(self.blocks, cache["k"], cache["v"], strict=True):
+            q, k, v = self._qkv(b, r)
+            q = self._rotate(q.reshape(lanes, h, hd), cos, sin)  # (B, H, hd) float32
+            ck[:, :, slot] = self._rotate(k, cos, sin)
+            cv[:, slot] = v
+            scores = np.matmul(q, ck)[:, :, None]  # (B, H, 1, W)
+            att = self._attend(b, scores, valid, cv[:, None])  # (B, H, 1, hd)
+            r = r + exact.requant(b["proj"](att.reshape(lanes, -1)), 1.0 / self.resid_scale,
+                                  RESID_LIMIT)
+            r = self._mlp(b, r)
+        return self.freqs(r)
