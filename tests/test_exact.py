@@ -1,0 +1,140 @@
+"""The exact-arithmetic primitives: tables against float references (stated bounds),
+integer products that no batch split or thread count changes, compiled loops without
+fused multiply-adds, and the integer Laplace coder."""
+
+from __future__ import annotations
+
+import io
+import math
+from concurrent.futures import ThreadPoolExecutor
+from fractions import Fraction
+from pathlib import Path
+
+import numba
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from arzip import coding, engine, exact, kernels
+
+GOLDEN = Path(__file__).resolve().parent / "golden"
+
+
+def test_tables_match_float_references():
+    """Every table entry is the float function rounded to its resolution (the tables are
+    built with integers; libm is only the reference here)."""
+    u = np.arange(-2048, 2049) / 256
+    assert np.array_equal(exact.exp_table(Fraction(1, 64), 1400, 16),
+                          np.rint(65536 * np.exp(-np.arange(1400) / 64)))
+    assert np.abs(exact.sigmoid_table(Fraction(1, 256), 2048, 24)
+                  - 2 ** 24 / (1 + np.exp(-u))).max() <= 0.5 + 1e-6
+    assert np.abs(exact.tanh_table(Fraction(1, 256), 2048, 15) - 2 ** 15 * np.tanh(u)).max() <= 1
+    elu = np.where(u > 0, u, np.expm1(u))
+    assert np.abs(exact.elu_table(Fraction(1, 256), 2048, 12) - 4096 * elu).max() <= 0.5 + 1e-6
+    gelu = torch.nn.functional.gelu(torch.tensor(u)).numpy()
+    assert np.abs(exact.gelu_table(Fraction(1, 256), 2048, 12) - 4096 * gelu).max() <= 0.5 + 1e-6
+    assert np.array_equal(exact.ln_table(5000, 16)[1:], np.rint(65536 * np.log(np.arange(1, 5001))))
+    cos, sin = exact.rotary_table(300, 16, 14)
+    angles = np.arange(300)[:, None] * 10000.0 ** (-np.arange(0, 16, 2) / 16)
+    assert np.array_equal(cos, np.rint(16384 * np.cos(angles)))
+    assert np.array_equal(sin, np.rint(16384 * np.sin(angles)))
+    reference = 2 ** 30 * np.exp(np.arange(-700, 701) / 100)
+    assert np.abs(exact.exp_range_table(Fraction(1, 100), -700, 700, 30) - reference
+                  ).max() <= 0.5 + 1e-12 * reference.max()
+
+
+def test_exact_log_and_exp_bounds():
+    rng = np.random.default_rng(0)
+    for x in np.exp(rng.uniform(-20, 20, 2000)):
+        assert abs(kernels.ln(x, exact.log_table()) - math.log(x)) < 1.3e-4
+    for y in rng.uniform(-20, 20, 2000):
+        assert abs(kernels.exp(y, exact.exp2_table()) / math.exp(y) - 1) < 1.8e-4
+
+
+@pytest.mark.parametrize("x_max,bits", [(127, 8), (2047, 12), (8191, 16), (1 << 20, 16)])
+def test_integer_products_are_exact_and_bounded(x_max, bits):
+    rng = np.random.default_rng(1)
+    weight = rng.normal(0, 1, (40, 300))
+    layer = exact.IntLinear(weight, x_max, bits)
+    x = rng.integers(-x_max, x_max + 1, (17, 300)).astype(np.float64)
+    x[0] = x_max  # the worst case
+    reference = x.astype(object) @ np.round(layer.weight_t.astype(np.float64)).astype(object)
+    assert np.array_equal(layer.acc(x), reference.astype(np.float64))
+    assert layer.bound < (exact.F32_EXACT if layer.dtype == np.float32 else exact.F64_EXACT) \
+        or len(layer.blocks) > 1
+    assert np.abs(layer.weight_t.T * layer.scale[:, None] - weight).max() <= layer.scale.max()
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(1, 70), st.integers(0, 2 ** 31 - 1))
+def test_batch_splits_and_threads_do_not_change_one_output(rows, seed):
+    rng = np.random.default_rng(seed)
+    layer = exact.IntLinear(rng.normal(0, 1, (33, 320)), 8191, 16)
+    x = rng.integers(-8191, 8192, (rows, 320)).astype(np.float64)
+    whole = layer.acc(x)
+    cut = int(rng.integers(0, rows + 1))
+    parts = np.concatenate([layer.acc(x[:cut]), layer.acc(x[cut:])])
+    with ThreadPoolExecutor(2) as pool:
+        threaded = np.concatenate(list(pool.map(layer.acc, [x[:cut], x[cut:]])))
+    singles = np.stack([layer.acc(row[None])[0] for row in x])
+    assert np.array_equal(whole, parts) and np.array_equal(whole, threaded)
+    assert np.array_equal(whole, singles)
+
+
+def _float_kernels():
+    from arzip.codecs.audio import adaptive, exact_model, lpc
+
+    return [kernels.logistic_mixture_pmf, kernels.gated_residual, kernels.affine_lookup,
+            kernels.laplace_params, lpc._analyse, adaptive._run_all, exact_model.distribution,
+            exact_model.frame_features]
+
+
+def test_compiled_loops_have_no_fused_multiply_add():
+    """numba compiles without fast-math: no FMA instruction may appear in the machine
+    code of the float kernels (an FMA rounds once where the written code rounds twice)."""
+    for name in ("gradient.png.v3.arz", "stereo.wav.v3.arz"):  # runs (compiles) them all
+        engine.decompress_stream(io.BytesIO((GOLDEN / name).read_bytes()), None)
+    for kernel in _float_kernels():
+        if not kernel.signatures:  # the encoder's whole-lane loops
+            engine.compress_stream(io.BytesIO((GOLDEN / "stereo.wav").read_bytes()), io.BytesIO())
+        assert kernel.signatures, kernel.__name__
+        fresh = numba.njit(nogil=True)(kernel.py_func)  # cached code cannot be inspected
+        for signature in kernel.signatures:
+            fresh.compile(signature)
+            asm = fresh.inspect_asm(signature)
+            assert "ret" in asm and "mulsd" in asm + asm.replace("vmulpd", "mulsd"), kernel
+            assert "vfmadd" not in asm and "vfmsub" not in asm and "vfnmadd" not in asm, kernel
+
+
+def test_laplace_rows_match_the_float_laplace():
+    for j, fraction in ((0, 0), (37, 7), (64, 15), (130, 3), (exact.LAPLACE_SCALES - 1, 9)):
+        row = exact.laplace_row(j, fraction)
+        b, width = 0.05 * 2 ** (j / 8), 2 ** exact.laplace_shift(j)
+        z = np.arange(-exact.LAPLACE_WINDOW, exact.LAPLACE_WINDOW + 2) * width - 0.5 - (
+            2 * fraction + 1) / 32
+        cdf = np.where(z < 0, 0.5 * np.exp(np.minimum(z, 0) / b),
+                       1 - 0.5 * np.exp(-np.maximum(z, 0) / b))
+        mass = np.concatenate([[cdf[0]], np.diff(cdf), [1 - cdf[-1]]])
+        assert np.abs(row - (mass * 2 ** 24 + 1)).max() <= 1 and row.min() >= 1
+        assert exact.laplace_shift(j) == max(0, math.floor(math.log2(b)) - 2)
+
+
+def test_laplace_coder_round_trips_every_range():
+    rng = np.random.default_rng(3)
+    n = 4000
+    means = rng.uniform(-33000, 33000, n)
+    scales = np.exp(rng.uniform(-4, 11, n))
+    x = np.clip(np.rint(means + rng.laplace(0, scales)), -32768, 32767).astype(np.int64)
+    x[:4] = [-32768, 32767, 0, -1]  # the ends, and escapes far from the mean
+    means[:2] = [30000.0, -30000.0]
+    from arzip.codecs.audio.codec import laplace_params
+
+    params = laplace_params(means, scales)
+    encoder = coding.LaplaceEncoder()
+    encoder.encode(x, *params)
+    payload = encoder.finish()
+    assert np.array_equal(coding.LaplaceDecoder(payload).decode(*params), x)
+    ideal = coding.laplace_bits_each(x, *params).sum()
+    assert abs(8 * len(payload) - ideal) < 0.002 * ideal + 64

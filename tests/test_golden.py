@@ -1,0 +1,35 @@
+"""Golden archives: files written by earlier builds (tests/golden/, made by
+tools/make_golden.py) still decode to their originals. A change that breaks one needs a
+new format version, and the old version must still decode."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from arzip import engine
+
+GOLDEN = Path(__file__).resolve().parent / "golden"
+MANIFEST = json.loads((GOLDEN / "manifest.json").read_text())
+
+
+def test_every_kind_and_the_model_path_is_covered():
+    codecs = {entry["codec"] for entry in MANIFEST.values()}
+    assert {"bytes", "image", "audio"} <= codecs
+    assert {name.split(".")[-2] for name in MANIFEST} >= {"v3"}
+    assert sum("model" in entry["blocks"] for entry in MANIFEST.values()) >= 4
+
+
+@pytest.mark.parametrize("name", sorted(MANIFEST))
+def test_golden_archive_decodes_to_its_original(name):
+    entry = MANIFEST[name]
+    out = io.BytesIO()
+    stats = engine.decompress_stream(io.BytesIO((GOLDEN / name).read_bytes()), out.write)
+    data = out.getvalue()
+    assert len(data) == entry["bytes"] and hashlib.sha256(data).hexdigest() == entry["sha256"]
+    assert data == (GOLDEN / entry["original"]).read_bytes()
+    assert stats.codec == entry["codec"]
