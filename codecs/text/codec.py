@@ -81,7 +81,6 @@ class BytesCodec:
         tokens = np.full(lanes, BOS, dtype=np.int64)
         for t in range(steps):
             freqs = network(t, tokens)
-            mixer.prepare()
             probs = mixer.mix(freqs / freqs.sum(axis=1, keepdims=True))
             active = lengths > t
             symbols = np.zeros(lanes, dtype=np.int64)

@@ -1,4 +1,4 @@
-"""Adaptive byte statistics mixed with the neural prediction.
+"""Adaptive byte statistics mixed with the neural prediction (compiled by numba).
 
 Every lane of a block shares one set of statistics, updated after each step with the bytes
 of all lanes, so strings seen anywhere earlier in the block sharpen later predictions:
@@ -10,8 +10,10 @@ of all lanes, so strings seen anywhere earlier in the block sharpen later predic
 The final distribution is a linear mixture of the network's distribution and these
 estimates, with weights learned online (a Bayesian mixture update with a floor) in sets
 selected by the evidence at hand. Only integer operations and float64 +, -, *, / applied
-one at a time in a fixed order are used (no float sums in an order a library picks, no
-transcendental functions), so every machine computes identical float64 values.
+one at a time in the order written are used (loops compiled without fast-math: no
+reordering, no fused multiply-add, no transcendental functions), so every machine
+computes identical float64 values. Lanes are processed in order; within a step, lane i's
+update sees lane j < i's.
 """
 
 from __future__ import annotations
@@ -19,10 +21,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 
 HASH_MULT = np.uint64(0x9E3779B97F4A7C15)
-EVIDENCE_EDGES = [1, 3, 12]  # total counts bucketed into 4 evidence levels
-MATCH_EDGES = [1, 8, 16, 32]  # match lengths bucketed into 5 levels (0 = no match)
+EVIDENCE_EDGES = (1, 3, 12)  # total counts bucketed into 4 evidence levels
+MATCH_EDGES = (1, 8, 16, 32)  # match lengths bucketed into 5 levels (0 = no match)
 MATCH_LEN_CAP = 63
 
 
@@ -45,6 +48,172 @@ def _order_rows(order: int, log2_rows: int) -> int:
     return 1 << log2_rows
 
 
+@njit(cache=True, nogil=True)
+def _bucket(value: int, edges: tuple) -> int:
+    """The number of edges <= value."""
+    b = 0
+    for e in edges:
+        if value >= e:
+            b += 1
+    return b
+
+
+@njit(cache=True, nogil=True)
+def _known(pos: int, starts: np.ndarray, steps: int) -> bool:
+    """Whether a block position is already coded (lanes advance in lock-step)."""
+    if pos < 0:
+        return False
+    lane = np.searchsorted(starts, pos, side="right") - 1
+    return pos - starts[max(lane, 0)] < steps
+
+
+@njit(cache=True, nogil=True)
+def _mix(p_net, counts, totals, offsets, sizes, history, steps, prior, weights, match_model,
+         match_len, match_ptr, match_table, block, match_hits, match_trials, starts,
+         rows, sets, match_byte, match_q, context_hash, out):  # noqa: ANN001
+    """The mixed distribution out (lanes, 256) of every lane, and the per-lane state the
+    update needs (rows, weight sets, the match model's byte and trust, context hashes)."""
+    lanes = p_net.shape[0]
+    orders = offsets.shape[0]
+    max_order = orders - 1
+    n_models = weights.shape[1]
+    scale = np.empty(orders)
+    for i in range(lanes):
+        # context rows of every order, and the full context hash
+        row = np.int64(0)
+        h = np.uint64(0)
+        rows[i, 0] = offsets[0]
+        for k in range(1, orders):
+            byte = history[i, k - 1]
+            if k <= 2:
+                row = row * 256 + np.int64(byte)
+                h = (h ^ byte) * HASH_MULT
+            else:
+                h = (h ^ byte) * HASH_MULT + np.uint64(k)
+                row = np.int64((h >> np.uint64(20)) % np.uint64(sizes[k]))
+            rows[i, k] = offsets[k] + row
+        context_hash[i] = h
+        # the match model: start a match where there is none, drop one that left the known
+        if match_model:
+            if match_len[i] == 0 and steps >= max_order:
+                found = match_table[np.int64((h >> np.uint64(16))
+                                             % np.uint64(match_table.shape[0]))]
+                match_ptr[i] = found
+                match_len[i] = 1 if found >= 0 else 0
+            if match_len[i] > 0 and not _known(match_ptr[i], starts, steps):
+                match_len[i] = 0
+        # the weight set: highest order with evidence, its evidence, the match length
+        best, evidence = 0, 0
+        for k in range(orders):
+            n = totals[rows[i, k]]
+            if n > 0 and steps >= k:
+                best, evidence = k, n
+        s = (best * 4 + _bucket(evidence, EVIDENCE_EDGES)) * (len(MATCH_EDGES) + 1) + _bucket(
+            match_len[i], MATCH_EDGES)
+        sets[i] = s
+        bias = 0.0
+        for k in range(orders):
+            scale[k] = weights[s, k + 1] / (totals[rows[i, k]] + 256 * prior)
+            bias += scale[k] * prior
+        matching = match_len[i] > 0
+        length = min(match_len[i], MATCH_LEN_CAP)
+        q = match_hits[length] / match_trials[length] if matching else 1.0 / 256
+        match_q[i] = q
+        mb = block[min(max(match_ptr[i], 0), block.shape[0] - 1)] if matching else 0
+        match_byte[i] = mb
+        w_match = weights[s, n_models - 1]
+        other = (1.0 - q) / 255.0
+        bias += w_match * (other if matching else q)
+        w_net = weights[s, 0]
+        for x in range(256):
+            acc = 0.0
+            for k in range(orders):
+                acc += scale[k] * counts[rows[i, k], x]
+            acc += bias
+            if x == mb:
+                acc += w_match * (q - other) if matching else 0.0
+            out[i, x] = w_net * p_net[i, x] + acc
+
+
+@njit(cache=True, nogil=True)
+def _update(symbols, mixed, active, p_net, counts, totals, rows, sets, match_byte, match_q,
+            context_hash, history, steps, prior, learning_rate, floor, count_limit, weights,
+            match_model, match_len, match_ptr, match_table, block, match_hits, match_trials,
+            starts, lengths):  # noqa: ANN001
+    lanes = symbols.shape[0]
+    orders = rows.shape[1]
+    max_order = orders - 1
+    n_models = weights.shape[1]
+    p_models = np.empty(n_models)
+    # mixture weights: a Bayesian update with a floor, lane after lane
+    for i in range(lanes):
+        if not active[i]:
+            continue
+        sym = symbols[i]
+        s = sets[i]
+        matching = match_len[i] > 0
+        hit = matching and match_byte[i] == sym
+        p_models[0] = p_net[i, sym]
+        for k in range(orders):
+            p_models[k + 1] = (counts[rows[i, k], sym] + prior) / (totals[rows[i, k]] + 256 * prior)
+        q = match_q[i]
+        p_models[n_models - 1] = q if hit else ((1.0 - q) / 255.0 if matching else q)
+        p_mix = mixed[i, sym]
+        for m in range(n_models):
+            weights[s, m] *= 1.0 - learning_rate + learning_rate * p_models[m] / p_mix
+    done = np.zeros(weights.shape[0], dtype=np.bool_)
+    for i in range(lanes):  # normalise every touched set once
+        if not active[i] or done[sets[i]]:
+            continue
+        s = sets[i]
+        done[s] = True
+        total = weights[s, 0]
+        for m in range(1, n_models):
+            total += weights[s, m]
+        for m in range(n_models):
+            weights[s, m] = (1.0 - floor) * (weights[s, m] / total) + floor / n_models
+    # the match model: record the bytes, score and advance matches, index the contexts
+    for i in range(lanes):
+        matching = match_len[i] > 0
+        hit = matching and match_byte[i] == symbols[i]
+        length = min(match_len[i], MATCH_LEN_CAP)
+        running = steps < lengths[i]
+        if running:
+            block[starts[i] + steps] = symbols[i]
+            if matching:
+                match_trials[length] += 1.0
+            if hit:
+                match_hits[length] += 1.0
+        match_len[i] = match_len[i] + 1 if hit else 0
+        match_ptr[i] = match_ptr[i] + 1 if hit else -1
+    if steps >= max_order:
+        size = np.uint64(match_table.shape[0])
+        for i in range(lanes):
+            if steps < lengths[i]:
+                match_table[np.int64((context_hash[i] >> np.uint64(16)) % size)] = starts[i] + steps
+    # counts: one more of each coded byte in its contexts, halved when one passes the limit
+    for k in range(orders):
+        for i in range(lanes):
+            if active[i]:
+                r, sym = rows[i, k], symbols[i]
+                if counts[r, sym] < 255:
+                    counts[r, sym] += 1
+                totals[r] += 1
+        for i in range(lanes):
+            if active[i]:
+                r, sym = rows[i, k], symbols[i]
+                if counts[r, sym] > count_limit:
+                    total = np.int64(0)
+                    for x in range(256):
+                        counts[r, x] >>= 1
+                        total += counts[r, x]
+                    totals[r] = total
+    for i in range(lanes):
+        for k in range(history.shape[1] - 1, 0, -1):
+            history[i, k] = history[i, k - 1]
+        history[i, 0] = np.uint64(symbols[i])
+
+
 class ContextMixer:
     """Per-block adaptive statistics for lanes of the given lengths, coded in lock-step."""
 
@@ -53,10 +222,12 @@ class ContextMixer:
         self.lanes = lanes = len(lengths)
         block_len = int(np.sum(lengths))
         log2_rows = min(cfg.log2_rows, max(10, block_len.bit_length()))
-        self.rows = [_order_rows(k, log2_rows) for k in range(cfg.max_order + 1)]
+        sizes = [_order_rows(k, log2_rows) for k in range(cfg.max_order + 1)]
+        self.sizes = np.array(sizes, dtype=np.int64)
+        self.offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
         # np.full writes every page now: lazily zeroed pages would fault during coding
-        self.counts = [np.full((r, 256), 0, dtype=np.uint8) for r in self.rows]
-        self.totals = [np.zeros(r, dtype=np.int64) for r in self.rows]
+        self.counts = np.full((sum(sizes), 256), 0, dtype=np.uint8)
+        self.totals = np.zeros(sum(sizes), dtype=np.int64)
         self.history = np.zeros((lanes, cfg.max_order), dtype=np.uint64)  # newest byte first
         self.steps = 0  # steps coded so far (every lane advances together)
         # match model state: the block as far as known, a context -> position table
@@ -68,158 +239,38 @@ class ContextMixer:
         self.match_len = np.zeros(lanes, dtype=np.int64)
         self.match_hits = np.ones(MATCH_LEN_CAP + 1)
         self.match_trials = np.full(MATCH_LEN_CAP + 1, 2.0)
-        self._context_hash = np.zeros(lanes, dtype=np.uint64)
         n_models = cfg.max_order + 3  # network, orders 0..max_order, match model
-        self.n_sets = (cfg.max_order + 1) * 4 * (len(MATCH_EDGES) + 1)
-        self.weights = np.empty((self.n_sets, n_models))
+        n_sets = (cfg.max_order + 1) * 4 * (len(MATCH_EDGES) + 1)
+        self.weights = np.empty((n_sets, n_models))
         self.weights[:, 0] = 0.5  # start by trusting the network
         self.weights[:, 1:] = 0.5 / (n_models - 1)
-        self._rows_idx: list[np.ndarray] = []
-        self._totals: list[np.ndarray] = []
-        self._set_idx = np.zeros(lanes, dtype=np.int64)
-        self._p_net = np.zeros((lanes, 256))
-        self._w_net = np.zeros((lanes, 1))
-        self._partial = np.zeros((lanes, 256))
+        self._rows = np.zeros((lanes, cfg.max_order + 1), dtype=np.int64)
+        self._sets = np.zeros(lanes, dtype=np.int64)
         self._match_byte = np.zeros(lanes, dtype=np.int64)
         self._match_q = np.zeros(lanes)
-
-    def _context_rows(self) -> list[np.ndarray]:
-        """Row index of every order's table for every lane (and the full context hash)."""
-        rows = [np.zeros(self.lanes, dtype=np.int64)]
-        h = np.zeros(self.lanes, dtype=np.uint64)
-        for k in range(1, self.cfg.max_order + 1):
-            byte = self.history[:, k - 1]
-            if k <= 2:
-                rows.append(rows[-1] * 256 + byte.astype(np.int64))
-                h = (h ^ byte) * HASH_MULT
-                continue
-            h = (h ^ byte) * HASH_MULT + np.uint64(k)
-            rows.append(((h >> np.uint64(20)) % np.uint64(self.rows[k])).astype(np.int64))
-        self._context_hash = h
-        return rows
-
-    def _known(self, pos: np.ndarray) -> np.ndarray:
-        """Whether block positions are already coded (lanes advance in lock-step)."""
-        lane = np.searchsorted(self.starts, pos, side="right") - 1
-        return (pos >= 0) & (pos - self.starts[np.maximum(lane, 0)] < self.steps)
-
-    def _match_slots(self, hashes: np.ndarray) -> np.ndarray:
-        """Rows of the match table for context hashes."""
-        return ((hashes >> np.uint64(16)) % np.uint64(len(self.match_table))).astype(np.int64)
-
-    def _find_matches(self) -> None:
-        """Start a match for lanes without one, from the order-5 context table."""
-        if not self.cfg.match_model:
-            return
-        idle = (self.match_len == 0) & (self.steps >= self.cfg.max_order)
-        if idle.any():
-            found = self.match_table[self._match_slots(self._context_hash[idle])]
-            self.match_ptr[idle] = found
-            self.match_len[idle] = np.where(found >= 0, 1, 0)
-        lost = (self.match_len > 0) & ~self._known(self.match_ptr)
-        self.match_len[lost] = 0
-
-    def prepare(self) -> None:
-        """Everything of the next mixture that does not need the network (run while it runs).
-
-        Each order's estimate is (count + prior) / (total + 256 prior); the match model puts
-        q on its predicted byte and (1 - q) / 255 on each other byte; their weighted sum is
-        accumulated without materialising the estimates.
-        """
-        prior = self.cfg.prior
-        self._rows_idx = self._context_rows()
-        self._find_matches()
-        self._totals = [self.totals[k][rows] for k, rows in enumerate(self._rows_idx)]
-        best = np.zeros(self.lanes, dtype=np.int64)
-        evidence = np.zeros(self.lanes, dtype=np.int64)
-        for k, n in enumerate(self._totals):
-            known = (n > 0) & (self.steps >= k)
-            best = np.where(known, k, best)
-            evidence = np.where(known, n, evidence)
-        bucket = np.searchsorted(EVIDENCE_EDGES, evidence, side="right")
-        match_bucket = np.searchsorted(MATCH_EDGES, self.match_len, side="right")
-        self._set_idx = (best * 4 + bucket) * (len(MATCH_EDGES) + 1) + match_bucket
-        w = self.weights[self._set_idx]
-        self._w_net = w[:, :1]
-        partial = np.zeros((self.lanes, 256))
-        bias = np.zeros(self.lanes)
-        for k, rows in enumerate(self._rows_idx):
-            scale = w[:, k + 1] / (self._totals[k] + 256 * prior)
-            partial += scale[:, None] * self.counts[k][rows]
-            bias += scale * prior
-        matching = self.match_len > 0
-        length = np.minimum(self.match_len, MATCH_LEN_CAP)
-        q = np.where(matching, self.match_hits[length] / self.match_trials[length], 1.0 / 256)
-        self._match_q = q
-        self._match_byte = np.where(
-            matching, self.block[np.clip(self.match_ptr, 0, len(self.block) - 1)], 0)
-        w_match = w[:, -1]
-        other = (1.0 - q) / 255.0
-        bias += w_match * np.where(matching, other, q)
-        partial += bias[:, None]
-        partial[np.arange(self.lanes), self._match_byte] += np.where(
-            matching, w_match * (q - other), 0.0)
-        self._partial = partial
+        self._context_hash = np.zeros(lanes, dtype=np.uint64)
+        self._p_net = np.zeros((lanes, 256))
 
     def mix(self, p_net: np.ndarray) -> np.ndarray:
-        """Mixed distribution (lanes, 256) from the network's (lanes, 256), both float64;
-        `prepare` must have run for this step."""
-        self._p_net = p_net
-        return self._w_net * p_net + self._partial
+        """Mixed distribution (lanes, 256) from the network's (lanes, 256), both float64."""
+        self._p_net = np.ascontiguousarray(p_net, dtype=np.float64)
+        out = np.empty((self.lanes, 256))
+        _mix(self._p_net, self.counts, self.totals, self.offsets, self.sizes, self.history,
+             self.steps, self.cfg.prior, self.weights, self.cfg.match_model, self.match_len,
+             self.match_ptr, self.match_table, self.block, self.match_hits, self.match_trials,
+             self.starts, self._rows, self._sets, self._match_byte, self._match_q,
+             self._context_hash, out)
+        return out
 
     def update(self, symbols: np.ndarray, mixed: np.ndarray, active: np.ndarray) -> None:
         """Learn from the bytes (lanes,) coded with `mixed` (lanes, 256) in the `active`
-        lanes. Float updates are elementwise, or applied lane after lane in lane order
-        (`ufunc.at`), and weight sums run left to right, so their rounding is fixed."""
+        lanes (lanes that have ended feed 0)."""
         cfg = self.cfg
-        lane = np.flatnonzero(active)
-        sym = symbols[lane]
-        matching = self.match_len > 0
-        hit = matching & (self._match_byte == symbols)
-        p_models = np.empty((len(lane), len(self._rows_idx) + 2))
-        p_models[:, 0] = self._p_net[lane, sym]
-        rows_active = [rows[lane] for rows in self._rows_idx]
-        for k, rows in enumerate(rows_active):
-            p_models[:, k + 1] = ((self.counts[k][rows, sym] + cfg.prior)
-                                  / (self._totals[k][lane] + 256 * cfg.prior))
-        q = self._match_q[lane]
-        p_models[:, -1] = np.where(hit[lane], q, np.where(matching[lane], (1.0 - q) / 255.0, q))
-        p_mix = mixed[lane, sym][:, None]
-        factor = 1.0 - cfg.learning_rate + cfg.learning_rate * p_models / p_mix
-        sets = self._set_idx[lane]
-        np.multiply.at(self.weights, sets, factor)
-        w = self.weights[sets]
-        total = w[:, 0].copy()
-        for j in range(1, w.shape[1]):
-            total += w[:, j]
-        w = w / total[:, None]
-        w = (1.0 - cfg.floor) * w + cfg.floor / w.shape[1]
-        self.weights[sets] = w  # lanes of one set write the same row
-        self._update_match(symbols, matching, hit)
-        for k, rows in enumerate(rows_active):
-            cells, hits = np.unique(rows * 256 + sym, return_counts=True)
-            flat = self.counts[k].reshape(-1)
-            flat[cells] = np.minimum(flat[cells] + hits, 255)
-            np.add.at(self.totals[k], rows, 1)
-            full = self.counts[k][rows, sym] > cfg.count_limit
-            if full.any():
-                hot = np.unique(rows[full])
-                self.counts[k][hot] >>= 1
-                self.totals[k][hot] = self.counts[k][hot].sum(axis=1)
-        self.history[:, 1:] = self.history[:, :-1]
-        self.history[:, 0] = symbols.astype(np.uint64)
+        _update(np.ascontiguousarray(symbols, dtype=np.int64), mixed,
+                np.ascontiguousarray(active, dtype=np.bool_), self._p_net, self.counts,
+                self.totals, self._rows, self._sets, self._match_byte, self._match_q,
+                self._context_hash, self.history, self.steps, cfg.prior, cfg.learning_rate,
+                cfg.floor, cfg.count_limit, self.weights, cfg.match_model, self.match_len,
+                self.match_ptr, self.match_table, self.block, self.match_hits,
+                self.match_trials, self.starts, self.lengths)
         self.steps += 1
-
-    def _update_match(self, symbols: np.ndarray, matching: np.ndarray, hit: np.ndarray) -> None:
-        """Record the coded bytes, score and advance matches, index the finished context."""
-        active = self.steps < self.lengths
-        pos = self.starts + self.steps
-        self.block[pos[active]] = symbols[active]
-        length = np.minimum(self.match_len, MATCH_LEN_CAP)
-        np.add.at(self.match_trials, length[matching & active], 1.0)
-        np.add.at(self.match_hits, length[hit & active], 1.0)
-        self.match_len = np.where(hit, self.match_len + 1, 0)
-        self.match_ptr = np.where(hit, self.match_ptr + 1, -1)
-        # the context that predicted this byte now points at it
-        if self.steps >= self.cfg.max_order:
-            self.match_table[self._match_slots(self._context_hash[active])] = pos[active]
