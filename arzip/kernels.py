@@ -147,3 +147,114 @@ def laplace_params(means: np.ndarray, scales: np.ndarray, log_table: np.ndarray,
         fraction[i] = min(int(math.floor((means[i] - m) * fractions)), fractions - 1)
         j = np.rint((ln(scales[i], log_table) - ln_scale_min) * per_octave)
         index[i] = int(min(max(j, 0.0), scales_count - 1.0))
+
+
+@njit(cache=True, nogil=True)
+def layer_norm(r: np.ndarray, eps: float, gain: np.ndarray, bias: np.ndarray, limit: float,
+               out: np.ndarray) -> None:
+    """LayerNorm of integer rows r (n, d) to integers: with D = d r - sum(r) (exact) and
+    V = sum(D^2) (exact), out = clip(rint(D / sqrt(V + eps) * gain + bias), ±limit), where
+    gain includes sqrt(d) and the output scale."""
+    n, d = r.shape
+    for i in range(n):
+        total = 0.0
+        for j in range(d):
+            total += r[i, j]
+        var = 0.0
+        for j in range(d):
+            dev = r[i, j] * d - total
+            var += dev * dev
+        inv = 1.0 / np.sqrt(var + eps)
+        for j in range(d):
+            v = np.rint((r[i, j] * d - total) * inv * gain[j] + bias[j])
+            out[i, j] = min(max(v, -limit), limit)
+
+
+@njit(cache=True, nogil=True)
+def requant(acc: np.ndarray, factor: np.ndarray, bias: np.ndarray, mult: np.ndarray,
+            limit: float, out: np.ndarray) -> None:
+    """out = clip(rint((acc * factor + bias) * mult), ±limit) per column (n, m)."""
+    n, m = acc.shape
+    for i in range(n):
+        for j in range(m):
+            v = np.rint((acc[i, j] * factor[j] + bias[j]) * mult[j])
+            out[i, j] = min(max(v, -limit), limit)
+
+
+@njit(cache=True, nogil=True)
+def residual_add(r: np.ndarray, acc: np.ndarray, factor: np.ndarray, bias: np.ndarray,
+                 mult: float, limit: float) -> None:
+    """r += clip(rint((acc * factor + bias) * mult), ±limit) in place (n, m)."""
+    n, m = acc.shape
+    for i in range(n):
+        for j in range(m):
+            v = np.rint((acc[i, j] * factor[j] + bias[j]) * mult)
+            r[i, j] += min(max(v, -limit), limit)
+
+
+@njit(cache=True, nogil=True)
+def index_lookup(acc: np.ndarray, scale: np.ndarray, offset: np.ndarray, low: int, high: int,
+                 table: np.ndarray, out: np.ndarray) -> None:
+    """out = table[clip(rint(acc * scale + offset), -low, high) + low] per column (n, m)."""
+    n, m = acc.shape
+    for i in range(n):
+        for j in range(m):
+            u = np.rint(acc[i, j] * scale[j] + offset[j])
+            u = min(max(u, -low), high)
+            out[i, j] = table[int(u) + low]
+
+
+@njit(cache=True, nogil=True)
+def gap_lookup(acc: np.ndarray, factor: np.ndarray, bias: np.ndarray, steps: float,
+               table: np.ndarray, out: np.ndarray) -> None:
+    """Integer frequencies from logits: with y = acc * factor + bias per row (n, m),
+    out = table[min(rint((max(y) - y) * steps), len(table) - 1)] (table: exp at 1/steps)."""
+    n, m = acc.shape
+    y = np.empty(m)
+    last = table.shape[0] - 1
+    for i in range(n):
+        top = -np.inf
+        for j in range(m):
+            y[j] = acc[i, j] * factor[j] + bias[j]
+            if y[j] > top:
+                top = y[j]
+        for j in range(m):
+            u = min(np.rint((top - y[j]) * steps), float(last))
+            out[i, j] = table[int(u)]
+
+
+@njit(cache=True, nogil=True)
+def softmax_weights(scores: np.ndarray, valid: np.ndarray, factor: np.float32,
+                    table: np.ndarray, out: np.ndarray) -> None:
+    """Integer softmax weights (float32) of exact integer float32 scores (rows, keys):
+    keys where valid[row % len(valid)] is false get table's last entry (0); the others
+    table[min(rint((max - score) * factor), last)], all in float32."""
+    rows, keys = scores.shape
+    period = valid.shape[0]
+    last = np.float32(table.shape[0] - 1)
+    masked = np.float32(-(1 << 23))
+    for i in range(rows):
+        v = valid[i % period]
+        top = masked
+        for j in range(keys):
+            if v[j] and scores[i, j] > top:
+                top = scores[i, j]
+        for j in range(keys):
+            s = scores[i, j] if v[j] else masked
+            d = np.rint((top - s) * factor)
+            out[i, j] = table[int(min(d, last))]
+
+
+@njit(cache=True, nogil=True)
+def weighted_mean(num: np.ndarray, weights: np.ndarray, factor: np.float32, limit: float,
+                  out: np.ndarray) -> None:
+    """out = clip(rint(num / sum(weights) * factor), ±limit) per row, in float32 (the
+    weights are integers: their sum is exact)."""
+    rows, width = num.shape
+    for i in range(rows):
+        den = np.float32(0.0)
+        for j in range(weights.shape[1]):
+            den += weights[i, j]
+        for j in range(width):
+            v = np.rint(num[i, j] / den * factor)
+            out[i, j] = min(max(v, np.float32(-limit)), np.float32(limit))

@@ -23,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 
 _VALUES = np.arange(256)
 COUNT_UNIT = 32  # an observation adds 32 to its count; the prior is 1 (1/32 observation)
@@ -43,6 +44,40 @@ class AdaptiveConfig:
     error_edges: tuple[int, ...] = (1, 3, 7)  # |left residual| buckets: 0, 1-2, 3-6, 7+
 
 
+@njit(cache=True, nogil=True)
+def _mix(freqs, left_error, channel, buckets, halvings, edges, counts, weights, probs, stats,
+         mixed, context, mode):  # noqa: ANN001
+    """`ResidualMixer.mix` row by row: the network's probabilities, the context (confidence
+    bucket by the halvings of pmf[mode] above 1, |left residual| bucket), the context's
+    residual counts around the mode, and their mixture."""
+    for i in range(freqs.shape[0]):
+        total, best = 0.0, 0
+        for x in range(256):
+            total += freqs[i, x]  # exact: integers
+            if freqs[i, x] > freqs[i, best]:
+                best = x
+        for x in range(256):
+            probs[i, x] = freqs[i, x] / total
+        bucket = 0  # halvings strictly below -p[mode] (searchsorted, side left)
+        for h in halvings:
+            if h < -probs[i, best]:
+                bucket += 1
+        error = 0
+        for e in edges:
+            if left_error[i] >= e:
+                error += 1
+        c = (channel * buckets + bucket) * (edges.shape[0] + 1) + error
+        context[i], mode[i] = c, best
+        count = 0.0
+        for x in range(256):
+            count += counts[c, 255 - best + x]  # exact: integers
+        w = weights[c]
+        share = (1.0 - w) / count
+        for x in range(256):
+            stats[i, x] = counts[c, 255 - best + x] * share
+            mixed[i, x] = probs[i, x] * w + stats[i, x]
+
+
 class ResidualMixer:
     """Adaptive residual statistics for one image, mixed with the network's pmf."""
 
@@ -52,7 +87,6 @@ class ResidualMixer:
         self.left_error = np.zeros((height, 3), dtype=np.int64)  # per row: last |x - m|
         contexts = 3 * cfg.buckets * (len(self.edges) + 1)
         self.counts = np.full((contexts, 511), int(cfg.prior), dtype=np.int64)
-        self.windows = np.lib.stride_tricks.sliding_window_view(self.counts, 256, axis=1)
         # -0.5**1 .. -0.5**(B-1), ascending: searchsorted(-p) counts the halvings p is below
         self.halvings = -(0.5 ** np.arange(1, cfg.buckets))
         self.observed = np.zeros(contexts, dtype=np.int64)  # observations since a halving
@@ -62,19 +96,12 @@ class ResidualMixer:
     def mix(self, channel: int, freqs: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """The coded (n, 256) distribution for the network's integer frequencies `freqs`
         (n, 256) of the pixels in `rows`."""
-        probs = freqs / freqs.sum(1, keepdims=True)  # exact sums of integers
-        mode = freqs.argmax(1)
-        # confidence bucket without logarithms: the number of halvings of pmf[mode] above 1
-        bucket = np.searchsorted(self.halvings, -probs[np.arange(len(probs)), mode])
-        error = np.searchsorted(self.edges, self.left_error[rows, channel], side="right")
-        context = (channel * self.cfg.buckets + bucket) * (len(self.edges) + 1) + error
-        # counts of the residual x - mode for every x: a 256-wide window of the context's row
-        counts = self.windows[context, 255 - mode]
-        w = self.weights[context]
-        share = (1.0 - w) / counts.sum(1)  # exact integer sums
-        stats = counts * share[:, None]  # (1 - w) * normalised statistics
-        mixed = probs * w[:, None]
-        mixed += stats
+        n = len(freqs)
+        probs, stats, mixed = np.empty((n, 256)), np.empty((n, 256)), np.empty((n, 256))
+        context, mode = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
+        _mix(np.ascontiguousarray(freqs, dtype=np.float64), self.left_error[rows, channel],
+             channel, self.cfg.buckets, self.halvings, self.edges, self.counts, self.weights,
+             probs, stats, mixed, context, mode)
         self._last = (channel, rows, context, mode, probs, stats, mixed)
         return mixed
 

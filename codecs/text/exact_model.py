@@ -28,7 +28,7 @@ from fractions import Fraction
 import numpy as np
 import torch
 
-from arzip import exact
+from arzip import exact, kernels
 
 from .model import ByteTransformer
 
@@ -95,11 +95,10 @@ class _Norm:
         self.eps = float(ln.eps) * d ** 3 / resid_scale ** 2
 
     def __call__(self, r: np.ndarray) -> np.ndarray:
-        total = r.sum(-1, keepdims=True)  # exact: integers below 2^53
-        dev = r * self.d - total
-        var = (dev * dev).sum(-1, keepdims=True)
-        inv = 1.0 / np.sqrt(var + self.eps)
-        return exact.requant(dev * inv * self.gain, 1.0, Q8, self.bias)
+        flat = np.ascontiguousarray(r).reshape(-1, self.d)
+        out = np.empty(flat.shape)
+        kernels.layer_norm(flat, self.eps, self.gain, self.bias, float(Q8), out)
+        return out.reshape(r.shape)
 
 
 class _Linear:
@@ -182,42 +181,56 @@ class ExactByteTransformer:
         out *= 2.0 ** -ROT_BITS
         return np.rint(out, out=out).astype(np.float32)
 
+    def _add(self, r: np.ndarray, layer: _Linear, x: np.ndarray) -> np.ndarray:
+        """r + the layer's output on x, requantised to the residual's integers (in place)."""
+        acc = layer.int.acc(x.reshape(-1, x.shape[-1]))
+        kernels.residual_add(r.reshape(-1, r.shape[-1]), acc, layer.factor, layer.bias,
+                             1.0 / self.resid_scale, float(RESID_LIMIT))
+        return r
+
     def _mlp(self, b: dict, r: np.ndarray) -> np.ndarray:
-        acc = b["fc"].int.acc(b["ln2"](r))
+        x = b["ln2"](r)
+        acc = b["fc"].int.acc(x.reshape(-1, x.shape[-1]))
         scale, offset = b["gelu_index"]
-        idx = np.rint(acc * scale + offset)
-        np.clip(idx, -GELU_STEP * GELU_LOW, GELU_STEP * GELU_HIGH, out=idx)
-        h = b["gelu"][idx.astype(np.int64) + GELU_STEP * GELU_LOW]
-        return r + exact.requant(b["out"](h), 1.0 / self.resid_scale, RESID_LIMIT)
+        h = np.empty(acc.shape, dtype=np.float32)
+        kernels.index_lookup(acc, scale, offset, GELU_STEP * GELU_LOW, GELU_STEP * GELU_HIGH,
+                             b["gelu"], h)
+        return self._add(r, b["out"], h)
 
     def _qkv(self, b: dict, r: np.ndarray) -> tuple[np.ndarray, ...]:
         d, hd = self.cfg.d_model, self.head_dim
-        qkv = exact.requant(b["qkv"](b["ln1"](r)), b["qkv_scale"], Q8)
+        x = b["ln1"](r)
+        acc = b["qkv"].int.acc(x.reshape(-1, x.shape[-1]))
+        qkv = np.empty(acc.shape)
+        kernels.requant(acc, b["qkv"].factor, b["qkv"].bias, b["qkv_scale"], float(Q8), qkv)
+        qkv = qkv.reshape(*r.shape[:-1], -1)
         return qkv[..., :d], qkv[..., d:d + hd], qkv[..., d + hd:]
 
     def _attend(self, b: dict, scores: np.ndarray, valid: np.ndarray | None,
                 v: np.ndarray) -> np.ndarray:
         """Integer softmax over the last axis of exact integer float32 `scores` (…, keys),
         then the weighted sum of int8 values v (…, keys, hd), requantised to int8."""
-        if valid is not None:
-            scores = np.where(valid, scores, np.float32(ATT_MASKED))
-        d = scores.max(-1, keepdims=True) - scores  # exact; masked keys: about 2^23
-        d *= b["score"]
-        np.rint(d, out=d)
-        idx = np.minimum(d, np.float32(len(self.att_exp) - 1)).astype(np.int32)
-        weights = self.att_exp[idx]  # masked and far keys: the last entry, 0
+        keys = scores.shape[-1]
+        if valid is None:
+            valid = np.ones((1, keys), dtype=np.bool_)
+        valid = valid.reshape(-1, keys)
+        weights = np.empty(scores.shape, dtype=np.float32)
+        kernels.softmax_weights(np.ascontiguousarray(scores).reshape(-1, keys), valid,
+                                b["score"], self.att_exp, weights.reshape(-1, keys))
         num = np.matmul(weights, v)  # exact: integers below 2^24
-        den = weights.sum(-1, keepdims=True)  # exact
-        out = num / den
-        out *= b["att"]
-        np.rint(out, out=out)
-        return np.clip(out, -Q8, Q8, out=out)
+        out = np.empty(num.shape, dtype=np.float32)
+        kernels.weighted_mean(num.reshape(-1, num.shape[-1]), weights.reshape(-1, keys),
+                              b["att"], float(Q8), out.reshape(-1, num.shape[-1]))
+        return out
 
     def freqs(self, r: np.ndarray) -> np.ndarray:
         """Integer frequencies (..., 256) of the next byte from the last residual."""
-        logits = self.head(self.ln_f(r))
-        idx = np.rint((logits.max(-1, keepdims=True) - logits) * OUT_STEPS)
-        return exact.lookup(self.out_exp, np.minimum(idx, len(self.out_exp) - 1))
+        x = self.ln_f(r)
+        acc = self.head.int.acc(x.reshape(-1, x.shape[-1]))
+        out = np.empty(acc.shape, dtype=np.int64)
+        kernels.gap_lookup(acc, self.head.factor, self.head.bias, float(OUT_STEPS),
+                           self.out_exp, out)
+        return out.reshape(*r.shape[:-1], -1)
 
     # ---- whole sequences (the encoder's parallel pass) ----
     def forward(self, tokens: np.ndarray, position: int = 0, past: list | None = None,
@@ -250,8 +263,7 @@ class ExactByteTransformer:
                 scores = np.matmul(qt[sl], k[sl, None].transpose(0, 1, 3, 2))  # (b, H, T, keys)
                 att[sl] = self._attend(b, scores, valid, v[sl, None])
             att = att.transpose(0, 2, 1, 3).reshape(lanes, steps, -1)
-            r = r + exact.requant(b["proj"](att), 1.0 / self.resid_scale, RESID_LIMIT)
-            r = self._mlp(b, r)
+            r = self._mlp(b, self._add(r, b["proj"], att))
             keep = min(w - 1, k.shape[1])
             new_past.append((k[:, k.shape[1] - keep:], v[:, v.shape[1] - keep:]))
         return self.freqs(r), new_past
@@ -282,7 +294,5 @@ class ExactByteTransformer:
             cv[:, slot] = v
             scores = np.matmul(q, ck)[:, :, None]  # (B, H, 1, W)
             att = self._attend(b, scores, valid, cv[:, None])  # (B, H, 1, hd)
-            r = r + exact.requant(b["proj"](att.reshape(lanes, -1)), 1.0 / self.resid_scale,
-                                  RESID_LIMIT)
-            r = self._mlp(b, r)
+            r = self._mlp(b, self._add(r, b["proj"], att.reshape(lanes, -1)))
         return self.freqs(r)
