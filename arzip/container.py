@@ -26,12 +26,14 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import BinaryIO
 
+from . import __version__
 from .errors import FormatError
 
 MAGIC = b"\x89ARZ"
 FORMAT_VERSION = 3  # what this arzip writes
 READABLE_VERSIONS = (1, 2, 3)
 PORTABLE_VERSIONS = (3,)  # model-coded data of these versions decode on any machine
+WRITER = f"arzip {__version__}"
 MAX_HEADER_JSON = 1 << 20
 # Preset dictionaries of the deflated JSON header: typical keys and values, so a header
 # costs a few dozen bytes (it matters for small files). Each is part of its format
@@ -93,7 +95,7 @@ class Header:
     coder: dict = field(default_factory=dict)
     codec_header: dict = field(default_factory=dict)
     version: int = FORMAT_VERSION
-    writer: str = ""  # "arzip X.Y.Z" (version 3 on)
+    writer: str = WRITER  # "arzip X.Y.Z" (recorded from version 3 on)
 
     def to_json(self) -> dict:
         out = {"codec": self.codec, "model": self.model, "coder": self.coder,

@@ -30,7 +30,6 @@ BLOCK_SIZE = 1 << 20
 MAX_BLOCK_SIZE = 1 << 24  # a reader refuses larger blocks (bounded memory)
 MAX_SIDE_SIZE = 1 << 28  # side data of a structured file (e.g. the alpha plane)
 SPOOL_SIZE = 1 << 25  # coded blocks of a structured file beyond this wait in a temp file
-WRITER = f"arzip {__version__}"
 Progress = Callable[[int], None]
 
 
@@ -151,7 +150,7 @@ def _compress_file(data: bytes, dst: BinaryIO, codec_id: str, model: zoo.ModelIn
     model = model or zoo.default_model(codec_id)
     codec = load_codec(codec_id, model)
     header = Header(codec=codec_id, model=model.header_entry, coder=codec.coder_settings(),
-                    codec_header=parsed.info, writer=WRITER)
+                    codec_header=parsed.info)
     stats = Stats(codec=codec_id, model=model.name, raw_bytes=len(parsed.output))
     method, best = min(_classical(parsed.side), key=lambda c: len(c[1]))
     parts = [container.pack_header(header),
@@ -187,8 +186,7 @@ def _compress_blocks(src: BinaryIO, dst: BinaryIO, model: zoo.ModelInfo,
     """The streaming path: blocks of bytes, each coded by the model or classically."""
     start, codec_id = time.perf_counter(), model.codec
     codec = load_codec(codec_id, model)
-    header = Header(codec=codec_id, model=model.header_entry, coder=codec.coder_settings(),
-                    writer=WRITER)
+    header = Header(codec=codec_id, model=model.header_entry, coder=codec.coder_settings())
     stats = Stats(codec=codec_id, model=model.name)
     out = container.pack_header(header)
     dst.write(out)

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+import arzip
 from arzip import container, engine, zoo
 from arzip.cli import main
 from arzip.container import Block, End, Header, Method
@@ -335,9 +336,12 @@ def test_info(runner, tiny_model, sample_arz, tmp_path):
         Path(tiny_model).read_bytes()).hexdigest()
     assert sum(b["raw_bytes"] for b in report["blocks"]) == len(SAMPLE)
 
+    assert report["portable"] and report["writer"] == f"arzip {arzip.__version__}"
+
     result = runner.invoke(main, ["info", str(arz)])
     assert result.exit_code == 0, result.stderr
     assert "bytes" in result.stdout and hashlib.sha256(SAMPLE).hexdigest() in result.stdout
+    assert "portable: exact arithmetic, decodes on any machine" in result.stdout
 
     result = runner.invoke(main, ["info", "-"], input=sample_arz)
     assert result.exit_code == 0, result.stderr

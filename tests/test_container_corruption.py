@@ -272,6 +272,22 @@ def test_block_data_not_matching_its_crc(tiny_model, small, small_arz):
     assert isinstance(exc, IntegrityError)
 
 
+def test_a_damaged_model_block_names_itself_and_both_versions(tiny_model, small, small_arz):
+    """A model block whose payload (with a recomputed CRC) decodes to other bytes: the one
+    line says which block, that the file is damaged or from an incompatible arzip, and
+    both versions."""
+    header, blocks, end, _ = parse(small_arz)
+    payload = bytearray(blocks[2].payload)
+    payload[0] ^= 0x40
+    blocks[2].payload = bytes(payload)
+    exc = decode_checked(pack(header, blocks, end), small, tiny_model)
+    assert isinstance(exc, (FormatError, IntegrityError))
+    message = str(exc)
+    assert message.startswith("block 2 is damaged or was written by an incompatible arzip")
+    assert f"written by arzip {arzip.__version__}" in message and "format version 3" in message
+    assert "\n" not in message
+
+
 def test_block_length_not_matching(tiny_model, small, small_arz):
     header, blocks, end, _ = parse(small_arz)
     blocks[1].raw_len += 1
