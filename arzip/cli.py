@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from . import __version__, benchmark, engine, likelihood, plots, registry, zoo
+from . import __version__, _threads, benchmark, engine, likelihood, plots, registry, zoo  # noqa: F401
 from .errors import ArzipError
 from .fileio import (
     STDIO,

@@ -5,14 +5,16 @@ The image's wavefront steps are cut into blocks of at most `block_subpixels` sub
 Each block is its own range-coder payload whose raw data is the block's subpixels in step
 order, so the container checks every block's CRC; the network state runs on across
 blocks. The network and its mixture run in exact integer arithmetic (`exact_model`): the
-encoder, which knows every pixel, computes ENCODE_STEPS wavefront steps at once, the
-decoder one step at a time, and both get the same integers. The adaptive residual mixer
+encoder, which knows every pixel, computes ENCODE_STEPS wavefront steps at once (the
+next run in a second thread while the current one is coded), the decoder one step at a
+time, and both get the same integers. The adaptive residual mixer
 and the coder then run step by step on both sides (`_run`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 
 import numpy as np
@@ -114,8 +116,36 @@ class ImageCodec:
         except (KeyError, ValueError, TypeError, IndexError) as exc:
             raise FormatError(f"corrupted image layout in the header ({exc})") from None
 
+    @staticmethod
+    def _spans(wave: Wavefront, steps: range, channels: int, known: bool,
+               pool: ThreadPoolExecutor | None) -> Iterator[tuple]:
+        """(t0, t1, rows, cols, mixture, pixels, frequencies or None) of each run of steps
+        the network computes at once; with a `pool` (the encoder) the next run is computed
+        there while the caller codes the current one."""
+        size = wave.span if known else 1
+        starts = range(steps.start, steps.stop, size)
+
+        def compute(t0: int) -> tuple:
+            t1 = min(steps.stop, t0 + size)
+            rows, cols, params = wave.params(t0, t1)
+            mixture = ExactMixture(params, wave.mixtures)
+            pixels = (wave.get_pixels(rows, cols) if known
+                      else np.zeros((len(rows), 3), dtype=np.uint8))
+            freqs = [mixture.pmf(c, pixels) for c in range(channels)] if known else None
+            return t0, t1, rows, cols, mixture, pixels, freqs
+
+        if pool is None:
+            yield from map(compute, starts)
+            return
+        pending = None
+        for i, t0 in enumerate(starts):
+            current = pending.result() if pending else compute(t0)
+            pending = pool.submit(compute, starts[i + 1]) if i + 1 < len(starts) else None
+            yield current
+
     def _run(self, wave: Wavefront, steps: range, channels: int, code: CodeFn,
-             progress: Progress | None, adapt: ResidualMixer, known: bool) -> bytes:
+             progress: Progress | None, adapt: ResidualMixer, known: bool,
+             pool: ThreadPoolExecutor | None = None) -> bytes:
         """The shared schedule: for each step and subpixel, probabilities -> `code`.
 
         The network's integer frequencies of a step's pixels, subpixel after subpixel, are
@@ -125,15 +155,8 @@ class ImageCodec:
         Returns the steps' subpixels in coding order (pixel-interleaved); `progress` gets
         the number of subpixels coded so far."""
         raw = []
-        for t0 in range(steps.start, steps.stop, wave.span if known else 1):
-            t1 = min(steps.stop, t0 + (wave.span if known else 1))
-            rows, cols, params = wave.params(t0, t1)
-            if not len(rows):
-                continue
-            mixture = ExactMixture(params, wave.mixtures)
-            pixels = (wave.get_pixels(rows, cols) if known
-                      else np.zeros((len(rows), 3), dtype=np.uint8))
-            freqs = [mixture.pmf(c, pixels) for c in range(channels)] if known else None
+        for t0, t1, rows, cols, mixture, pixels, freqs in self._spans(wave, steps, channels,
+                                                                      known, pool):
             start = 0
             for t in range(t0, t1):
                 lo, hi = active_rows(t, wave.height, wave.width)
@@ -169,10 +192,11 @@ class ImageCodec:
         seen = pixels if channels == 3 else np.repeat(pixels, 3, axis=2)
         wave.set_pixels(*np.indices((height, width)).reshape(2, -1), seen.reshape(-1, 3))
         adapt = ResidualMixer(self.adaptive, height)
-        for steps in self.blocks(height, width, channels):
-            block = _BlockEncoder(pixels, bits_out)
-            raw = self._run(wave, steps, channels, block, progress, adapt, known=True)
-            yield raw, block.encoder.finish(), block.bits
+        with ThreadPoolExecutor(1) as pool:
+            for steps in self.blocks(height, width, channels):
+                block = _BlockEncoder(pixels, bits_out)
+                raw = self._run(wave, steps, channels, block, progress, adapt, True, pool)
+                yield raw, block.encoder.finish(), block.bits
 
     def decode(self, info: dict, payloads: Iterator[tuple[bytes, int]],
                progress: Progress | None = None) -> Iterator[bytes]:

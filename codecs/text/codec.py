@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 
 import numpy as np
@@ -90,21 +91,30 @@ class BytesCodec:
             if progress and (t + 1) % PROGRESS_EVERY == 0:
                 progress(int(np.minimum(lengths, t + 1).sum()))
 
-    def _teacher(self, raw: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> Network:
+    def _teacher(self, raw: np.ndarray, starts: np.ndarray, lengths: np.ndarray,
+                 pool: ThreadPoolExecutor) -> Network:
         """The encoder's network: the inputs of every step are known, so it computes
-        ENCODE_STEPS steps of all lanes in one pass and serves them step by step."""
+        ENCODE_STEPS steps of all lanes in one pass and serves them step by step; the next
+        pass runs in `pool` while the mixer and coder work through the current one."""
         steps = int(lengths.max())
         t_all = np.arange(steps)
         ended = t_all[None, :] > lengths[:, None]  # inputs after a lane's last byte are 0
         pos = np.minimum(starts[:, None] + t_all[None, :] - 1, len(raw) - 1)
         tokens = np.where(ended | (t_all[None, :] == 0), BOS, raw[np.maximum(pos, 0)])
-        state: dict = {"past": None, "freqs": None, "first": 0}
+        past: list = [None]
+
+        def chunk(t: int) -> np.ndarray:
+            freqs, past[0] = self.model.forward(tokens[:, t:t + ENCODE_STEPS], t, past[0])
+            return freqs
+
+        state = {"first": 0, "freqs": chunk(0), "next": None}
 
         def network(t: int, _tokens: np.ndarray) -> np.ndarray:
-            if t % ENCODE_STEPS == 0:
-                chunk = tokens[:, t:t + ENCODE_STEPS]
-                state["freqs"], state["past"] = self.model.forward(chunk, t, state["past"])
-                state["first"] = t
+            if t and t % ENCODE_STEPS == 0:
+                state["first"], state["freqs"] = t, state["next"].result()
+                state["next"] = None
+            if state["next"] is None and state["first"] + ENCODE_STEPS < steps:
+                state["next"] = pool.submit(chunk, state["first"] + ENCODE_STEPS)
             return state["freqs"][:, t - state["first"]]
 
         return network
@@ -137,7 +147,9 @@ class BytesCodec:
             return symbols
 
         if n:
-            self._run_lanes(n, lanes, self._teacher(raw, starts, lengths), code, progress)
+            with ThreadPoolExecutor(1) as pool:
+                self._run_lanes(n, lanes, self._teacher(raw, starts, lengths, pool), code,
+                                progress)
         return lanes, encoder.finish(), bits[0]
 
     def decode_block(self, payload: bytes, n: int, lanes: int,
