@@ -353,7 +353,7 @@ def laplace_row(j: int, fraction: int) -> np.ndarray:
     def tail(a: Fraction) -> int:  # exp(-a / b), a >= 0
         return _exp_neg(a * Fraction(inv_b, _ONE))
 
-    first_positive = next((q for q in qs if q * width - c >= 0), qs.stop)
+    first_positive = min(max(math.ceil(c / width), qs.start), qs.stop)  # first q w - c >= 0
     g: dict[int, int] = {}
     value = tail(c)  # q = 0: z = -c
     for q in range(0, -LAPLACE_WINDOW - 1, -1):

@@ -41,7 +41,11 @@ def logistic_mixture_pmf(edges: np.ndarray, mean: np.ndarray, inv_scale: np.ndar
             mu = mean[i, k]
             inv = inv_scale[i, k]
             prev = cdf_table[0]
-            for j in range(bins - 1):
+            # edges whose index is surely clipped to the table's first entry add nothing:
+            # start a little below the first edge that may not be (a bound, not a value)
+            low_edge = mu - (centre + 4.0) / (inv * cdf_step)
+            first = int(math.floor((low_edge - edges[0]) / (edges[1] - edges[0]))) - 2
+            for j in range(max(first, 0), bins - 1):
                 u = np.rint((edges[j] - mu) * inv * cdf_step)
                 if u > centre:
                     u = centre

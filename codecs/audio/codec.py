@@ -29,6 +29,7 @@ import numpy as np
 from arzip import exact, kernels
 from arzip.coding import LaplaceDecoder, LaplaceEncoder, laplace_bits_each
 from arzip.errors import FormatError
+from arzip.parallel import Splitter
 
 from . import formats, lpc
 from .adaptive import AdaptiveConfig, Cascade, run_all
@@ -208,11 +209,12 @@ class AudioCodec:
         errors = np.zeros((count, 2, m.cfg.taps))  # newest first
         out = np.zeros((frames, channels), dtype=np.int16)
         logs = np.empty((count, 2))
+        split = Splitter(minimum=96)
         for t in range(lanes.steps):
             running = lanes.length > t
             prediction = classical.predict().reshape(count, 2)
             scale = classical.scale.reshape(count, 2).copy()
-            head = m.step(state)
+            head = np.concatenate(split(lambda part: m.step(state, part), count))
             log_scales(scale, m.log_table, logs)
             frame = np.zeros((count, 2))
             for channel in (0, 1):
@@ -235,6 +237,7 @@ class AudioCodec:
             classical.push(frame.reshape(-1), prediction.reshape(-1))
             if progress and (t + 1) % PROGRESS_EVERY == 0:
                 progress(done)
+        split.close()
         return out.astype("<i2").tobytes()
 
     def encode(self, samples: np.ndarray, progress: Progress | None = None,

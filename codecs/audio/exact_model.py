@@ -245,12 +245,13 @@ class ExactWaveNet:
         return {"t": 0, "inputs": np.zeros((lanes, 2 * FEATURES)),
                 "queues": [np.zeros((2 ** i, lanes, self.channels)) for i in range(self.layers)]}
 
-    def step(self, state: dict) -> np.ndarray:
-        """Head outputs (lanes, O) of frame t from the features of frames t-2, t-1."""
-        h = self._resid(self.inp(state["inputs"]))
+    def step(self, state: dict, lanes: slice = slice(None)) -> np.ndarray:
+        """Head outputs (lanes, O) of frame t from the features of frames t-2, t-1 (of the
+        given lanes only: lanes are independent)."""
+        h = self._resid(self.inp(state["inputs"][lanes]))
         gates = []
         for i in range(self.layers):
-            queue = state["queues"][i][state["t"] % (2 ** i)]
+            queue = state["queues"][i][state["t"] % (2 ** i)][lanes]
             g = self._gate(i, queue, h)
             queue[:] = h  # h of frame t, read again at frame t + 2**i
             gates.append(g)

@@ -21,6 +21,7 @@ import numpy as np
 
 from arzip.coding import CategoricalDecoder, CategoricalEncoder, ideal_bits_each
 from arzip.errors import FormatError
+from arzip.parallel import Splitter, threads
 
 from . import formats
 from .adaptive import AdaptiveConfig, ResidualMixer
@@ -195,7 +196,8 @@ class ImageCodec:
         with ThreadPoolExecutor(1) as pool:
             for steps in self.blocks(height, width, channels):
                 block = _BlockEncoder(pixels, bits_out)
-                raw = self._run(wave, steps, channels, block, progress, adapt, True, pool)
+                raw = self._run(wave, steps, channels, block, progress, adapt, True,
+                                pool if threads() > 1 else None)
                 yield raw, block.encoder.finish(), block.bits
 
     def decode(self, info: dict, payloads: Iterator[tuple[bytes, int]],
@@ -204,15 +206,16 @@ class ImageCodec:
         each block's raw subpixels are yielded back (for the container's CRC check)."""
         height, width, channels = image_shape(info)
         wave, adapt = Wavefront(self.model, height, width), ResidualMixer(self.adaptive, height)
-        for steps in self.blocks(height, width, channels):
-            payload, raw_len = next(payloads, (None, 0))
-            if payload is None:
-                raise FormatError("truncated file (image blocks missing)")
-            block = _BlockDecoder(payload)
-            data = self._run(wave, steps, channels, block, progress, adapt, known=False)
-            if len(data) != raw_len:
-                raise FormatError("corrupted block header (image block length)")
-            yield data
+        with Splitter(minimum=48) as wave.split:
+            for steps in self.blocks(height, width, channels):
+                payload, raw_len = next(payloads, (None, 0))
+                if payload is None:
+                    raise FormatError("truncated file (image blocks missing)")
+                block = _BlockDecoder(payload)
+                data = self._run(wave, steps, channels, block, progress, adapt, known=False)
+                if len(data) != raw_len:
+                    raise FormatError("corrupted block header (image block length)")
+                yield data
 
 
 def image_shape(info: dict) -> tuple[int, int, int]:

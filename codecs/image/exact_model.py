@@ -135,8 +135,9 @@ class ExactPixelCNN:
             self.elu_z.append(exact.requant(elu_z, 1.0 / scales[f"{i}.z"], ACT).astype(np.float32))
             self.gates.append(_Linear(_f64(gate.weight[:, :, 0, 0]), _f64(gate.bias),
                                       scales[f"{i}.z"]))
-        self.sigmoid = exact.sigmoid_table(Fraction(1, GATE_STEP), GATE_STEP * GATE_RANGE,
-                                           GATE_BITS) / float(1 << GATE_BITS)
+        # float32 holds these integers / 2^24 exactly (and halves the table's cache lines)
+        self.sigmoid = (exact.sigmoid_table(Fraction(1, GATE_STEP), GATE_STEP * GATE_RANGE,
+                                            GATE_BITS) / float(1 << GATE_BITS)).astype(np.float32)
         self.head = _Linear(_f64(model.head.weight[:, :, 0, 0]), _f64(model.head.bias),
                             scales["head"])
 
@@ -268,5 +269,5 @@ def _mixture_tables() -> dict:
         _TABLES["tanh"] = exact.tanh_table(Fraction(1, COEFF_STEP), COEFF_STEP * COEFF_RANGE,
                                            COEFF_BITS) / 2.0 ** COEFF_BITS
         _TABLES["cdf"] = exact.sigmoid_table(Fraction(1, CDF_STEP), CDF_STEP * CDF_RANGE,
-                                             CDF_BITS).astype(np.float64)
+                                             CDF_BITS).astype(np.float32)  # exact: <= 2^24
     return _TABLES

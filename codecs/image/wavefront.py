@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from arzip.parallel import Splitter
+
 from .exact_model import ExactPixelCNN
 from .model import EMBED_TAPS, SLOPE
 
@@ -48,6 +50,7 @@ class Wavefront:
         self.caches = [np.zeros((self.ring, height + 1, model.channels), dtype=np.float32)
                        for _ in range(model.layers)]
         self.done = 0  # subpixels set so far
+        self.split: Splitter | None = None  # threads for one step's rows (the decoder)
 
     def positions(self, t: int) -> tuple[np.ndarray, np.ndarray]:
         """Rows and columns of the pixels computed at step t."""
@@ -68,10 +71,12 @@ class Wavefront:
         (at most `span` steps) in step order, then rows ascending; the pixels they see
         (every earlier step's) must be set."""
         m, ring = self.model, self.ring
-        spans = [active_rows(t, self.height, self.width) for t in range(t0, t1)]
-        rows = np.concatenate([np.arange(lo, hi + 1) for lo, hi in spans])
-        steps = np.concatenate([np.full(max(0, hi - lo + 1), t) for t, (lo, hi)
-                                in zip(range(t0, t1), spans, strict=True)])
+        t = np.arange(t0, t1)
+        hi = np.minimum(self.height - 1, t // SLOPE)
+        lo = np.maximum(0, -(-(t - self.width + 1) // SLOPE))
+        count = np.maximum(0, hi - lo + 1)
+        steps = np.repeat(t, count)
+        rows = np.arange(len(steps)) - np.repeat(np.cumsum(count) - count - lo, count)
         cols = steps - SLOPE * rows
         if not len(rows):
             return rows, cols, np.zeros((0, 10 * m.mixtures))
@@ -80,10 +85,31 @@ class Wavefront:
         inside = ((tr >= 0) & (tc >= 0) & (tc < self.width)).astype(np.float32)
         h, skip = m.first(m.embed_taps(self.pixels[tr + _PAD_TOP, tc + _PAD_SIDE], inside))
         # the idle rows next to each step's active rows read as zeros (the image's border)
-        idle_slots = np.array([t % ring for t in range(t0, t1)] * 2)
-        idle_rows = np.array([lo for lo, _ in spans] + [hi + 2 for _, hi in spans])
+        idle_slots = np.concatenate([t % ring, t % ring])
+        idle_rows = np.concatenate([lo, hi + 2])
         keep = idle_rows <= self.height
         idle_slots, idle_rows = idle_slots[keep], idle_rows[keep]
+        if t1 == t0 + 1:  # one step: its rows are one run, every lookup a slice
+            for cache in self.caches:
+                cache[idle_slots, idle_rows] = 0.0
+            slots = [(t0 - k) % ring for k in range(4)]
+            first = int(lo[0])
+
+            def run(part: slice) -> np.ndarray:  # rows are independent within a step
+                a, b = first + part.start, first + part.stop
+                hp = h[part]
+                for i, cache in enumerate(self.caches):
+                    e = m.lookup_elu(m.elu_h[i], hp)
+                    cache[slots[0], a + 1:b + 1] = e
+                    taps = np.concatenate([cache[slots[3], a:b], cache[slots[2], a:b],
+                                           cache[slots[1], a:b], cache[slots[1], a + 1:b + 1],
+                                           e], 1)
+                    hp = m.block(i, taps, hp)
+                return m.last(hp, None if skip is None else skip[part])
+
+            if self.split is None:
+                return rows, cols, run(slice(0, len(rows)))
+            return rows, cols, np.concatenate(self.split(run, len(rows)))
         now, index = steps % ring, rows + 1
         up_left, up, up_right = (steps - 3) % ring, (steps - 2) % ring, (steps - 1) % ring
         for i, cache in enumerate(self.caches):

@@ -21,6 +21,7 @@ import numpy as np
 
 from arzip.coding import CategoricalDecoder, CategoricalEncoder, ideal_bits_each
 from arzip.errors import FormatError
+from arzip.parallel import Splitter, threads
 
 from .exact_model import ExactByteTransformer
 from .mixer import ContextMixer, MixerConfig
@@ -46,6 +47,16 @@ def choose_lanes(n: int) -> int:
 def lane_lengths(n: int, lanes: int) -> np.ndarray:
     """Lengths of the contiguous lanes: the first n % lanes lanes get one extra byte."""
     return n // lanes + (np.arange(lanes) < n % lanes)
+
+
+class _Done:
+    """A finished result with a future's `result()`."""
+
+    def __init__(self, value: np.ndarray) -> None:
+        self.value = value
+
+    def result(self) -> np.ndarray:
+        return self.value
 
 
 class BytesCodec:
@@ -92,10 +103,11 @@ class BytesCodec:
                 progress(int(np.minimum(lengths, t + 1).sum()))
 
     def _teacher(self, raw: np.ndarray, starts: np.ndarray, lengths: np.ndarray,
-                 pool: ThreadPoolExecutor) -> Network:
+                 pool: ThreadPoolExecutor | None) -> Network:
         """The encoder's network: the inputs of every step are known, so it computes
         ENCODE_STEPS steps of all lanes in one pass and serves them step by step; the next
-        pass runs in `pool` while the mixer and coder work through the current one."""
+        pass runs in `pool` (when given) while the mixer and coder work through the
+        current one."""
         steps = int(lengths.max())
         t_all = np.arange(steps)
         ended = t_all[None, :] > lengths[:, None]  # inputs after a lane's last byte are 0
@@ -114,15 +126,26 @@ class BytesCodec:
                 state["first"], state["freqs"] = t, state["next"].result()
                 state["next"] = None
             if state["next"] is None and state["first"] + ENCODE_STEPS < steps:
-                state["next"] = pool.submit(chunk, state["first"] + ENCODE_STEPS)
+                following = state["first"] + ENCODE_STEPS
+                state["next"] = (pool.submit(chunk, following) if pool
+                                 else _Done(chunk(following)))
             return state["freqs"][:, t - state["first"]]
 
         return network
 
-    def _stepper(self, lanes: int, steps: int) -> Network:
-        """The decoder's network: one step of every lane with a KV cache."""
+    def _stepper(self, lanes: int, steps: int, split: Splitter) -> Network:
+        """The decoder's network: one step of every lane with a KV cache, the lanes split
+        over `split`'s threads (exact arithmetic: any split gives the same integers)."""
         cache = self.model.new_cache(lanes, steps)
-        return lambda t, tokens: self.model.step(tokens, t, cache)
+
+        def network(t: int, tokens: np.ndarray) -> np.ndarray:
+            def part(sl: slice) -> np.ndarray:
+                view = {"k": [c[sl] for c in cache["k"]], "v": [c[sl] for c in cache["v"]]}
+                return self.model.step(tokens[sl], t, view)
+
+            return np.concatenate(split(part, lanes))
+
+        return network
 
     def encode_block(self, data: bytes, progress: Progress | None = None,
                      bits_out: np.ndarray | None = None) -> tuple[int, bytes, float]:
@@ -148,8 +171,8 @@ class BytesCodec:
 
         if n:
             with ThreadPoolExecutor(1) as pool:
-                self._run_lanes(n, lanes, self._teacher(raw, starts, lengths, pool), code,
-                                progress)
+                network = self._teacher(raw, starts, lengths, pool if threads() > 1 else None)
+                self._run_lanes(n, lanes, network, code, progress)
         return lanes, encoder.finish(), bits[0]
 
     def decode_block(self, payload: bytes, n: int, lanes: int,
@@ -169,5 +192,6 @@ class BytesCodec:
             step[0] += 1
             return symbols
 
-        self._run_lanes(n, lanes, self._stepper(lanes, steps), decode, progress)
+        with Splitter(minimum=64) as split:
+            self._run_lanes(n, lanes, self._stepper(lanes, steps, split), decode, progress)
         return b"".join(out[i, : lengths[i]].tobytes() for i in range(lanes))
