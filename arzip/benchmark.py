@@ -168,11 +168,20 @@ def run(files: list[str], jobs: int = 1, model: str | None = None) -> Iterator[l
         for path in files:
             yield bench_file(path, model)
         return
-    # fresh interpreters: a fork of a process whose torch threads ran can deadlock
-    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = [pool.submit(bench_file, path, model) for path in files]
-        for future in as_completed(futures):
-            yield future.result()
+    # fresh interpreters: a fork of a process whose torch threads ran can deadlock; each
+    # file's coding gets one thread (the files run in parallel): the workers inherit it
+    before = os.environ.get("ARZIP_THREADS")
+    os.environ["ARZIP_THREADS"] = "1"
+    try:
+        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+            futures = [pool.submit(bench_file, path, model) for path in files]
+            for future in as_completed(futures):
+                yield future.result()
+    finally:
+        if before is None:
+            del os.environ["ARZIP_THREADS"]
+        else:
+            os.environ["ARZIP_THREADS"] = before
 
 
 def in_order(rows: list[dict], files: list[str]) -> list[dict]:

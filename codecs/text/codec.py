@@ -33,6 +33,7 @@ MIN_LANE_BYTES = 512  # small blocks get fewer lanes; measured: lanes cost the m
 MAX_LANES = 512
 PROGRESS_EVERY = 64  # steps between progress callbacks
 ENCODE_STEPS = 64  # steps of every lane the encoder's network computes in one pass
+LANE_GROUP = 64  # lanes the encoder's network computes together
 
 Progress = Callable[[int], None]
 # the network's integer frequencies (lanes, 256) at step t, given the tokens fed at t
@@ -113,11 +114,15 @@ class BytesCodec:
         ended = t_all[None, :] > lengths[:, None]  # inputs after a lane's last byte are 0
         pos = np.minimum(starts[:, None] + t_all[None, :] - 1, len(raw) - 1)
         tokens = np.where(ended | (t_all[None, :] == 0), BOS, raw[np.maximum(pos, 0)])
-        past: list = [None]
+        groups = [slice(g, g + LANE_GROUP) for g in range(0, len(lengths), LANE_GROUP)]
+        past: list = [None] * len(groups)
 
         def chunk(t: int) -> np.ndarray:
-            freqs, past[0] = self.model.forward(tokens[:, t:t + ENCODE_STEPS], t, past[0])
-            return freqs
+            out = []
+            for i, g in enumerate(groups):  # lane groups keep the temporaries in cache
+                freqs, past[i] = self.model.forward(tokens[g, t:t + ENCODE_STEPS], t, past[i])
+                out.append(freqs)
+            return np.concatenate(out)
 
         state = {"first": 0, "freqs": chunk(0), "next": None}
 

@@ -234,10 +234,11 @@ class ExactByteTransformer:
 
     # ---- whole sequences (the encoder's parallel pass) ----
     def forward(self, tokens: np.ndarray, position: int = 0, past: list | None = None,
-                lane_group: int = 64) -> tuple[np.ndarray, list]:
+                queries: int = 32) -> tuple[np.ndarray, list]:
         """Frequencies (B, T, 256) of the byte after every position of tokens (B, T), the
         first at `position`; `past` holds the rotated keys and values of the window before
-        it (from the previous call), and the new one is returned with the frequencies."""
+        it (from the previous call), and the new one is returned with the frequencies.
+        Attention runs `queries` positions at a time over the keys they can see."""
         tokens = np.asarray(tokens, dtype=np.int64)
         lanes, steps = tokens.shape
         h, hd, w = self.n_head, self.head_dim, self.window
@@ -252,16 +253,19 @@ class ExactByteTransformer:
             q = self._rotate(q.reshape(lanes, steps, h, hd), cos, sin)  # (B, T, H, hd)
             k = np.concatenate([pk, self._rotate(k[:, :, None], cos, sin)[:, :, 0]], 1)
             v = np.concatenate([pv, v.astype(np.float32)], 1)  # (B, P + T, hd) from position - P
-            first = position - pk.shape[1]
-            pos_q = np.arange(position, position + steps)[:, None]
-            pos_k = np.arange(first, position + steps)[None, :]
-            valid = (pos_k <= pos_q) & (pos_k > pos_q - w)
-            att = np.empty((lanes, h, steps, hd))
+            first = position - pk.shape[1]  # the position of k[:, 0]
+            att = np.empty((lanes, h, steps, hd), dtype=np.float32)
             qt = q.transpose(0, 2, 1, 3)  # (B, H, T, hd)
-            for g in range(0, lanes, lane_group):
-                sl = slice(g, g + lane_group)
-                scores = np.matmul(qt[sl], k[sl, None].transpose(0, 1, 3, 2))  # (b, H, T, keys)
-                att[sl] = self._attend(b, scores, valid, v[sl, None])
+            kt = k[:, None].transpose(0, 1, 3, 2)  # (B, 1, hd, P + T)
+            for start in range(0, steps, queries):
+                stop = min(steps, start + queries)
+                lo = max(0, position + start - w + 1 - first)  # first key any query sees
+                hi = position + stop - first
+                pos_q = np.arange(position + start, position + stop)[:, None]
+                pos_k = np.arange(first + lo, first + hi)[None, :]
+                valid = (pos_k <= pos_q) & (pos_k > pos_q - w)
+                scores = np.matmul(qt[:, :, start:stop], kt[..., lo:hi])  # (B, H, q, keys)
+                att[:, :, start:stop] = self._attend(b, scores, valid, v[:, None, lo:hi])
             att = att.transpose(0, 2, 1, 3).reshape(lanes, steps, -1)
             r = self._mlp(b, self._add(r, b["proj"], att))
             keep = min(w - 1, k.shape[1])
