@@ -32,7 +32,7 @@ from .wavefront import Wavefront, active_rows, step_count
 CODEC_ID = "image"
 BLOCK_SUBPIXELS = 1 << 20
 PROGRESS_EVERY = 32  # steps between progress callbacks
-ENCODE_STEPS = 32  # wavefront steps the encoder's network computes at once
+ENCODE_STEPS = 4  # wavefront steps the encoder's network computes at once
 
 Progress = Callable[[int], None]
 # called per step and subpixel with (channel, probabilities (n, 256), rows, cols);
