@@ -14,6 +14,8 @@ import torch
 from arzip import engine, zoo
 from arzip.codecs.text import codec as text_codec
 from arzip.codecs.text.codec import BytesCodec, choose_lanes, lane_lengths
+from arzip.codecs.text.exact_model import ExactByteTransformer
+from arzip.codecs.text.exact_model import calibrate as text_calibrate
 from arzip.codecs.text.model import ByteTransformer, TextModelConfig
 
 
@@ -95,6 +97,28 @@ def test_cached_steps_match_full_forward():
     tokens = torch.randint(0, 256, (3, 16))
     with torch.no_grad():
         assert torch.allclose(stepped_logits(model, tokens), model(tokens), atol=1e-4)
+
+
+def test_exact_network_chunks_and_steps_agree_and_follow_the_float_network():
+    """The encoder's passes (any chunking, lane groups) and the decoder's steps give the
+    same integer frequencies; they follow the float network's distribution closely."""
+    torch.manual_seed(5)
+    model = ByteTransformer(TextModelConfig(n_layer=2, n_head=2, d_model=32, d_ff=64,
+                                            context=16)).eval()
+    tokens = torch.randint(0, 256, (5, 70))
+    exact = ExactByteTransformer(model, text_calibrate(model, tokens))
+    whole, _ = exact.forward(tokens.numpy())
+    parts, past = [], None
+    for start in range(0, 70, 13):
+        freqs, past = exact.forward(tokens.numpy()[:, start:start + 13], start, past, queries=5)
+        parts.append(freqs)
+    cache = exact.new_cache(5, 70)
+    steps = np.stack([exact.step(tokens.numpy()[:, t], t, cache) for t in range(70)], 1)
+    assert np.array_equal(np.concatenate(parts, 1), whole) and np.array_equal(steps, whole)
+    with torch.no_grad():
+        reference = torch.softmax(stepped_logits(model, tokens), -1).numpy()
+    probs = whole / whole.sum(-1, keepdims=True)
+    assert np.abs(probs - reference).max() < 0.05
 
 
 def test_sliding_window_sees_the_last_context_bytes():

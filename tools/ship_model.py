@@ -49,6 +49,20 @@ CARDS = {  # codec -> (kind for `arzip train`, architecture, training data, dev 
 }
 
 
+EXACT = {  # codec -> how coding runs the network (exact arithmetic)
+    "bytes": "int8 weights per output row, int8 activations (LayerNorm outputs, queries, "
+             "keys, values, attention and GELU outputs) at calibrated scales, an integer "
+             "residual stream (2^-8 units), integer LayerNorm, rotary and exp/GELU tables",
+    "image": "16-bit weights per output row, 13-bit activations at calibrated scales, an "
+             "integer residual stream, ELU/sigmoid/tanh/exp tables; the logistic mixture as "
+             "integer frequencies (sigmoid table at 1/2048 steps, 2^24)",
+    "audio": "16-bit weights per output row, an integer residual stream, tanh gates from a "
+             "table kept at 2^-13, 13-bit ReLU outputs at calibrated scales, integer frame "
+             "features (exact log); the integer linear predictor and Laplace rows of the "
+             "codec",
+}
+
+
 def network_alone(state: dict, dev: Path) -> list[str]:
     """Per-file bits/byte of the network alone on consecutive cold windows."""
     from arzip.codecs.text.model import ByteTransformer, TextModelConfig
@@ -134,10 +148,9 @@ def main() -> None:
              (f"- training: {state['step']} steps of AdamW (lr {train_cfg['lr']}, cosine to "
               f"{train_cfg['min_lr']}, seed {train_cfg['seed']}) on 2 CPU cores{took}"
               if train_cfg else f"- training: the float weights of `{args.checkpoint}`"),
-             "- exact arithmetic: activation scales calibrated on the training data by "
-             "`calibration` in the codec's training module (stored in the file); coding runs "
-             "the network with integer activations and weights (see the codec's "
-             "`exact_model.py`)",
+             f"- exact arithmetic (coding): {EXACT[args.codec]}; activation peaks calibrated "
+             "on the training data by `calibration` in the codec's training module and "
+             "stored in the file (`exact_model.py` of the codec)",
              "- reproduce: " + (args.reproduce or f"`arzip train {kind} --dev {dev} "
                                  f"--steps {state['step']}`")
              + f", then `python tools/ship_model.py <checkpoint> --codec {args.codec} "
