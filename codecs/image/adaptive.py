@@ -78,6 +78,29 @@ def _mix(freqs, left_error, channel, buckets, halvings, edges, counts, weights, 
             mixed[i, x] = probs[i, x] * w + stats[i, x]
 
 
+@njit(cache=True, nogil=True)
+def _update(symbols, context, mode, net, stats, mixed, weights, counts, observed, grad, seen,
+            lr, weight_min, weight_max, count_limit):  # noqa: ANN001
+    """`ResidualMixer.update`: each context's weight takes the mean of its symbols' log-loss
+    gradients (each rounded to a multiple of 2^-GRAD_BITS, so the sums are exact integers),
+    the residual counts grow, and a context beyond `count_limit` observations is halved."""
+    for i in range(symbols.shape[0]):
+        s, c = symbols[i], context[i]
+        b = stats[i, s] / (1.0 - weights[c])  # the statistics' own probability
+        grad[c] += np.rint((net[i, s] - b) / mixed[i, s] * (1 << GRAD_BITS))
+        seen[c] += 1
+    for i in range(symbols.shape[0]):
+        counts[context[i], symbols[i] - mode[i] + 255] += COUNT_UNIT
+    for c in range(weights.shape[0]):
+        step = lr * (grad[c] * 2.0 ** -GRAD_BITS) / max(seen[c], 1)
+        weights[c] = min(max(weights[c] + step, weight_min), weight_max)
+        observed[c] += seen[c]
+        if observed[c] > count_limit:
+            for x in range(counts.shape[1]):
+                counts[c, x] = (counts[c, x] + 1) >> 1
+            observed[c] //= 2
+
+
 class ResidualMixer:
     """Adaptive residual statistics for one image, mixed with the network's pmf."""
 
@@ -108,19 +131,10 @@ class ResidualMixer:
     def update(self, symbols: np.ndarray) -> None:
         """Learn from the symbols just coded with the last `mix`."""
         channel, pixel_rows, context, mode, net, stats, mixed = self._last
-        rows = np.arange(len(symbols))
-        a, p = net[rows, symbols], mixed[rows, symbols]
-        b = stats[rows, symbols] / (1.0 - self.weights[context])  # the statistics' own p
-        size = len(self.weights)
-        step = np.rint((a - b) / p * (1 << GRAD_BITS))  # integers: exact sums in any order
-        grad = np.bincount(context, step, minlength=size) * 2.0 ** -GRAD_BITS
-        seen = np.bincount(context, minlength=size)
-        self.weights = np.clip(self.weights + self.cfg.lr * grad / np.maximum(seen, 1),
-                               self.cfg.weight_min, self.cfg.weight_max)
-        np.add.at(self.counts, (context, symbols - mode + 255), COUNT_UNIT)
+        cfg = self.cfg
+        _update(np.ascontiguousarray(symbols, dtype=np.int64), context, mode, net, stats,
+                mixed, self.weights, self.counts, self.observed,
+                np.zeros(len(self.weights)), np.zeros(len(self.weights), dtype=np.int64),
+                float(cfg.lr), float(cfg.weight_min), float(cfg.weight_max),
+                int(cfg.count_limit))
         self.left_error[pixel_rows, channel] = np.abs(symbols - mode)
-        self.observed += seen
-        full = self.observed > self.cfg.count_limit
-        if full.any():
-            self.counts[full] = (self.counts[full] + 1) >> 1
-            self.observed[full] //= 2
