@@ -12,7 +12,17 @@ from pathlib import Path
 
 import click
 
-from . import __version__, _threads, benchmark, engine, likelihood, plots, registry, zoo  # noqa: F401
+from . import (  # noqa: F401
+    __version__,
+    _threads,
+    benchmark,
+    engine,
+    likelihood,
+    plots,
+    registry,
+    signals,
+    zoo,
+)
 from .errors import ArzipError
 from .fileio import (
     STDIO,
@@ -157,9 +167,9 @@ def _run_each(paths: tuple[str, ...], output: str | None, to_stdout: bool, compr
         except (ArzipError, OSError) as exc:
             _report(path, exc)
             failed = True
-        except KeyboardInterrupt:
-            _error("interrupted; no output written")
-            sys.exit(1)
+        except KeyboardInterrupt as exc:
+            _error(f"{signals.describe(exc)}; no output written")
+            sys.exit(signals.exit_status(exc))
     if failed:
         sys.exit(1)
 
@@ -183,7 +193,20 @@ def common_options(func):
     return func
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Main(click.Group):
+    """The command group: termination signals clean up like Ctrl-C, and any interruption
+    that a command did not report ends with one line and status 128 + signal number."""
+
+    def invoke(self, ctx: click.Context):
+        signals.install()
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt as exc:
+            _error(signals.describe(exc))
+            sys.exit(signals.exit_status(exc))
+
+
+@click.group(cls=_Main, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "-V", "--version")
 def main() -> None:
     """Lossless compression with autoregressive neural models."""
@@ -422,10 +445,10 @@ def bench(paths, jobs, model, json_path, csv_path, plot_path, quiet, verbose) ->
                 for r in file_rows:
                     _say(f"{r['file']}: {r['codec']}: {r['bytes']} bytes, "
                          + ("ok" if r["ok"] else f"FAILED ({r['error']})"), False)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         progress.clear()
-        _error("interrupted")
-        sys.exit(1)
+        _error(signals.describe(exc))
+        sys.exit(signals.exit_status(exc))
     progress.clear()
     rows = benchmark.in_order(rows, files)
     summary = benchmark.summarise(rows)

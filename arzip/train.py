@@ -19,6 +19,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from . import signals
+
 BatchFn = Callable[[np.random.Generator], tuple[torch.Tensor, ...]]
 LossFn = Callable[[nn.Module, tuple[torch.Tensor, ...]], torch.Tensor]
 EvalFn = Callable[[nn.Module], float]
@@ -85,34 +87,39 @@ def train(model: nn.Module, sample_batch: BatchFn, loss_fn: LossFn, evaluate: Ev
                 "torch_rng": torch.get_rng_state(), "train_config": asdict(cfg),
                 "model_config": model_config}
 
-    start, window_loss, window_n = time.time(), 0.0, 0
-    model.train()
-    while step < cfg.steps:
-        for group in opt.param_groups:
-            group["lr"] = learning_rate(step, cfg)
-        loss = loss_fn(model, sample_batch(rng))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-        opt.step()
-        step += 1
-        window_loss, window_n = window_loss + loss.item(), window_n + 1
-        if step % 50 == 0:
-            log(f"step {step}/{cfg.steps} train {window_loss / window_n:.3f} bits/sym "
-                f"lr {learning_rate(step, cfg):.2e} {time.time() - start:.0f}s")
-            window_loss, window_n = 0.0, 0
-        if step % cfg.eval_every == 0 or step == cfg.steps:
-            model.eval()
-            dev = evaluate(model)
-            model.train()
-            history.append({"step": step, "dev_bits": dev, "seconds": time.time() - start})
-            log(f"step {step} dev {dev:.4f} bits/sym")
-        out_of_time = bool(cfg.max_minutes and time.time() - start > 60 * cfg.max_minutes
-                           or cfg.stop_at and step >= cfg.stop_at)
-        if step % cfg.checkpoint_every == 0 or step == cfg.steps or out_of_time:
-            _save(checkpoint, snapshot())
-        if out_of_time:
-            log(f"stopped at step {step}; run again to resume")
-            break
+    with signals.deferred() as stop:  # a step is never cut in half
+        start, window_loss, window_n = time.time(), 0.0, 0
+        model.train()
+        while step < cfg.steps:
+            for group in opt.param_groups:
+                group["lr"] = learning_rate(step, cfg)
+            loss = loss_fn(model, sample_batch(rng))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            opt.step()
+            step += 1
+            window_loss, window_n = window_loss + loss.item(), window_n + 1
+            if step % 50 == 0:
+                log(f"step {step}/{cfg.steps} train {window_loss / window_n:.3f} bits/sym "
+                    f"lr {learning_rate(step, cfg):.2e} {time.time() - start:.0f}s")
+                window_loss, window_n = 0.0, 0
+            if step % cfg.eval_every == 0 or step == cfg.steps:
+                model.eval()
+                dev = evaluate(model)
+                model.train()
+                history.append({"step": step, "dev_bits": dev, "seconds": time.time() - start})
+                log(f"step {step} dev {dev:.4f} bits/sym")
+            out_of_time = bool(cfg.max_minutes and time.time() - start > 60 * cfg.max_minutes
+                               or cfg.stop_at and step >= cfg.stop_at)
+            if step % cfg.checkpoint_every == 0 or step == cfg.steps or out_of_time:
+                _save(checkpoint, snapshot())
+            if out_of_time:
+                log(f"stopped at step {step}; run again to resume")
+                break
+            if stop.signum is not None:  # a signal between steps: save, then stop
+                _save(checkpoint, snapshot())
+                log(f"interrupted at step {step}; checkpoint saved, run again to resume")
+                stop.raise_if_pending()
     model.eval()
     return snapshot()
