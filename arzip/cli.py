@@ -125,6 +125,8 @@ def _compress_one(path: str, out: str, opts: dict) -> None:
          + (f" [{stats.model}, blocks: {stats.methods}{_overhead(stats)}]"
             if opts["verbose"] else ""),
          opts["quiet"] or not (opts["verbose"] or sys.stderr.isatty()))
+    for i, decision in enumerate(stats.decisions):
+        _say(f"  block {i}: {decision}", opts["quiet"] or not opts["verbose"])
 
 
 def _decompress_one(path: str, out: str, opts: dict) -> None:
@@ -232,17 +234,26 @@ def decompress(files, output, to_stdout, keep, **opts) -> None:
 @click.argument("files", nargs=-1, required=True, type=click.Path(allow_dash=True))
 @click.option("-m", "--model", help="Model file to use when the needed model is not bundled.")
 @click.option("-q", "--quiet", is_flag=True)
-def test_cmd(files, model, quiet) -> None:
+@click.option("--json", "as_json", is_flag=True,
+              help="Report every block's status (ok, damaged, unreadable, not checked).")
+def test_cmd(files, model, quiet, as_json) -> None:
     """Decode FILES and verify their checksums without writing anything."""
-    failed = False
+    failed, reports = False, []
     for path in files:
         try:
             with open_input(path) as src:
+                if as_json:
+                    report = {"file": path} | engine.verify_stream(src, model)
+                    reports.append(report)
+                    failed |= not report["ok"]
+                    continue
                 stats = engine.decompress_stream(src, None, model)
             _say(f"{path}: OK ({stats.raw_bytes} bytes, sha256 {stats.sha256[:16]}…)", quiet)
         except (ArzipError, OSError) as exc:
             _report(path, exc)
             failed = True
+    if as_json:
+        click.echo(json.dumps(reports, indent=2))
     sys.exit(1 if failed else 0)
 
 

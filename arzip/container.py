@@ -153,11 +153,36 @@ def pack_end(end: End) -> bytes:
     return record + _CRC.pack(crc32(record))
 
 
+READ_CHUNK = 1 << 20
+
+
 def _read_exact(stream: BinaryIO, n: int, what: str) -> bytes:
-    data = stream.read(n)
+    """n bytes, read a chunk at a time: a declared length costs memory only as the data it
+    promises actually arrives (a lying length in a short file fails fast and small)."""
+    if n <= READ_CHUNK:
+        data = stream.read(n)
+    else:
+        parts, left = [], n
+        while left:
+            part = stream.read(min(left, READ_CHUNK))
+            if not part:
+                break
+            parts.append(part)
+            left -= len(part)
+        data = b"".join(parts)
     if len(data) != n:
         raise FormatError(f"truncated file: unexpected end of data in the {what}")
     return data
+
+
+def header_bytes(stream: BinaryIO) -> bytes:
+    """The raw bytes of the header at the start of `stream` (as far as its length field
+    is plausible), for a reader that parses it twice; `read_header` validates them."""
+    head = stream.read(_HEAD.size)
+    if len(head) < _HEAD.size or head[:4] != MAGIC:
+        return head
+    json_len = _HEAD.unpack(head)[2]
+    return head if json_len > MAX_HEADER_JSON else head + stream.read(json_len + 4)
 
 
 def read_header(stream: BinaryIO) -> Header:

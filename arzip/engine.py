@@ -21,10 +21,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
+import numpy as np
+
 from . import __version__, container, zoo
 from .container import FORMAT_VERSION, Block, End, Header, Method
 from .errors import FormatError, IntegrityError, ModelError
-from .registry import SNIFF_BYTES, codec_class, detect
+from .registry import SNIFF_BYTES, STRUCTURED, check_codec, codec_class, codec_module, detect
 
 BLOCK_SIZE = 1 << 20
 MAX_BLOCK_SIZE = 1 << 24  # a reader refuses larger blocks (bounded memory)
@@ -46,11 +48,14 @@ class Stats:
     methods: dict = field(default_factory=dict)
     seconds: float = 0.0
     sha256: str = ""
+    blocks: list = field(default_factory=list)  # decoding: each verified block's record
+    decisions: list = field(default_factory=list)  # encoding: each block's method and why
 
 
 def structured(codec_id: str) -> bool:
-    """Whether the codec takes whole files (analyze -> side data + blocks -> rebuild)."""
-    return getattr(codec_class(codec_id), "structured", False)
+    """Whether a codec codes whole files (side data + model blocks) rather than blocks."""
+    check_codec(codec_id)
+    return codec_id in STRUCTURED
 
 
 def load_codec(codec_id: str, model: zoo.ModelInfo, coder: dict | None = None):
@@ -66,9 +71,47 @@ def load_codec(codec_id: str, model: zoo.ModelInfo, coder: dict | None = None):
         raise ModelError(f"model {model.name} does not fit codec '{codec_id}' ({exc})") from None
 
 
+def _load(loaded: list, codec_id: str, model: zoo.ModelInfo, settings: dict | None = None):
+    """The codec of `model`, loaded once into `loaded`; its coder settings must be the
+    ones already written (`settings`)."""
+    if not loaded:
+        loaded.append(load_codec(codec_id, model))
+        if settings is not None and loaded[0].coder_settings() != settings:
+            raise ModelError(f"model {model.name}: coder settings differ from the header's")
+    return loaded[0]
+
+
 def _classical(data: bytes) -> list[tuple[Method, bytes]]:
     return [(Method.STORED, data), (Method.ZLIB, zlib.compress(data, 9)),
             (Method.LZMA, lzma.compress(data, preset=9 | lzma.PRESET_EXTREME))]
+
+
+# Early decisions: a block the model cannot shrink should not cost the model's time.
+INCOMPRESSIBLE_H0 = 7.8  # order-0 entropy (bits/byte) of random-looking data ...
+INCOMPRESSIBLE_ZLIB = 0.99  # ... that zlib's fastest level cannot shrink by 1 %
+PROBE_MIN = 1 << 16  # blocks shorter than this run the model without a probe
+PROBE_SLICES, PROBE_SLICE = 8, 4096  # the probe codes 8 slices of 4 KiB spread over the block
+PROBE_MARGIN = 1.25  # run the model unless the probe is 25 % above the best classical size
+
+
+def incompressible(data: bytes) -> bool:
+    """Random-looking data (encrypted, already compressed: JPEG, zip, video): a flat byte
+    histogram and nothing zlib's fastest level finds (about 40 MB/s here)."""
+    if len(data) < 4096:
+        return False
+    counts = np.bincount(np.frombuffer(data, dtype=np.uint8), minlength=256)
+    p = counts[counts > 0] / len(data)
+    if float(-(p * np.log2(p)).sum()) < INCOMPRESSIBLE_H0:  # a decision, not a probability
+        return False
+    return len(zlib.compress(data, 1)) >= INCOMPRESSIBLE_ZLIB * len(data)
+
+
+def probe_sample(data: bytes) -> bytes | None:
+    """The slices of a block the model probe codes (None: code the block without a probe)."""
+    if len(data) < PROBE_MIN:
+        return None
+    step = (len(data) - PROBE_SLICE) // (PROBE_SLICES - 1)
+    return b"".join(data[i * step:i * step + PROBE_SLICE] for i in range(PROBE_SLICES))
 
 
 def _read_block(src: BinaryIO, size: int) -> bytes:
@@ -185,8 +228,15 @@ def _compress_blocks(src: BinaryIO, dst: BinaryIO, model: zoo.ModelInfo,
                      progress: Progress | None, block_size: int, use_model: bool = True) -> Stats:
     """The streaming path: blocks of bytes, each coded by the model or classically."""
     start, codec_id = time.perf_counter(), model.codec
-    codec = load_codec(codec_id, model)
-    header = Header(codec=codec_id, model=model.header_entry, coder=codec.coder_settings())
+    loaded: list = []
+    try:  # a codec's settings module knows them without the model (and torch)
+        settings = codec_module(codec_id, "settings").coder_settings()
+    except ModuleNotFoundError:
+        settings = _load(loaded, codec_id, model).coder_settings()
+    header = Header(codec=codec_id, model=model.header_entry, coder=settings)
+
+    def codec():  # the model is loaded for the first block that runs it
+        return _load(loaded, codec_id, model, settings)
     stats = Stats(codec=codec_id, model=model.name)
     out = container.pack_header(header)
     dst.write(out)
@@ -196,13 +246,25 @@ def _compress_blocks(src: BinaryIO, dst: BinaryIO, model: zoo.ModelInfo,
         data = _read_block(src, block_size)
         if not data and stats.raw_bytes:
             break
-        done, candidates, lanes, bits = stats.raw_bytes, _classical(data), 0, 0.0
-        if use_model:
-            lanes, payload, bits = codec.encode_block(
+        done, lanes, bits = stats.raw_bytes, 0, 0.0
+        if incompressible(data):
+            candidates, decision = [(Method.STORED, data)], "stored: incompressible"
+        else:
+            candidates, decision = _classical(data), ""
+        sample = probe_sample(data) if use_model and not decision else None
+        if sample is not None:
+            estimate = 8 * len(codec().encode_block(sample)[1]) / len(sample)
+            best = 8 * min(len(c[1]) for c in candidates) / len(data)
+            if estimate > PROBE_MARGIN * best:
+                decision = f"classical: model probe {estimate:.2f} vs {best:.2f} bits/byte"
+        if use_model and not decision:
+            lanes, payload, bits = codec().encode_block(
                 data, (lambda k, done=done: progress(done + k)) if progress else None)
             # on a tie a classical method wins: it decodes without the model (e.g. empty input)
             candidates.append((Method.MODEL, payload))
         method, best = min(candidates, key=lambda c: len(c[1]))
+        stats.decisions.append(f"{method.name.lower()} {len(best)} bytes"
+                               + (f" ({decision})" if decision else ""))
         if method == Method.MODEL:
             stats.model_bits += bits
             stats.model_coded_bits += 8 * len(payload)
@@ -226,13 +288,32 @@ def _compress_blocks(src: BinaryIO, dst: BinaryIO, model: zoo.ModelInfo,
     return stats
 
 
-def _damaged(header: Header, index: int, exc: FormatError | IntegrityError) -> Exception:
-    """The error of a model-coded block that failed to decode: which block, and the two
-    possible causes with both versions."""
-    message = (f"block {index} is damaged or was written by an incompatible arzip (the file: "
-               f"format version {header.version}, written by {header.writer}; this is "
-               f"arzip {__version__}, format version {FORMAT_VERSION}): {exc}")
+def _span(start: int, length: int, structured_codec: bool) -> str:
+    """Where a block's data lies: bytes of the original (bytes path), or of the codec's
+    decoded stream in coding order (structured files: subpixels, samples)."""
+    where = "decoded bytes" if structured_codec else "original bytes"
+    return f"{where} {start}-{start + max(length, 1) - 1}"
+
+
+def _damaged(header: Header, index: int, exc: FormatError | IntegrityError,
+             span: str = "") -> Exception:
+    """The error of a model-coded block that failed to decode: which block (and where its
+    data lies), and the two possible causes with both versions."""
+    where = f" ({span})" if span else ""
+    message = (f"block {index}{where} is damaged or was written by an incompatible arzip "
+               f"(the file: format version {header.version}, written by {header.writer}; "
+               f"this is arzip {__version__}, format version {FORMAT_VERSION}): {exc}")
     return type(exc)(message)
+
+
+class _RecordError(FormatError):
+    """A block record of a structured file that could not be read (already names it)."""
+
+
+def _record(index: int, record: Block, start: int, structured_codec: bool) -> dict:
+    return {"index": index, "method": record.method.name.lower(),
+            "span": _span(start, record.raw_len, structured_codec), "start": start,
+            "raw_bytes": record.raw_len, "payload_bytes": len(record.payload), "status": "ok"}
 
 
 def _machine_bound(header: Header) -> FormatError:
@@ -263,16 +344,18 @@ def _decode_block(block: Block, codec_loader: Callable[[], object],
 
 def decompress_stream(src: BinaryIO, write: Callable[[bytes], object] | None,
                       model_override: str | None = None,
-                      progress: Progress | None = None) -> Stats:
+                      progress: Progress | None = None, stats: Stats | None = None) -> Stats:
     """Decode an .arz stream, verifying every block, its length and the final sha256.
 
     Each block is checked against its CRC-32 before `write` sees it; the caller must still
-    discard its output if this raises (the sha256 of the whole is checked last).
+    discard its output if this raises (the sha256 of the whole is checked last). A given
+    `stats` is filled as decoding goes (its `blocks` say how far a failed decode got).
     """
     start = time.perf_counter()
     header = container.read_header(src)
-    codec_class(header.codec)  # fail early on an unknown codec
-    stats = Stats(codec=header.codec)
+    check_codec(header.codec)  # fail early on an unknown codec
+    stats = stats if stats is not None else Stats()
+    stats.codec = header.codec
     codec = None
 
     def get_codec():
@@ -294,18 +377,25 @@ def decompress_stream(src: BinaryIO, write: Callable[[bytes], object] | None,
         return stats
     digest = hashlib.sha256()
     while True:
-        record = container.read_record(src)
+        index, done = len(stats.blocks), stats.raw_bytes
+        try:
+            record = container.read_record(src)
+        except FormatError as exc:
+            raise FormatError(f"block {index} (from original byte {done}): {exc}") from None
         if isinstance(record, End):
             break
-        done = stats.raw_bytes
         try:
             data = _checked(record, _decode_block(
                 record, get_codec,
                 (lambda k, done=done: progress(done + k)) if progress else None))
         except (FormatError, IntegrityError) as exc:
-            if record.method != Method.MODEL or not header.portable:
+            if record.method == Method.MODEL and not header.portable:
                 raise
-            raise _damaged(header, sum(stats.methods.values()), exc) from None
+            if record.method != Method.MODEL:
+                raise type(exc)(f"block {index} ({_span(done, record.raw_len, False)}): "
+                                f"{exc}") from None
+            raise _damaged(header, index, exc, _span(done, record.raw_len, False)) from None
+        stats.blocks.append(_record(index, record, done, False))
         stats.methods[record.method.name.lower()] = stats.methods.get(
             record.method.name.lower(), 0) + 1
         digest.update(data)
@@ -326,36 +416,52 @@ def _decode_file(src: BinaryIO, header: Header, get_codec: Callable[[], object],
     """The structured path: side block, model blocks, the file restored piece by piece
     into `write`; its length and sha256 are checked after the last piece (the caller
     discards the output if this raises)."""
-    side_record = container.read_record(src)
-    if isinstance(side_record, End) or side_record.method == Method.MODEL:
-        raise FormatError("corrupted file (side data block missing)")
-    side = _checked(side_record, _decode_block(side_record, get_codec, None, MAX_SIDE_SIZE))
+    try:
+        side_record = container.read_record(src)
+        if isinstance(side_record, End) or side_record.method == Method.MODEL:
+            raise FormatError("corrupted file (side data block missing)")
+        side = _checked(side_record, _decode_block(side_record, get_codec, None, MAX_SIDE_SIZE))
+    except (FormatError, IntegrityError) as exc:
+        raise type(exc)(f"block 0 (side data): {exc}") from None
+    stats.blocks.append(_record(0, side_record, 0, True) | {"span": "side data"})
     records: list = []
+    decoded = 0
 
     def payloads():
         while True:
-            record = container.read_record(src)
+            try:
+                record = container.read_record(src)
+                if isinstance(record, Block) and (record.method != Method.MODEL
+                                                  or record.raw_len > MAX_BLOCK_SIZE):
+                    raise FormatError("corrupted file (unexpected block)")
+            except FormatError as exc:
+                raise _RecordError(f"block {len(stats.blocks)} (from decoded byte {decoded}): "
+                                   f"{exc}") from None
             records.append(record)
             if isinstance(record, End):
                 return
-            if record.method != Method.MODEL or record.raw_len > MAX_BLOCK_SIZE:
-                raise FormatError("corrupted file (unexpected block)")
             yield record.payload, record.raw_len
 
     codec, info = get_codec(), header.codec_header
 
     def checked_blocks():
-        decoded = codec.decode(info, payloads(), progress)
+        nonlocal decoded
+        blocks = codec.decode(info, payloads(), progress)
         while True:
             try:
-                raw = next(decoded, None)
+                raw = next(blocks, None)
                 if raw is None:
                     return
                 raw = _checked(records[-1], raw)
+            except _RecordError:
+                raise
             except (FormatError, IntegrityError) as exc:
                 if not records or not isinstance(records[-1], Block):
                     raise
-                raise _damaged(header, 1 + stats.methods.get("model", 0), exc) from None
+                raise _damaged(header, len(stats.blocks), exc,
+                               _span(decoded, records[-1].raw_len, True)) from None
+            stats.blocks.append(_record(len(stats.blocks), records[-1], decoded, True))
+            decoded += len(raw)
             yield raw
             stats.methods["model"] = stats.methods.get("model", 0) + 1
 
@@ -399,3 +505,78 @@ def describe(src: BinaryIO) -> dict:
             "portable": header.portable, "codec": header.codec, "model": header.model,
             "coder": header.coder, "codec_header": header.codec_header,
             "original_bytes": record.total_len, "sha256": record.sha256.hex(), "blocks": blocks}
+
+
+def verify_stream(src: BinaryIO, model_override: str | None = None) -> dict:
+    """Decode an .arz stream without output and report every block's status (`arzip test
+    --json`): "ok", "damaged" (with the error), "unreadable" (its record is broken, so
+    nothing after it can be located) or "not checked". Blocks of the bytes path are coded
+    independently, so the check goes on after a damaged one and every intact block is
+    reported as such; in a structured file (image, audio) each block continues the state
+    of the one before, so the blocks after a damaged one are "not checked"."""
+    head = container.header_bytes(src)
+    header = container.read_header(io.BytesIO(head))
+    check_codec(header.codec)
+    report = {"codec": header.codec, "format_version": header.version, "ok": False}
+    stats = Stats()
+    if structured(header.codec):
+        try:
+            decompress_stream(_Prefixed(head, src), None,
+                              model_override, stats=stats)
+            return report | {"ok": True, "bytes": stats.raw_bytes, "blocks": stats.blocks}
+        except ModelError:
+            raise
+        except (FormatError, IntegrityError) as exc:
+            blocks = stats.blocks + [{"index": len(stats.blocks), "status": "damaged",
+                                      "error": str(exc)}]
+        while True:  # what follows can no longer be decoded: list it
+            try:
+                record = container.read_record(src)
+            except FormatError:
+                break
+            if isinstance(record, End):
+                break
+            blocks.append({"index": len(blocks), "method": record.method.name.lower(),
+                           "raw_bytes": record.raw_len, "status": "not checked"})
+        return report | {"error": blocks[len(stats.blocks)]["error"], "blocks": blocks}
+    blocks, done, digest, codec = [], 0, hashlib.sha256(), None
+
+    def get_codec():
+        nonlocal codec
+        if codec is None:
+            if not header.portable:
+                raise _machine_bound(header)
+            codec = load_codec(header.codec, zoo.model_for_header(header.model or {},
+                                                                  model_override), header.coder)
+        return codec
+
+    while True:
+        try:
+            record = container.read_record(src)
+        except FormatError as exc:
+            blocks.append({"index": len(blocks), "status": "unreadable",
+                           "span": f"from original byte {done}", "error": str(exc)})
+            break
+        if isinstance(record, End):
+            intact = all(b["status"] == "ok" for b in blocks)
+            if intact and (record.total_len != done or record.sha256 != digest.digest()):
+                report["error"] = "decoded data does not match the stored length/sha256"
+            report["ok"] = intact and "error" not in report
+            break
+        entry = _record(len(blocks), record, done, False)
+        try:
+            data = _checked(record, _decode_block(record, get_codec, None))
+            digest.update(data)
+        except (FormatError, IntegrityError) as exc:
+            span = _span(done, record.raw_len, False)
+            message = (str(_damaged(header, entry["index"], exc, span))
+                       if record.method == Method.MODEL and header.portable
+                       else f"block {entry['index']} ({span}): {exc}")
+            entry.update(status="damaged", error=message)
+        blocks.append(entry)
+        done += record.raw_len
+    bad = [b for b in blocks if b["status"] != "ok"]
+    if bad and "error" not in report:
+        report["error"] = f"{len(bad)} of {len(blocks)} blocks damaged or unreadable"
+    return report | {"bytes": done, "blocks": blocks}
+

@@ -16,6 +16,10 @@ CODECS = {
     "image": "arzip.codecs.image.codec:ImageCodec",
     "audio": "arzip.codecs.audio.codec:AudioCodec",
 }
+# codecs that code a whole file's structure (side data + model blocks) instead of a stream
+# of byte blocks; the classes say the same (`structured = True`, checked by a test), but
+# this table answers without importing a codec (and torch) for a file of stored blocks
+STRUCTURED = frozenset({"image", "audio"})
 # leading bytes of the files each structured codec may take (the codec has the last word)
 MAGIC = [
     (b"\x89PNG\r\n\x1a\n", "image"),
@@ -32,6 +36,12 @@ def detect(head: bytes) -> str:
     return next((codec for magic, codec in MAGIC if head.startswith(magic)), "bytes")
 
 
+def check_codec(codec_id: str) -> None:
+    """Raise CodecError for an unknown codec id (without importing any codec)."""
+    if codec_id not in CODECS:
+        raise CodecError(f"unknown codec '{codec_id}' (known: {', '.join(CODECS)})")
+
+
 def codec_class(codec_id: str) -> Any:
     """The class implementing `codec_id`."""
     try:
@@ -44,6 +54,6 @@ def codec_class(codec_id: str) -> Any:
 def codec_module(codec_id: str, role: str) -> Any:
     """A codec's companion module, e.g. "baselines" (its classical competitors for
     `arzip bench`) or "surprise" (its likelihood map), from the codec's own folder."""
-    codec_class(codec_id)  # an unknown codec id gets its error here
+    check_codec(codec_id)
     package = CODECS[codec_id].partition(":")[0].rpartition(".")[0]
     return importlib.import_module(f"{package}.{role}")

@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-import torch
-
 from .errors import ModelError
 
 MANIFEST = "models.json"
@@ -92,6 +90,8 @@ def _read_weights(info: ModelInfo) -> bytes:
 
 
 def _load_bytes(data: bytes, what: str) -> dict:
+    import torch  # here, not at the top: stored and classical blocks need no torch
+
     try:
         return torch.load(io.BytesIO(data), weights_only=True, map_location="cpu")
     except Exception as exc:
@@ -131,6 +131,8 @@ def export_model(path: Path, name: str, codec: str, config: dict, state_dict: di
                  quant: dict | None = None) -> str:
     """Write an exported model file; return its sha256. `quant` holds the activation scales
     of the exact-arithmetic network (the codec's `calibrate`), which coding requires."""
+    import torch
+
     buffer = io.BytesIO()
     exported = {"name": name, "codec": codec, "config": dict(config),
                 "state_dict": {k: v.detach().clone().contiguous() for k, v in state_dict.items()}}

@@ -317,6 +317,11 @@ def test_test_command(runner, tiny_model, sample_arz, tmp_path):
     assert_one_error_line(result, "sha256")
     result = runner.invoke(main, ["test", str(good)])  # the model is not installed
     assert_one_error_line(result, "tiny-test@1")
+    result = runner.invoke(main, ["test", "--json", "-m", tiny_model, str(good), str(bad)])
+    assert result.exit_code == 1
+    good_report, bad_report = json.loads(result.stdout)
+    assert good_report["ok"] and {b["status"] for b in good_report["blocks"]} == {"ok"}
+    assert not bad_report["ok"] and bad_report["file"] == str(bad)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.arz", "good.arz"]
 
 

@@ -283,7 +283,8 @@ def test_a_damaged_model_block_names_itself_and_both_versions(tiny_model, small,
     exc = decode_checked(pack(header, blocks, end), small, tiny_model)
     assert isinstance(exc, (FormatError, IntegrityError))
     message = str(exc)
-    assert message.startswith("block 2 is damaged or was written by an incompatible arzip")
+    assert message.startswith("block 2 (original bytes 512-575) is damaged or was written by "
+                              "an incompatible arzip")
     assert f"written by arzip {arzip.__version__}" in message and "format version 3" in message
     assert "\n" not in message
 
@@ -447,3 +448,59 @@ def test_new_files_are_portable_and_name_their_writer(tiny_model):
     header = container.read_header(io.BytesIO(packed.getvalue()))
     assert header.version == container.FORMAT_VERSION == 3 and header.portable
     assert header.writer == f"arzip {arzip.__version__}"
+
+
+# --- which part is damaged (arzip test --json) -----------------------------------------
+
+def verify(blob: bytes, model: str | None = None) -> dict:
+    return engine.verify_stream(io.BytesIO(blob), model)
+
+
+def test_verify_reports_every_block_and_goes_on_after_a_damaged_one(tiny_model, small,
+                                                                      small_arz):
+    report = verify(small_arz, tiny_model)
+    assert report["ok"] and report["bytes"] == len(small)
+    assert [b["status"] for b in report["blocks"]] == ["ok", "ok", "ok"]
+    assert [b["span"] for b in report["blocks"]] == [
+        "original bytes 0-255", "original bytes 256-511", "original bytes 512-575"]
+    header, blocks, end, _ = parse(small_arz)
+    blocks[1].payload = b"\x78\x9c" + bytes(8)  # a broken zlib stream behind a valid CRC
+    report = verify(pack(header, blocks, end), tiny_model)
+    assert not report["ok"] and "1 of 3 blocks" in report["error"]
+    assert [b["status"] for b in report["blocks"]] == ["ok", "damaged", "ok"]
+    assert report["blocks"][1]["error"].startswith("block 1 (original bytes 256-511)")
+
+
+def test_verify_stops_where_a_record_is_unreadable(tiny_model, small_arz):
+    _, _, _, header_size = parse(small_arz)
+    blob = bytearray(small_arz)
+    blob[header_size + 3] ^= 1  # the second field of block 0's record: its CRC fails
+    report = verify(bytes(blob), tiny_model)
+    assert not report["ok"]
+    assert [b["status"] for b in report["blocks"]] == ["unreadable"]
+    assert report["blocks"][0]["span"] == "from original byte 0"
+
+
+def test_verify_of_a_structured_file_marks_what_follows_the_damage(tiny_image_model):
+    from PIL import Image
+
+    rng = random.Random(2)
+    image = Image.frombytes("RGB", (40, 30), bytes(rng.randrange(256) for _ in range(3600)))
+    png = io.BytesIO()
+    image.save(png, "PNG")
+    blob, _ = compress(png.getvalue(), tiny_image_model, block_size=1 << 20,
+                       classical_fallback=False)
+    header, blocks, end, _ = parse(blob)
+    assert report_ok(verify(blob, tiny_image_model))
+    payload = bytearray(blocks[1].payload)
+    payload[len(payload) // 2] ^= 0x10
+    blocks[1].payload = bytes(payload)
+    report = verify(pack(header, blocks, end), tiny_image_model)
+    statuses = [b["status"] for b in report["blocks"]]
+    assert not report["ok"] and statuses[:2] == ["ok", "damaged"]
+    assert set(statuses[2:]) <= {"not checked"} and len(statuses) == len(blocks)
+    assert report["error"].startswith("block 1 (decoded bytes 0-")
+
+
+def report_ok(report: dict) -> bool:
+    return report["ok"] and all(b["status"] == "ok" for b in report["blocks"])

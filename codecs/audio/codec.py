@@ -21,6 +21,7 @@ same order: channel 0 of the running lanes, then channel 1 of the running stereo
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
@@ -131,7 +132,8 @@ class AudioCodec:
         _, channels, _ = audio_shape(info)
         try:
             yield from formats.restore(info, side, channels, blocks)
-        except (KeyError, ValueError, TypeError, IndexError, RuntimeError) as exc:
+        except (KeyError, ValueError, TypeError, IndexError, OverflowError, struct.error,
+                RuntimeError) as exc:
             raise FormatError(f"corrupted audio layout in the header ({exc})") from None
 
     def _encode_block(self, piece: np.ndarray, rate: int, progress: Progress | None,

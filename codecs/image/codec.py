@@ -13,6 +13,7 @@ and the coder then run step by step on both sides (`_run`).
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
@@ -114,7 +115,7 @@ class ImageCodec:
         pixels = pixels_from_blocks(list(blocks), height, width, channels)
         try:
             yield formats.rebuild(info, side, pixels)
-        except (KeyError, ValueError, TypeError, IndexError) as exc:
+        except (KeyError, ValueError, TypeError, IndexError, OverflowError, struct.error) as exc:
             raise FormatError(f"corrupted image layout in the header ({exc})") from None
 
     @staticmethod
@@ -211,6 +212,9 @@ class ImageCodec:
                 payload, raw_len = next(payloads, (None, 0))
                 if payload is None:
                     raise FormatError("truncated file (image blocks missing)")
+                if raw_len != channels * sum(max(0, hi - lo + 1) for lo, hi in (
+                        active_rows(t, height, width) for t in steps)):
+                    raise FormatError("corrupted block header (image block length)")
                 block = _BlockDecoder(payload)
                 data = self._run(wave, steps, channels, block, progress, adapt, known=False)
                 if len(data) != raw_len:

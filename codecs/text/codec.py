@@ -15,7 +15,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict
 
 import numpy as np
 
@@ -23,14 +22,14 @@ from arzip.coding import CategoricalDecoder, CategoricalEncoder, ideal_bits_each
 from arzip.errors import FormatError
 from arzip.parallel import Splitter, threads
 
+from . import settings
 from .exact_model import ExactByteTransformer
 from .mixer import ContextMixer, MixerConfig
 from .model import ByteTransformer, TextModelConfig
+from .settings import MAX_LANES, MIN_LANE_BYTES
 from .training import BOS
 
 CODEC_ID = "bytes"
-MIN_LANE_BYTES = 512  # small blocks get fewer lanes; measured: lanes cost the mixer little
-MAX_LANES = 512
 PROGRESS_EVERY = 64  # steps between progress callbacks
 ENCODE_STEPS = 64  # steps of every lane the encoder's network computes in one pass
 LANE_GROUP = 64  # lanes the encoder's network computes together
@@ -78,9 +77,8 @@ class BytesCodec:
 
     def coder_settings(self) -> dict:
         """What a decoder needs besides the model (stored in the .arz header)."""
-        return {"type": "range", "model": "categorical", "words": "u32le",
-                "min_lane_bytes": MIN_LANE_BYTES, "max_lanes": MAX_LANES,
-                "mixer": asdict(self.mixer)}
+        return settings.coder_settings(self.mixer)
+
 
     def _run_lanes(self, n: int, lanes: int, network: Network,
                    choose: Callable[[np.ndarray, np.ndarray], np.ndarray],
