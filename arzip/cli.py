@@ -20,6 +20,7 @@ from . import (  # noqa: F401
     likelihood,
     plots,
     registry,
+    sampling,
     signals,
     zoo,
 )
@@ -339,6 +340,88 @@ def models(as_json) -> None:
         return
     for e in entries:
         click.echo(f"{e['name']:24} codec={e['codec']:8} sha256={e['sha256'][:16]}…  {e['card']}")
+
+
+_SAMPLE_OPTIONS = {"text": {"length", "prompt", "network_only"}, "image": {"size"},
+                   "audio": {"seconds", "rate"}}
+_SUFFIX = {"text": ".txt", "image": ".png", "audio": ".wav"}
+
+
+def _parse_size(text: str) -> tuple[int, int]:
+    try:
+        width, height = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not WIDTHxHEIGHT", param_hint="--size") from None
+    if not (1 <= width <= 4096 and 1 <= height <= 4096):
+        raise click.BadParameter("width and height must be 1 .. 4096", param_hint="--size")
+    return width, height
+
+
+@main.command("sample")
+@click.argument("kind", type=click.Choice(sorted(sampling.KINDS)))
+@click.option("-m", "--model", help="Model id or file [default: the kind's default model].")
+@click.option("--length", type=click.IntRange(1, 1 << 20), default=400, show_default=True,
+              help="Text: bytes to sample after the prompt.")
+@click.option("--prompt", default="", help="Text: condition on this text (UTF-8).")
+@click.option("--network-only", is_flag=True,
+              help="Text: the network alone, without the adaptive mixer.")
+@click.option("--size", default="64x64", show_default=True, help="Image: WIDTHxHEIGHT.")
+@click.option("--seconds", type=click.FloatRange(0, 600, min_open=True), default=2.0,
+              show_default=True, help="Audio: length.")
+@click.option("--rate", type=click.IntRange(1000, 192000), default=16000, show_default=True,
+              help="Audio: sample rate in Hz.")
+@click.option("--seed", type=click.IntRange(0, (1 << 63) - 1), default=0, show_default=True,
+              help="Same seed, model and arzip: the same sample on any machine.")
+@click.option("--temperature", type=click.FloatRange(sampling.MIN_TEMPERATURE,
+                                                     sampling.MAX_TEMPERATURE),
+              default=1.0, show_default=True, help="Below 1 sharper, above 1 flatter.")
+@click.option("-n", "count", type=click.IntRange(1, 1000), default=1, show_default=True,
+              help="Number of samples (seeds SEED, SEED+1, ...).")
+@click.option("-o", "--output", help="Output file (NAME-1.ext, NAME-2.ext, ... with -n); "
+                                     "default: standard output.")
+@click.option("-f", "--force", is_flag=True, help="Overwrite existing output files.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress line.")
+@click.pass_context
+def sample_cmd(ctx, kind, model, length, prompt, network_only, size, seconds, rate, seed,
+               temperature, count, output, force, quiet) -> None:
+    """Draw samples of KIND (text, image, audio) from a model: a decode of random bits."""
+    for name, kinds in _SAMPLE_OPTIONS.items():
+        for option in kinds:
+            given = ctx.get_parameter_source(option) == click.core.ParameterSource.COMMANDLINE
+            if given and name != kind:
+                flag = "--" + option.replace("_", "-")
+                raise click.UsageError(f"{flag} applies to {name} samples, not {kind}")
+    options = {"text": lambda: {"length": length, "prompt": prompt.encode(),
+                                "network_only": network_only},
+               "image": lambda: dict(zip(("width", "height"), _parse_size(size), strict=True)),
+               "audio": lambda: {"seconds": seconds, "rate": rate}}[kind]()
+    if output is None and kind != "text":
+        refuse_terminal(sys.stdout, f"{kind} data")
+    totals = {"text": (length, ""), "image": (0, "subpixel"), "audio": (0, "sample")}
+    try:
+        for i in range(count):
+            target = output
+            if output and count > 1:
+                path = Path(output)
+                target = str(path.with_name(f"{path.stem}-{i + 1}{path.suffix or _SUFFIX[kind]}"))
+            if target:
+                check_output(target, force)
+            progress = ProgressLine(target or kind, totals[kind][0] or None, not quiet,
+                                    totals[kind][1])
+            try:
+                data = sampling.sample(kind, model, seed + i, temperature, progress, **options)
+            finally:
+                progress.clear()
+            if target is None:
+                sys.stdout.buffer.write(data + (b"\n" if kind == "text" else b""))
+                sys.stdout.buffer.flush()
+                continue
+            with atomic_output(target, force) as dst:
+                dst.write(data)
+            _say(f"{target}: sample {i + 1} of {count} (seed {seed + i})", quiet)
+    except (ArzipError, OSError) as exc:
+        _report(output or "-", exc)
+        sys.exit(1)
 
 
 TRAIN_KINDS = {  # kind -> (codec id, default model name, default steps, training function)

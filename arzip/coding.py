@@ -84,6 +84,23 @@ class CategoricalDecoder(_Decoder):
         return self._decode(_CATEGORICAL, _as_probs(probs))
 
 
+def _ans_source(payload: bytes):
+    """An ANS decoder over any words (the last made nonzero, as ANS data must end): unlike
+    a range decoder, which can reject a random stream, every word sequence decodes."""
+    words = np.frombuffer(payload, dtype="<u4").astype(np.uint32)
+    if not len(words):
+        words = np.ones(1, dtype=np.uint32)
+    words[-1] |= 1
+    return constriction.stream.stack.AnsCoder(words)
+
+
+class CategoricalSampler(CategoricalDecoder):
+    """`CategoricalDecoder` reading random words (sampling: a decode of random bits)."""
+
+    def __init__(self, payload: bytes) -> None:
+        self._decoder = _ans_source(payload)
+
+
 def ideal_bits(symbols: np.ndarray, probs: np.ndarray) -> float:
     """Information content in bits of `symbols` under normalised `probs` (for reports)."""
     return float(ideal_bits_each(symbols, probs).sum())
@@ -174,6 +191,9 @@ class LaplaceDecoder(_Decoder):
         if escaped.any():
             values[escaped] = self._decode(_UNIFORM, np.full(int(escaped.sum()), _ESCAPE_SIZE,
                                                              np.int32)) + PCM16_MIN
+        return self._in_range(values)
+
+    def _in_range(self, values: np.ndarray) -> np.ndarray:
         if len(values) and (values.min() < PCM16_MIN or values.max() > PCM16_MAX):
             raise FormatError("corrupted payload: a decoded sample is out of range")
         return values
@@ -189,3 +209,14 @@ def laplace_bits_each(symbols: np.ndarray, base: np.ndarray, index: np.ndarray,
     p = rows[np.arange(len(rows)), coarse] / rows.sum(1)
     escaped = _escaped(coarse)
     return -np.log2(p) + np.where(escaped, 16.0, shift)
+
+
+class LaplaceSampler(LaplaceDecoder):
+    """`LaplaceDecoder` reading random words (sampling: a decode of random bits); the
+    model's mass beyond the 16-bit range (which real data never reaches) goes to its ends."""
+
+    def __init__(self, payload: bytes) -> None:
+        self._decoder = _ans_source(payload)
+
+    def _in_range(self, values: np.ndarray) -> np.ndarray:
+        return np.clip(values, PCM16_MIN, PCM16_MAX)

@@ -262,3 +262,23 @@ def weighted_mean(num: np.ndarray, weights: np.ndarray, factor: np.float32, limi
         for j in range(width):
             v = np.rint(num[i, j] / den * factor)
             out[i, j] = min(max(v, np.float32(-limit)), np.float32(limit))
+
+
+@njit(cache=True, nogil=True)
+def temper(probs: np.ndarray, inv_t: float, log_table: np.ndarray, exp2_table: np.ndarray,
+           out: np.ndarray) -> None:
+    """out[i] = p^(1/T) / sum_x p^(1/T) for each row of probs (sampling temperature T):
+    exp((ln p - ln p_max) / T) through the exact `ln`/`exp` tables, summed in index order."""
+    for i in range(probs.shape[0]):
+        top = 0.0
+        for x in range(probs.shape[1]):
+            top = max(top, probs[i, x])
+        ln_top = ln(top, log_table)
+        total = 0.0
+        for x in range(probs.shape[1]):
+            p = probs[i, x]
+            w = exp((ln(p, log_table) - ln_top) * inv_t, exp2_table) if p > 0.0 else 0.0
+            out[i, x] = w
+            total += w
+        for x in range(probs.shape[1]):
+            out[i, x] /= total

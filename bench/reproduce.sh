@@ -23,7 +23,20 @@ arzip likelihood "$image" --map "$out/image_map.png" --json > "$out/likelihood_i
 audio=$(find "$data/audio/dev/music_flac_testbench" -name '*.wav' | sort | head -n 1)
 arzip likelihood "$audio" --map "$out/audio_map.png" --json > "$out/likelihood_audio.json"
 
-# 3. optional: bounded memory and the lane-length trade-off
+# 3. what the models learned: one sample of each kind (seed 1; same bytes on any machine)
+mkdir -p "$out/samples"
+arzip sample text --length 400 --seed 1 -q -f -o "$out/samples/text.txt"
+arzip sample text --length 400 --seed 1 --network-only -q -f -o "$out/samples/text_network_only.txt"
+arzip sample image --size 64x64 --seed 1 -q -f -o "$out/samples/image.png"
+arzip sample image --size 64x64 --seed 1 --temperature 0.7 -q -f -o "$out/samples/image_t07.png"
+arzip sample audio --seconds 2 --rate 16000 --seed 1 -q -f -o "$out/samples/audio.wav"
+arzip sample audio --seconds 2 --rate 16000 --seed 1 --temperature 0.7 -q -f \
+    -o "$out/samples/audio_t07.wav"
+
+# 4. early block decisions: random bytes, JPEGs, the probe on the dev texts
+python3 bench/bench_probe.py "$data/text/dev"
+
+# 5. optional: bounded memory and the lane-length trade-off
 if [[ "${1:-}" == "--memory" ]]; then
     python3 bench/bench_memory.py "$data/text/dev/canterbury/lcet10.txt" --mb 1 4
     python3 bench/bench_image_memory.py "$data/image/dev/cid22_valid/1025469.png" --phases 6000x4000

@@ -151,7 +151,7 @@ def test_encode_and_decode_probabilities_are_bit_identical(tiny_audio_model, mon
             return super().decode(*params)
 
     monkeypatch.setattr(audio_codec, "LaplaceEncoder", RecordingEncoder)
-    monkeypatch.setattr(audio_codec, "LaplaceDecoder", RecordingDecoder)
+    monkeypatch.setattr(audio_codec.AudioCodec, "decoder_factory", RecordingDecoder)
     info = {"frames": 700, "channels": 3, "rate": 22050}
     blocks = list(codec.encode(samples, info=info))
     raws = list(codec.decode(info, iter((p, len(r)) for r, p, _ in blocks)))

@@ -45,9 +45,15 @@ def test_wheel_contains_codecs_and_weights(wheel):
 
 def test_installed_wheel_round_trips(wheel, tmp_path):
     env_dir = tmp_path / "venv"
-    # system site packages provide torch & co; the wheel itself is installed into the venv
-    venv.create(env_dir, system_site_packages=True, with_pip=True)
+    # the wheel is installed into a fresh venv; torch & co come from the environment that
+    # runs the tests (the system's, or a virtual environment's: a venv made from inside
+    # one would otherwise see only the base interpreter's packages)
+    venv.create(env_dir, with_pip=True)
     python = env_dir / "bin" / "python"
+    own = subprocess.run([str(python), "-c", "import site; print(site.getsitepackages()[0])"],
+                         check=True, capture_output=True, text=True).stdout.strip()
+    parents = [p for p in sys.path if p.endswith("-packages") and Path(p).is_dir()]
+    (Path(own) / "_running_environment.pth").write_text("\n".join(parents) + "\n")
     subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-deps", "--no-index",
                     str(wheel)], check=True, capture_output=True)
     where = subprocess.run([str(python), "-c", "import arzip.codecs.text, codecs; "

@@ -75,7 +75,7 @@ def test_encode_and_decode_probabilities_are_bit_identical(tiny_model, monkeypat
             return super().decode(probs)
 
     monkeypatch.setattr(text_codec, "CategoricalEncoder", RecordingEncoder)
-    monkeypatch.setattr(text_codec, "CategoricalDecoder", RecordingDecoder)
+    monkeypatch.setattr(text_codec.BytesCodec, "decoder_factory", RecordingDecoder)
     data = sample_text(3001)
     codec = load_codec(tiny_model)
     assert round_trip(codec, data) == data

@@ -81,6 +81,7 @@ class AudioCodec:
 
     codec_id = CODEC_ID
     structured = True  # whole files: analyze -> side data + symbols -> rebuild
+    decoder_factory = LaplaceDecoder  # what decodes a payload (sampling tempers it)
 
     def __init__(self, model: ExactWaveNet, block_frames: int = BLOCK_FRAMES,
                  chunk: int = CHUNK, adaptive: AdaptiveConfig | None = None) -> None:
@@ -203,7 +204,7 @@ class AudioCodec:
         """The block's samples as interleaved little-endian int16 bytes."""
         lanes = block_lanes(frames, channels, self.chunk)
         count, m = len(lanes.length), self.model
-        decoder = LaplaceDecoder(payload)
+        decoder = self.decoder_factory(payload)
         classical = lpc.BackwardLPC(2 * count)  # rows: lane 0 ch 0, lane 0 ch 1, lane 1 ...
         state = m.new_state(count)
         cascade = Cascade(self.adaptive, count)

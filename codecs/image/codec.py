@@ -62,6 +62,7 @@ class ImageCodec:
 
     codec_id = CODEC_ID
     structured = True  # whole files: analyze -> side data + symbols -> rebuild
+    decoder_factory = CategoricalDecoder  # what decodes a payload (sampling tempers it)
 
     def __init__(self, model: ExactPixelCNN, block_subpixels: int = BLOCK_SUBPIXELS,
                  adaptive: AdaptiveConfig | None = None) -> None:
@@ -212,10 +213,9 @@ class ImageCodec:
                 payload, raw_len = next(payloads, (None, 0))
                 if payload is None:
                     raise FormatError("truncated file (image blocks missing)")
-                if raw_len != channels * sum(max(0, hi - lo + 1) for lo, hi in (
-                        active_rows(t, height, width) for t in steps)):
+                if raw_len != block_subpixel_count(steps, height, width, channels):
                     raise FormatError("corrupted block header (image block length)")
-                block = _BlockDecoder(payload)
+                block = _BlockDecoder(payload, self.decoder_factory)
                 data = self._run(wave, steps, channels, block, progress, adapt, known=False)
                 if len(data) != raw_len:
                     raise FormatError("corrupted block header (image block length)")
@@ -232,6 +232,12 @@ def image_shape(info: dict) -> tuple[int, int, int]:
             or shape[0] * shape[1] > formats.MAX_PIXELS):
         raise FormatError(f"corrupted header (image size {shape})")
     return shape
+
+
+def block_subpixel_count(steps: range, height: int, width: int, channels: int) -> int:
+    """How many subpixels a block of wavefront `steps` holds."""
+    return channels * sum(max(0, hi - lo + 1) for lo, hi in (
+        active_rows(t, height, width) for t in steps))
 
 
 def pixels_from_blocks(blocks: list[bytes], height: int, width: int,
@@ -274,8 +280,8 @@ class _BlockEncoder:
 class _BlockDecoder:
     """The decoder's CodeFn: decodes the subpixels from one block's payload."""
 
-    def __init__(self, payload: bytes) -> None:
-        self.decoder = CategoricalDecoder(payload)
+    def __init__(self, payload: bytes, factory: type = CategoricalDecoder) -> None:
+        self.decoder = factory(payload)
 
     def __call__(self, channel: int, probs: np.ndarray, rows: np.ndarray,
                  cols: np.ndarray) -> np.ndarray:

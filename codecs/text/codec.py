@@ -63,6 +63,7 @@ class BytesCodec:
     """Codes blocks of bytes with a byte model; holds no file or container logic."""
 
     codec_id = CODEC_ID
+    decoder_factory = CategoricalDecoder  # what decodes a payload (sampling tempers it)
 
     def __init__(self, model: ExactByteTransformer, mixer: MixerConfig | None = None) -> None:
         self.model = model
@@ -82,17 +83,20 @@ class BytesCodec:
 
     def _run_lanes(self, n: int, lanes: int, network: Network,
                    choose: Callable[[np.ndarray, np.ndarray], np.ndarray],
-                   progress: Progress | None) -> None:
+                   progress: Progress | None, network_only: bool = False) -> None:
         """The shared schedule: for each step, mix the network's frequencies with the
         adaptive statistics and let `choose` code (encoder) or decode (decoder) the active
-        lanes' bytes, which it returns (lanes that have ended feed 0 from then on)."""
+        lanes' bytes, which it returns (lanes that have ended feed 0 from then on).
+        `network_only` (sampling) uses the network's distribution without the mixer."""
         lengths = lane_lengths(n, lanes)
         steps = int(lengths.max()) if n else 0
         mixer = ContextMixer(self.mixer, lengths)
         tokens = np.full(lanes, BOS, dtype=np.int64)
         for t in range(steps):
             freqs = network(t, tokens)
-            probs = mixer.mix(freqs / freqs.sum(axis=1, keepdims=True))
+            probs = freqs / freqs.sum(axis=1, keepdims=True)
+            if not network_only:
+                probs = mixer.mix(probs)
             active = lengths > t
             symbols = np.zeros(lanes, dtype=np.int64)
             symbols[active] = choose(probs[active], active)
@@ -179,22 +183,29 @@ class BytesCodec:
         return lanes, encoder.finish(), bits[0]
 
     def decode_block(self, payload: bytes, n: int, lanes: int,
-                     progress: Progress | None = None) -> bytes:
-        """The n bytes of one block coded with `lanes` lanes."""
+                     progress: Progress | None = None, prefix: bytes = b"",
+                     network_only: bool = False) -> bytes:
+        """The n bytes of one block coded with `lanes` lanes. Sampling: the first bytes of
+        every lane may be given (`prefix`, a prompt: taken, not decoded), and the mixer
+        left out (`network_only`)."""
         if lanes > MAX_LANES:
             raise FormatError(f"corrupted block header ({lanes} lanes, at most {MAX_LANES})")
         lengths = lane_lengths(n, lanes)
         steps = int(lengths.max()) if n else 0
         out = np.zeros((lanes, steps), dtype=np.uint8)
-        decoder = CategoricalDecoder(payload)
+        decoder = self.decoder_factory(payload)
         step = [0]
+        given = np.frombuffer(prefix, dtype=np.uint8).astype(np.int64)
 
         def decode(probs: np.ndarray, active: np.ndarray) -> np.ndarray:
-            symbols = decoder.decode(probs)
+            t = step[0]
+            symbols = (np.full(len(probs), given[t]) if t < len(given)
+                       else decoder.decode(probs))
             out[active, step[0]] = symbols
             step[0] += 1
             return symbols
 
         with Splitter(minimum=64) as split:
-            self._run_lanes(n, lanes, self._stepper(lanes, steps, split), decode, progress)
+            self._run_lanes(n, lanes, self._stepper(lanes, steps, split), decode, progress,
+                            network_only)
         return b"".join(out[i, : lengths[i]].tobytes() for i in range(lanes))
