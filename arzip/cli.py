@@ -15,6 +15,8 @@ import click
 from . import (  # noqa: F401
     __version__,
     _threads,
+    api,
+    batch,
     benchmark,
     engine,
     likelihood,
@@ -31,7 +33,6 @@ from .fileio import (
     check_output,
     compressed_name,
     decompressed_name,
-    input_mode,
     open_input,
     refuse_terminal,
     remove_input,
@@ -54,8 +55,11 @@ class ProgressLine:
         self.last = now
         share = f"{100 * done / self.total:5.1f}% " if self.total else ""
         scale, unit = (1000, f"k {self.unit}s") if self.unit else (1024, "KiB")
-        rate = done / max(now - self.start, 1e-9) / scale
-        sys.stderr.write(f"\r{self.name}: {share}{done // scale} {unit}, {rate:.1f} {unit}/s ")
+        speed = done / max(now - self.start, 1e-9)
+        left = (f", ~{_clock((self.total - done) / speed)} left"
+                if self.total and speed > 0 and done < self.total else "")
+        sys.stderr.write(f"\r{self.name}: {share}{done // scale} {unit}, "
+                         f"{speed / scale:.1f} {unit}/s{left} ")
         sys.stderr.flush()
 
     def clear(self) -> None:
@@ -110,9 +114,8 @@ def _compress_one(path: str, out: str, opts: dict) -> None:
         refuse_terminal(sys.stdout, "compressed data")
     progress = ProgressLine(path, _input_size(path), not opts["quiet"])
     try:
-        with open_input(path) as src, \
-                atomic_output(out, opts["force"], input_mode(path)) as dst:
-            stats = engine.compress_stream(src, dst, opts["model"], progress=progress)
+        stats = api.compress_file(path, out, model=opts["model"], force=opts["force"],
+                                  progress=progress)
     finally:
         progress.clear()
     if opts["remove"] and out != STDIO:
@@ -136,9 +139,8 @@ def _decompress_one(path: str, out: str, opts: dict) -> None:
         raise ArzipError("refusing to read compressed data from a terminal")
     progress = ProgressLine(path, None, not opts["quiet"])
     try:
-        with open_input(path) as src, \
-                atomic_output(out, opts["force"], input_mode(path)) as dst:
-            stats = engine.decompress_stream(src, dst.write, opts["model"], progress=progress)
+        stats = api.decompress_file(path, out, model=opts["model"], force=opts["force"],
+                                    progress=progress)
     finally:
         progress.clear()
     if opts["remove"]:
@@ -160,6 +162,12 @@ def _run_each(paths: tuple[str, ...], output: str | None, to_stdout: bool, compr
         # one .arz stream holds one input; the decoder rejects concatenated streams
         raise click.UsageError("compressing several inputs to standard output is not "
                                "supported; compress them one at a time")
+    if (opts.get("recursive") or opts.get("scheduler") or (len(paths) > 1 and not to_stdout)
+            or (opts.get("jobs") or 1) > 1):
+        if to_stdout:
+            raise click.UsageError("-c cannot be combined with several files, -r or -j")
+        _run_batch(list(paths), compress, opts)
+        return
     failed = False
     for path in paths:
         try:
@@ -177,6 +185,63 @@ def _run_each(paths: tuple[str, ...], output: str | None, to_stdout: bool, compr
         sys.exit(1)
 
 
+def _run_batch(paths: list[str], compress: bool | None, opts: dict) -> None:
+    """Several files (folders with -r) on -j worker processes (default: one per core): a
+    line per failure, one progress bar, a summary line; exit 1 if any file failed.
+    `compress` None is `arzip test`."""
+    files = batch.list_inputs(paths, bool(opts.get("recursive")), bool(compress))
+    if STDIO in files:
+        raise click.UsageError("standard input cannot be one of several inputs")
+    tasks, failed = [], False
+    for path in files:
+        if Path(path).is_dir():
+            _report(path, ArzipError(f"{path}: is a directory (use -r)"))
+            failed = True
+            continue
+        try:
+            out = "" if compress is None else _output_for(path, None, False, compress)
+        except ArzipError as exc:
+            _report(path, exc)
+            failed = True
+            continue
+        tasks.append(batch.Task(path, out, bool(compress), opts.get("model"),
+                                opts.get("force", False), opts.get("remove", False)))
+    jobs = opts.get("jobs") or min(len(tasks), os.cpu_count() or 1)
+    quiet, verbose = opts.get("quiet", False), opts.get("verbose", False)
+    client = batch.client_for(opts["scheduler"]) if opts.get("scheduler") else None
+    where = (f"Dask at {opts['scheduler']}" if client else
+             f"{jobs} worker{'s' if jobs > 1 else ''}")
+    progress = FileProgress(len(tasks), not quiet)
+    start, raw, coded, done = time.perf_counter(), 0, 0, 0
+    try:
+        for result in (batch.run_on(client, tasks) if client else batch.run(tasks, jobs)):
+            progress.step(result.path)
+            if not result.ok:
+                progress.clear()
+                _error(result.error)
+                failed = True
+                continue
+            done, raw, coded = done + 1, raw + result.raw_bytes, coded + result.coded_bytes
+            if verbose:
+                progress.clear()
+                _say(f"{result.path}: {result.raw_bytes} <-> {result.coded_bytes} bytes in "
+                     f"{result.seconds:.1f}s" + (f" -> {result.out}" if result.out else ""),
+                     False)
+    except KeyboardInterrupt as exc:
+        progress.clear()
+        _error(f"{signals.describe(exc)}; unfinished outputs removed")
+        sys.exit(signals.exit_status(exc))
+    progress.clear()
+    verb = {True: "compressed", False: "decompressed", None: "tested"}[compress]
+    ratio = f" ({100 * coded / raw:.2f}%)" if raw else ""
+    if client:
+        client.close()
+    _say(f"{done} of {len(files)} files {verb}, {raw} bytes <-> {coded} bytes{ratio}, "
+         f"{where}, {time.perf_counter() - start:.1f}s", quiet)
+    if failed:
+        sys.exit(1)
+
+
 _common = [
     click.argument("files", nargs=-1, type=click.Path(dir_okay=True, allow_dash=True)),
     click.option("-o", "--output", help="Write to this file (single input only)."),
@@ -187,6 +252,12 @@ _common = [
                  help="Delete each input after its output was written and verified."),
     click.option("-q", "--quiet", is_flag=True, help="No messages but errors."),
     click.option("-v", "--verbose", is_flag=True, help="Report sizes and models."),
+    click.option("-r", "--recursive", is_flag=True, help="Walk folders (as zstd -r)."),
+    click.option("-j", "--jobs", type=click.IntRange(1, 256), default=None,
+                 help="Worker processes for several files [default: one per core]."),
+    click.option("--scheduler", metavar="tcp://HOST:PORT",
+                 help="Run the files on a Dask cluster (pip install 'arzip[dask]'; the "
+                      "workers must see the same file system)."),
 ]
 
 
@@ -237,19 +308,26 @@ def decompress(files, output, to_stdout, keep, **opts) -> None:
 @click.option("-q", "--quiet", is_flag=True)
 @click.option("--json", "as_json", is_flag=True,
               help="Report every block's status (ok, damaged, unreadable, not checked).")
-def test_cmd(files, model, quiet, as_json) -> None:
+@click.option("-r", "--recursive", is_flag=True, help="Test the .arz files of folders.")
+@click.option("-j", "--jobs", type=click.IntRange(1, 256), default=None,
+              help="Worker processes for several files [default: one per core].")
+@click.option("--scheduler", metavar="tcp://HOST:PORT", help="Test on a Dask cluster.")
+def test_cmd(files, model, quiet, as_json, recursive, jobs, scheduler) -> None:
     """Decode FILES and verify their checksums without writing anything."""
+    if not as_json and (recursive or scheduler or (jobs or 1) > 1 or len(files) > 1):
+        _run_batch(list(files), None, {"model": model, "quiet": quiet, "recursive": recursive,
+                                       "jobs": jobs, "verbose": not quiet,
+                                       "scheduler": scheduler})
+        return
     failed, reports = False, []
     for path in files:
         try:
-            with open_input(path) as src:
-                if as_json:
-                    report = {"file": path} | engine.verify_stream(src, model)
-                    reports.append(report)
-                    failed |= not report["ok"]
-                    continue
-                stats = engine.decompress_stream(src, None, model)
-            _say(f"{path}: OK ({stats.raw_bytes} bytes, sha256 {stats.sha256[:16]}…)", quiet)
+            report = api.test_file(path, model=model, blocks=as_json)
+            if as_json:
+                reports.append(report)
+                failed |= not report["ok"]
+                continue
+            _say(f"{path}: OK ({report['bytes']} bytes, sha256 {report['sha256'][:16]}…)", quiet)
         except (ArzipError, OSError) as exc:
             _report(path, exc)
             failed = True
@@ -282,20 +360,7 @@ def info(files, as_json) -> None:
     failed, reports = False, []
     for path in files:
         try:
-            with open_input(path) as src:
-                report = engine.describe(src)
-            coded = os.path.getsize(path) if path != STDIO else None
-            report.update(file=path, compressed_bytes=coded)
-            if coded is not None and report["original_bytes"]:
-                report["bits_per_symbol"] = 8 * coded / report["original_bytes"]
-            head = report["codec_header"] or {}
-            if coded is not None and {"width", "height", "channels"} <= set(head):
-                subpixels = head["width"] * head["height"] * (
-                    head["channels"] + (1 if head.get("mode", "").endswith("A") else 0))
-                report["bits_per_subpixel"] = 8 * coded / max(1, subpixels)
-            if coded is not None and {"frames", "channels", "rate"} <= set(head):
-                report["bits_per_sample"] = 8 * coded / max(1, head["frames"] * head["channels"])
-            reports.append(report)
+            reports.append(api.info(path))
         except (ArzipError, OSError) as exc:
             _report(path, exc)
             failed = True
@@ -464,7 +529,7 @@ def train(kind, data_dir, dev_dir, steps, minutes, stop_at, checkpoint, export_p
     # a codec's training module may set its own TrainConfig fields (lr schedule)
     cfg = dataclasses.replace(cfg, **getattr(training, "SCHEDULE", {}))
     state = getattr(training, function_name)(data, Path(dev_dir) if dev_dir else None, ckpt, cfg)
-    if export_path:
+    if export_path and os.environ.get("RANK", "0") == "0":  # under torchrun: rank 0 exports
         model_name = name or default_name
         model = training.build_model(state["model_config"])
         model.load_state_dict(state["model"])

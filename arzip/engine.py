@@ -7,8 +7,10 @@ smallest encoding is stored, so output never exceeds the input by more than the 
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import io
+import json
 import lzma
 import mmap
 import os
@@ -58,8 +60,23 @@ def structured(codec_id: str) -> bool:
     return codec_id in STRUCTURED
 
 
+_LOADED: dict = {}  # a few ready codecs, so many files in one process load a model once
+_LOADED_MAX = 4
+
+
 def load_codec(codec_id: str, model: zoo.ModelInfo, coder: dict | None = None):
-    """A ready codec object with the model's verified weights."""
+    """A ready codec object with the model's verified weights: a shallow copy of one kept
+    for the next file (so many files in one process load a model once; a caller may set
+    the copy's attributes, e.g. a block size, without touching the kept one)."""
+    key = (codec_id, model.name, model.sha256, json.dumps(coder, sort_keys=True))
+    if key not in _LOADED:
+        if len(_LOADED) >= _LOADED_MAX:
+            _LOADED.pop(next(iter(_LOADED)))
+        _LOADED[key] = _load_codec(codec_id, model, coder)
+    return copy.copy(_LOADED[key])
+
+
+def _load_codec(codec_id: str, model: zoo.ModelInfo, coder: dict | None = None):
     cls, exported = codec_class(codec_id), zoo.load_weights(model)
     try:
         return cls.from_weights(exported, coder)
@@ -143,17 +160,22 @@ class _Prefixed:
 
 def compress_stream(src: BinaryIO, dst: BinaryIO, model_spec: str | None = None,
                     codec_id: str | None = None, progress: Progress | None = None,
-                    block_size: int = BLOCK_SIZE, classical_fallback: bool = True) -> Stats:
+                    block_size: int = BLOCK_SIZE, classical_fallback: bool = True,
+                    use_model: bool = True) -> Stats:
     """Compress all of `src` into `dst` as an .arz stream.
 
     The codec is the model's when one is given, else `codec_id`, else detected from the
     first bytes. A file that a structured codec (images) cannot represent, or codes larger
     than the file itself, is stored with the classical methods of the bytes path instead
     (`classical_fallback=False` keeps the model's coding of a representable file: for tests
-    and for measuring the model).
+    and for measuring the model). `use_model=False` codes every block with the classical
+    methods only (fast; no model is loaded).
     """
     model = zoo.find_model(model_spec) if model_spec else None
     head = _read_block(src, SNIFF_BYTES)
+    if not use_model:
+        return _compress_blocks(_Prefixed(head, src), dst, zoo.default_model("bytes"), progress,
+                                block_size, use_model=False)
     kind = model.codec if model else codec_id or detect(head)
     if not structured(kind):
         return _compress_blocks(_Prefixed(head, src), dst, model or zoo.default_model(kind),
@@ -381,7 +403,8 @@ def decompress_stream(src: BinaryIO, write: Callable[[bytes], object] | None,
         try:
             record = container.read_record(src)
         except FormatError as exc:
-            raise FormatError(f"block {index} (from original byte {done}): {exc}") from None
+            where = "the trailer" if "trailer" in str(exc) else f"block {index}"
+            raise FormatError(f"{where} (from original byte {done}): {exc}") from None
         if isinstance(record, End):
             break
         try:

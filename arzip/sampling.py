@@ -17,6 +17,7 @@ exact rational series). T = 1 is the model itself.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from fractions import Fraction
 
@@ -102,7 +103,7 @@ def sample(kind: str, model_spec: str | None = None, seed: int = 0, temperature:
     info = zoo.find_model(model_spec) if model_spec else zoo.default_model(codec_id)
     if info.codec != codec_id:
         raise ArzipError(f"model {info.name} is a {info.codec} model, not a {kind} model")
-    codec = engine.load_codec(codec_id, info)
+    codec = copy.copy(engine.load_codec(codec_id, info))  # the shared one stays as it is
     codec.decoder_factory = tempered(sampler_for(type(codec).decoder_factory), temperature)
     return codec_module(codec_id, "sample").sample(codec, RandomBits(seed), progress=progress,
                                                    **options)

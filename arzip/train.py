@@ -3,6 +3,13 @@
 A codec supplies a model, a batch sampler and an evaluation function; this module owns the
 optimiser, the learning-rate schedule, checkpoints (a plain dict saved with torch.save) and
 the progress lines on stderr.
+
+Under `torchrun --nproc_per_node N` (WORLD_SIZE > 1) the same loop runs data-parallel:
+DistributedDataParallel over gloo (CPU) or nccl (GPUs); every rank draws the same global
+batch from the same seeded generator and trains on its rows rank, rank + N, ... (the
+batch must divide by N), DDP averages the gradients, so N processes follow the
+single-process run with the same global batch (up to float summation order). Rank 0 alone
+logs, evaluates and writes checkpoints; every rank resumes from the checkpoint.
 """
 
 from __future__ import annotations
@@ -66,6 +73,10 @@ def train(model: nn.Module, sample_batch: BatchFn, loss_fn: LossFn, evaluate: Ev
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
+    rank, world, net = _distributed(model)
+    device = next(model.parameters()).device
+    if rank:
+        log = lambda s: None  # noqa: E731 - rank 0 speaks for all
     decay = [p for p in model.parameters() if p.dim() >= 2]
     no_decay = [p for p in model.parameters() if p.dim() < 2]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
@@ -93,7 +104,12 @@ def train(model: nn.Module, sample_batch: BatchFn, loss_fn: LossFn, evaluate: Ev
         while step < cfg.steps:
             for group in opt.param_groups:
                 group["lr"] = learning_rate(step, cfg)
-            loss = loss_fn(model, sample_batch(rng))
+            batch = sample_batch(rng)
+            if world > 1:
+                if len(batch[0]) % world:
+                    raise ValueError(f"a batch of {len(batch[0])} does not split over {world}")
+                batch = tuple(t[rank::world].to(device) for t in batch)
+            loss = loss_fn(net, batch)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
@@ -104,7 +120,7 @@ def train(model: nn.Module, sample_batch: BatchFn, loss_fn: LossFn, evaluate: Ev
                 log(f"step {step}/{cfg.steps} train {window_loss / window_n:.3f} bits/sym "
                     f"lr {learning_rate(step, cfg):.2e} {time.time() - start:.0f}s")
                 window_loss, window_n = 0.0, 0
-            if step % cfg.eval_every == 0 or step == cfg.steps:
+            if (step % cfg.eval_every == 0 or step == cfg.steps) and not rank:
                 model.eval()
                 dev = evaluate(model)
                 model.train()
@@ -112,14 +128,40 @@ def train(model: nn.Module, sample_batch: BatchFn, loss_fn: LossFn, evaluate: Ev
                 log(f"step {step} dev {dev:.4f} bits/sym")
             out_of_time = bool(cfg.max_minutes and time.time() - start > 60 * cfg.max_minutes
                                or cfg.stop_at and step >= cfg.stop_at)
-            if step % cfg.checkpoint_every == 0 or step == cfg.steps or out_of_time:
+            if (step % cfg.checkpoint_every == 0 or step == cfg.steps or out_of_time) and not rank:
                 _save(checkpoint, snapshot())
             if out_of_time:
                 log(f"stopped at step {step}; run again to resume")
                 break
             if stop.signum is not None:  # a signal between steps: save, then stop
-                _save(checkpoint, snapshot())
+                if not rank:
+                    _save(checkpoint, snapshot())
                 log(f"interrupted at step {step}; checkpoint saved, run again to resume")
                 stop.raise_if_pending()
+    if world > 1:  # every rank leaves together (a gloo rank exiting alone may abort)
+        import torch.distributed as dist
+
+        dist.barrier()
+        dist.destroy_process_group()
     model.eval()
     return snapshot()
+
+
+def _distributed(model: nn.Module) -> tuple[int, int, nn.Module]:
+    """(rank, world size, the module to train): DDP when torchrun started several ranks
+    (on GPUs each rank moves the model to its LOCAL_RANK device: written for nccl, tested
+    here only on CPU with gloo)."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return 0, 1, model
+    import torch.distributed as dist
+    from torch.nn.parallel import DistributedDataParallel
+
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    if torch.cuda.is_available():
+        device = int(os.environ.get("LOCAL_RANK", "0"))
+        torch.cuda.set_device(device)
+        model.cuda(device)
+        return dist.get_rank(), world, DistributedDataParallel(model, device_ids=[device])
+    return dist.get_rank(), world, DistributedDataParallel(model)

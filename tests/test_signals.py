@@ -107,3 +107,23 @@ def test_training_saves_a_checkpoint_on_sigterm_and_resumes(tmp_path):
         assert state["step"] == 6
     finally:
         signal.signal(signal.SIGTERM, handler)
+
+
+def test_sigterm_stops_a_recursive_job_and_its_workers(tiny_model, tmp_path):
+    """A -r -j 2 job: the parent is told to stop, tells its workers, and every temporary
+    output of the files in progress is removed; inputs stay as they were."""
+    folder = tmp_path / "data"
+    folder.mkdir()
+    for i in range(4):
+        (folder / f"f{i}.txt").write_bytes(SAMPLE * 30)  # seconds of model coding each
+    proc = start(["compress", "-r", "-j", "2", "-m", tiny_model, str(folder)], tmp_path)
+    wait_for_temp(folder, proc)
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    assert err.decode().strip().splitlines()[-1] == (
+        "arzip: interrupted (SIGTERM); unfinished outputs removed")
+    left = sorted(p.name for p in folder.iterdir())
+    assert not [name for name in left if name.endswith(".tmp")], left
+    assert all((folder / f"f{i}.txt").read_bytes() == SAMPLE * 30 for i in range(4))

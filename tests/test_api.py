@@ -1,0 +1,86 @@
+"""The Python API: the README's "Use from Python" block runs as written, and the calls
+behave like lzma/zstandard's (errors are arzip's own, file objects stream)."""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+import arzip
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def readme_block() -> str:
+    text = README.read_text()
+    section = text[text.index("## Use from Python"):]
+    return re.search(r"```python\n(.*?)```", section, re.S).group(1)
+
+
+def test_the_readme_example_runs(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    exec(compile(readme_block(), "README.md", "exec"), {})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["copy.arz", "notes.txt",
+                                                          "notes.txt.arz"]
+
+
+def test_round_trips_and_kinds(tiny_model):
+    data = b"arzip as a library. " * 300
+    assert arzip.decompress(arzip.compress(data, model=tiny_model), model=tiny_model) == data
+    blob = arzip.compress(data, kind="bytes", level=0)
+    assert {b["method"] for b in arzip.info(blob)["blocks"]} <= {"zlib", "lzma", "stored"}
+    with pytest.raises(arzip.ArzipError, match="level"):
+        arzip.compress(data, level=5)
+    with pytest.raises(arzip.ArzipError, match="unknown kind"):
+        arzip.compress(data, kind="video")
+
+
+@pytest.mark.parametrize("damage", [lambda b: b[:-3], lambda b: b[:20],
+                                    lambda b: b[:40] + bytes([b[40] ^ 1]) + b[41:],
+                                    lambda b: b"not an archive"])
+def test_errors_are_arzips_own(damage):
+    blob = arzip.compress(b"some bytes that will be damaged " * 50, level=0)
+    with pytest.raises(arzip.ArzipError) as caught:
+        arzip.decompress(damage(blob))
+    assert isinstance(caught.value, (arzip.FormatError, arzip.IntegrityError))
+
+
+def test_open_streams_reads_and_partial_closes(tmp_path):
+    data = os.urandom(3 << 20)  # three blocks, stored (random)
+    path = tmp_path / "r.arz"
+    with arzip.open(path, "wb") as f:
+        for i in range(0, len(data), 1 << 18):
+            f.write(data[i:i + (1 << 18)])
+    with arzip.open(path) as f:
+        assert f.read(10) == data[:10]
+        chunks = iter(lambda: f.read(1 << 20), b"")
+        assert b"".join(chunks) == data[10:]
+    with arzip.open(path) as f:  # closing early stops the decoding thread
+        f.read(5)
+    buffer = io.BytesIO(path.read_bytes())
+    with arzip.open(buffer) as f:  # a file object works too
+        assert f.read() == data
+    damaged = bytearray(path.read_bytes())
+    damaged[-10] ^= 1  # in the sha256 of the trailer
+    with arzip.open(io.BytesIO(bytes(damaged))) as f, pytest.raises(arzip.ArzipError):
+        f.read()
+    with pytest.raises(FileExistsError):
+        arzip.open(path, "xb")
+
+
+def test_files_are_atomic_and_never_overwritten(tmp_path):
+    src = tmp_path / "a.bin"
+    src.write_bytes(b"x" * 1000)
+    arzip.compress_file(src, level=0)
+    with pytest.raises(arzip.ArzipError, match="already exists"):
+        arzip.compress_file(src, level=0)
+    with pytest.raises(arzip.ArzipError, match="same file"):
+        arzip.decompress_file(tmp_path / "a.bin.arz", tmp_path / "a.bin.arz")
+    (tmp_path / "a.bin").unlink()
+    arzip.decompress_file(tmp_path / "a.bin.arz")
+    assert src.read_bytes() == b"x" * 1000
+    assert arzip.test_file(tmp_path / "a.bin.arz", blocks=True)["ok"]
