@@ -111,19 +111,33 @@ def test_training_saves_a_checkpoint_on_sigterm_and_resumes(tmp_path):
 
 def test_sigterm_stops_a_recursive_job_and_its_workers(tiny_model, tmp_path):
     """A -r -j 2 job: the parent is told to stop, tells its workers, and every temporary
-    output of the files in progress is removed; inputs stay as they were."""
+    output of the files in progress is removed; inputs stay as they were. One input is a
+    named pipe that the test keeps open, so a worker is surely mid-file (temporary output
+    open, waiting for data) when the signal comes."""
     folder = tmp_path / "data"
     folder.mkdir()
-    for i in range(4):
-        (folder / f"f{i}.txt").write_bytes(SAMPLE * 30)  # seconds of model coding each
+    for i in range(2):
+        (folder / f"f{i}.txt").write_bytes(SAMPLE)
+    fifo = folder / "pipe.txt"
+    os.mkfifo(fifo)
     proc = start(["compress", "-r", "-j", "2", "-m", tiny_model, str(folder)], tmp_path)
-    wait_for_temp(folder, proc)
-    time.sleep(1.0)
-    proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=120)
+    writer = os.open(fifo, os.O_WRONLY)  # waits for the worker to open the pipe
+    try:
+        os.write(writer, SAMPLE[:1000])
+        deadline = time.monotonic() + 60
+        while not (folder / "pipe.txt.arz").exists() and not any(
+                p.name.startswith(".pipe.txt.arz.") for p in folder.iterdir()):
+            assert time.monotonic() < deadline and proc.poll() is None
+            time.sleep(0.05)
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        os.close(writer)
     assert proc.returncode == 128 + signal.SIGTERM, err
     assert err.decode().strip().splitlines()[-1] == (
         "arzip: interrupted (SIGTERM); unfinished outputs removed")
     left = sorted(p.name for p in folder.iterdir())
     assert not [name for name in left if name.endswith(".tmp")], left
-    assert all((folder / f"f{i}.txt").read_bytes() == SAMPLE * 30 for i in range(4))
+    assert "pipe.txt.arz" not in left
+    assert all((folder / f"f{i}.txt").read_bytes() == SAMPLE for i in range(2))
