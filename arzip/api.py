@@ -30,7 +30,7 @@ from . import likelihood as _likelihood
 from .errors import ArzipError
 
 Progress = Callable[[int], None]
-KINDS = {"text": "bytes", "bytes": "bytes", "image": "image", "audio": "audio"}
+KINDS = {**sampling.KINDS, "bytes": "bytes"}  # what `kind=` takes -> codec id
 
 
 def _codec_id(kind: str | None) -> str | None:
@@ -128,17 +128,12 @@ def test_file(src: str | os.PathLike, *, model: str | None = None,
     return {"file": os.fspath(src), "ok": True, "bytes": stats.raw_bytes, "sha256": stats.sha256}
 
 
-def _many(paths, compress: bool | None, recursive: bool, jobs: int | None, client,
+def _many(paths, compress: bool, recursive: bool, jobs: int | None, client,
           model: str | None, force: bool) -> list:  # noqa: ANN001
     from . import batch
 
-    files = batch.list_inputs([os.fspath(p) for p in paths], recursive, bool(compress))
-    tasks = [batch.Task(f, "" if compress is None else (fileio.compressed_name(f) if compress
-                                                        else fileio.decompressed_name(f)),
-                        bool(compress), model, force) for f in files]
-    results = (batch.run_on(client, tasks) if client is not None
-               else batch.run(tasks, jobs or min(len(tasks), os.cpu_count() or 1)))
-    return list(results)
+    items = batch.plan([os.fspath(p) for p in paths], compress, recursive, model, force)
+    return list(batch.execute(items, jobs, client))
 
 
 def compress_files(paths, *, recursive: bool = False, jobs: int | None = None, client=None,
@@ -180,7 +175,7 @@ def info(source: str | os.PathLike | bytes) -> dict:
 
 
 def evaluate_likelihood(data: bytes, *, model: str | None = None,
-               max_symbols: int = _likelihood.MAX_SYMBOLS) -> _likelihood.Evaluation:
+                        max_symbols: int = _likelihood.MAX_SYMBOLS) -> _likelihood.Evaluation:
     """The model's NLL next to the real coded bits and the order-0 entropy of `data` (what
     `arzip likelihood` reports); `.summary()` gives its numbers as a dict."""
     return _likelihood.evaluate(data, model, max_symbols)

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from . import api, signals
 from .errors import ArzipError
-from .fileio import SUFFIX
+from .fileio import SUFFIX, compressed_name, decompressed_name
 
 
 @dataclass
@@ -68,6 +68,44 @@ def list_inputs(paths: list[str], recursive: bool, compress: bool) -> list[str]:
         else:
             out.append(path)
     return out
+
+
+def plan(paths: list[str], compress: bool | None, recursive: bool, model: str | None = None,
+         force: bool = False, remove: bool = False) -> list[Task | Result]:
+    """A task per input file (`compress` None: test), in input order; an input that cannot
+    be a task (a folder without `recursive`, a name without .arz to decompress) is a
+    failed `Result` in its place."""
+    items: list[Task | Result] = []
+    for path in list_inputs(paths, recursive, bool(compress)):
+        if Path(path).is_dir():
+            items.append(Result(path, "", False, f"{path}: is a directory (use -r)"))
+            continue
+        try:
+            out = ("" if compress is None else
+                   compressed_name(path) if compress else decompressed_name(path))
+        except ArzipError as exc:
+            items.append(Result(path, "", False, str(exc)))
+            continue
+        items.append(Task(path, out, bool(compress), model, force, remove))
+    return items
+
+
+def default_jobs(tasks: int) -> int:
+    """One worker per core, no more than there are tasks."""
+    return max(1, min(tasks, os.cpu_count() or 1))
+
+
+def execute(items: list[Task | Result], jobs: int | None = None,
+            client=None) -> Iterator[Result]:  # noqa: ANN001
+    """The results of a `plan`, in its order: its tasks on `jobs` worker processes
+    (default: `default_jobs`) or on a Dask `client`; its failed inputs as they are."""
+    tasks = [item for item in items if isinstance(item, Task)]
+    results = (run_on(client, tasks) if client is not None
+               else run(tasks, jobs or default_jobs(len(tasks))))
+    for item in items:
+        yield next(results) if isinstance(item, Task) else item
+    for _ in results:  # let the workers' pool shut down normally, not on garbage collection
+        pass
 
 
 def do(task: Task) -> Result:

@@ -33,7 +33,6 @@ from .fileio import (
     check_output,
     compressed_name,
     decompressed_name,
-    open_input,
     refuse_terminal,
     remove_input,
 )
@@ -119,8 +118,7 @@ def _compress_one(path: str, out: str, opts: dict) -> None:
     finally:
         progress.clear()
     if opts["remove"] and out != STDIO:
-        with open_input(out) as check:
-            engine.decompress_stream(check, None, opts["model"])
+        api.test_file(out, model=opts["model"])  # verified before the input goes
         remove_input(path)
     ratio = 100 * stats.coded_bytes / max(stats.raw_bytes, 1)
     bits = 8 * stats.coded_bytes / max(stats.raw_bytes, 1)
@@ -189,32 +187,20 @@ def _run_batch(paths: list[str], compress: bool | None, opts: dict) -> None:
     """Several files (folders with -r) on -j worker processes (default: one per core): a
     line per failure, one progress bar, a summary line; exit 1 if any file failed.
     `compress` None is `arzip test`."""
-    files = batch.list_inputs(paths, bool(opts.get("recursive")), bool(compress))
-    if STDIO in files:
+    if STDIO in paths:
         raise click.UsageError("standard input cannot be one of several inputs")
-    tasks, failed = [], False
-    for path in files:
-        if Path(path).is_dir():
-            _report(path, ArzipError(f"{path}: is a directory (use -r)"))
-            failed = True
-            continue
-        try:
-            out = "" if compress is None else _output_for(path, None, False, compress)
-        except ArzipError as exc:
-            _report(path, exc)
-            failed = True
-            continue
-        tasks.append(batch.Task(path, out, bool(compress), opts.get("model"),
-                                opts.get("force", False), opts.get("remove", False)))
-    jobs = opts.get("jobs") or min(len(tasks), os.cpu_count() or 1)
+    items = batch.plan(paths, compress, bool(opts.get("recursive")), opts.get("model"),
+                       opts.get("force", False), opts.get("remove", False))
+    tasks = sum(isinstance(item, batch.Task) for item in items)
+    jobs, failed = opts.get("jobs") or batch.default_jobs(tasks), False
     quiet, verbose = opts.get("quiet", False), opts.get("verbose", False)
     client = batch.client_for(opts["scheduler"]) if opts.get("scheduler") else None
     where = (f"Dask at {opts['scheduler']}" if client else
              f"{jobs} worker{'s' if jobs > 1 else ''}")
-    progress = FileProgress(len(tasks), not quiet)
+    progress = FileProgress(len(items), not quiet)
     start, raw, coded, done = time.perf_counter(), 0, 0, 0
     try:
-        for result in (batch.run_on(client, tasks) if client else batch.run(tasks, jobs)):
+        for result in batch.execute(items, jobs, client):
             progress.step(result.path)
             if not result.ok:
                 progress.clear()
@@ -236,12 +222,20 @@ def _run_batch(paths: list[str], compress: bool | None, opts: dict) -> None:
     ratio = f" ({100 * coded / raw:.2f}%)" if raw else ""
     if client:
         client.close()
-    _say(f"{done} of {len(files)} files {verb}, {raw} bytes <-> {coded} bytes{ratio}, "
+    _say(f"{done} of {len(items)} files {verb}, {raw} bytes <-> {coded} bytes{ratio}, "
          f"{where}, {time.perf_counter() - start:.1f}s", quiet)
     if failed:
         sys.exit(1)
 
 
+_many_files = [  # compress, decompress and test
+    click.option("-r", "--recursive", is_flag=True, help="Walk folders (as zstd -r)."),
+    click.option("-j", "--jobs", type=click.IntRange(1, 256), default=None,
+                 help="Worker processes for several files [default: one per core]."),
+    click.option("--scheduler", metavar="tcp://HOST:PORT",
+                 help="Run the files on a Dask cluster (pip install 'arzip[dask]'; the "
+                      "workers must see the same file system)."),
+]
 _common = [
     click.argument("files", nargs=-1, type=click.Path(dir_okay=True, allow_dash=True)),
     click.option("-o", "--output", help="Write to this file (single input only)."),
@@ -252,19 +246,19 @@ _common = [
                  help="Delete each input after its output was written and verified."),
     click.option("-q", "--quiet", is_flag=True, help="No messages but errors."),
     click.option("-v", "--verbose", is_flag=True, help="Report sizes and models."),
-    click.option("-r", "--recursive", is_flag=True, help="Walk folders (as zstd -r)."),
-    click.option("-j", "--jobs", type=click.IntRange(1, 256), default=None,
-                 help="Worker processes for several files [default: one per core]."),
-    click.option("--scheduler", metavar="tcp://HOST:PORT",
-                 help="Run the files on a Dask cluster (pip install 'arzip[dask]'; the "
-                      "workers must see the same file system)."),
+    *_many_files,
 ]
 
 
-def common_options(func):
-    for decorator in reversed(_common):
-        func = decorator(func)
-    return func
+def _options(decorators: list):
+    def apply(func):
+        for decorator in reversed(decorators):
+            func = decorator(func)
+        return func
+    return apply
+
+
+common_options = _options(_common)
 
 
 class _Main(click.Group):
@@ -308,10 +302,7 @@ def decompress(files, output, to_stdout, keep, **opts) -> None:
 @click.option("-q", "--quiet", is_flag=True)
 @click.option("--json", "as_json", is_flag=True,
               help="Report every block's status (ok, damaged, unreadable, not checked).")
-@click.option("-r", "--recursive", is_flag=True, help="Test the .arz files of folders.")
-@click.option("-j", "--jobs", type=click.IntRange(1, 256), default=None,
-              help="Worker processes for several files [default: one per core].")
-@click.option("--scheduler", metavar="tcp://HOST:PORT", help="Test on a Dask cluster.")
+@_options(_many_files)
 def test_cmd(files, model, quiet, as_json, recursive, jobs, scheduler) -> None:
     """Decode FILES and verify their checksums without writing anything."""
     if not as_json and (recursive or scheduler or (jobs or 1) > 1 or len(files) > 1):

@@ -88,16 +88,6 @@ def _load_codec(codec_id: str, model: zoo.ModelInfo, coder: dict | None = None):
         raise ModelError(f"model {model.name} does not fit codec '{codec_id}' ({exc})") from None
 
 
-def _load(loaded: list, codec_id: str, model: zoo.ModelInfo, settings: dict | None = None):
-    """The codec of `model`, loaded once into `loaded`; its coder settings must be the
-    ones already written (`settings`)."""
-    if not loaded:
-        loaded.append(load_codec(codec_id, model))
-        if settings is not None and loaded[0].coder_settings() != settings:
-            raise ModelError(f"model {model.name}: coder settings differ from the header's")
-    return loaded[0]
-
-
 def _classical(data: bytes) -> list[tuple[Method, bytes]]:
     return [(Method.STORED, data), (Method.ZLIB, zlib.compress(data, 9)),
             (Method.LZMA, lzma.compress(data, preset=9 | lzma.PRESET_EXTREME))]
@@ -250,15 +240,18 @@ def _compress_blocks(src: BinaryIO, dst: BinaryIO, model: zoo.ModelInfo,
                      progress: Progress | None, block_size: int, use_model: bool = True) -> Stats:
     """The streaming path: blocks of bytes, each coded by the model or classically."""
     start, codec_id = time.perf_counter(), model.codec
-    loaded: list = []
     try:  # a codec's settings module knows them without the model (and torch)
         settings = codec_module(codec_id, "settings").coder_settings()
     except ModuleNotFoundError:
-        settings = _load(loaded, codec_id, model).coder_settings()
+        settings = load_codec(codec_id, model).coder_settings()
     header = Header(codec=codec_id, model=model.header_entry, coder=settings)
 
-    def codec():  # the model is loaded for the first block that runs it
-        return _load(loaded, codec_id, model, settings)
+    def codec():  # the model loads for the first block that runs it (load_codec keeps it)
+        ready = load_codec(codec_id, model)
+        if ready.coder_settings() != settings:
+            raise ModelError(f"model {model.name}: coder settings differ from the header's")
+        return ready
+
     stats = Stats(codec=codec_id, model=model.name)
     out = container.pack_header(header)
     dst.write(out)
@@ -338,6 +331,34 @@ def _record(index: int, record: Block, start: int, structured_codec: bool) -> di
             "raw_bytes": record.raw_len, "payload_bytes": len(record.payload), "status": "ok"}
 
 
+def _codec_getter(header: Header, model_override: str | None) -> Callable[[], object]:
+    """The decoder's codec, loaded when the first model-coded block needs it."""
+    codec = None
+
+    def get_codec():
+        nonlocal codec
+        if codec is None:
+            if not header.portable:
+                raise _machine_bound(header)
+            if not header.model:
+                raise FormatError("corrupted header (no model recorded)")
+            info = zoo.model_for_header(header.model, model_override)
+            codec = load_codec(header.codec, info, header.coder)
+        return codec
+
+    return get_codec
+
+
+def _block_error(header: Header, index: int, record: Block, start: int,
+                 exc: FormatError | IntegrityError) -> Exception:
+    """The error of a bytes-path block that failed its checks, naming it and its bytes (a
+    portable file's model block: also the two possible causes, see `_damaged`)."""
+    span = _span(start, record.raw_len, False)
+    if record.method == Method.MODEL and header.portable:
+        return _damaged(header, index, exc, span)
+    return type(exc)(f"block {index} ({span}): {exc}")
+
+
 def _machine_bound(header: Header) -> FormatError:
     return FormatError(
         f"this file was written by {header.writer} (format version {header.version}), whose "
@@ -378,19 +399,7 @@ def decompress_stream(src: BinaryIO, write: Callable[[bytes], object] | None,
     check_codec(header.codec)  # fail early on an unknown codec
     stats = stats if stats is not None else Stats()
     stats.codec = header.codec
-    codec = None
-
-    def get_codec():
-        nonlocal codec
-        if codec is None:
-            if not header.portable:
-                raise _machine_bound(header)
-            if not header.model:
-                raise FormatError("corrupted header (no model recorded)")
-            info = zoo.model_for_header(header.model, model_override)
-            codec = load_codec(header.codec, info, header.coder)
-        return codec
-
+    get_codec = _codec_getter(header, model_override)
     if header.model:
         stats.model = f"{header.model.get('name')}@{header.model.get('version')}"
     if structured(header.codec):
@@ -414,10 +423,7 @@ def decompress_stream(src: BinaryIO, write: Callable[[bytes], object] | None,
         except (FormatError, IntegrityError) as exc:
             if record.method == Method.MODEL and not header.portable:
                 raise
-            if record.method != Method.MODEL:
-                raise type(exc)(f"block {index} ({_span(done, record.raw_len, False)}): "
-                                f"{exc}") from None
-            raise _damaged(header, index, exc, _span(done, record.raw_len, False)) from None
+            raise _block_error(header, index, record, done, exc) from None
         stats.blocks.append(_record(index, record, done, False))
         stats.methods[record.method.name.lower()] = stats.methods.get(
             record.method.name.lower(), 0) + 1
@@ -544,8 +550,7 @@ def verify_stream(src: BinaryIO, model_override: str | None = None) -> dict:
     stats = Stats()
     if structured(header.codec):
         try:
-            decompress_stream(_Prefixed(head, src), None,
-                              model_override, stats=stats)
+            decompress_stream(_Prefixed(head, src), None, model_override, stats=stats)
             return report | {"ok": True, "bytes": stats.raw_bytes, "blocks": stats.blocks}
         except ModelError:
             raise
@@ -562,17 +567,8 @@ def verify_stream(src: BinaryIO, model_override: str | None = None) -> dict:
             blocks.append({"index": len(blocks), "method": record.method.name.lower(),
                            "raw_bytes": record.raw_len, "status": "not checked"})
         return report | {"error": blocks[len(stats.blocks)]["error"], "blocks": blocks}
-    blocks, done, digest, codec = [], 0, hashlib.sha256(), None
-
-    def get_codec():
-        nonlocal codec
-        if codec is None:
-            if not header.portable:
-                raise _machine_bound(header)
-            codec = load_codec(header.codec, zoo.model_for_header(header.model or {},
-                                                                  model_override), header.coder)
-        return codec
-
+    blocks, done, digest = [], 0, hashlib.sha256()
+    get_codec = _codec_getter(header, model_override)
     while True:
         try:
             record = container.read_record(src)
@@ -591,15 +587,11 @@ def verify_stream(src: BinaryIO, model_override: str | None = None) -> dict:
             data = _checked(record, _decode_block(record, get_codec, None))
             digest.update(data)
         except (FormatError, IntegrityError) as exc:
-            span = _span(done, record.raw_len, False)
-            message = (str(_damaged(header, entry["index"], exc, span))
-                       if record.method == Method.MODEL and header.portable
-                       else f"block {entry['index']} ({span}): {exc}")
-            entry.update(status="damaged", error=message)
+            entry.update(status="damaged",
+                         error=str(_block_error(header, entry["index"], record, done, exc)))
         blocks.append(entry)
         done += record.raw_len
     bad = [b for b in blocks if b["status"] != "ok"]
     if bad and "error" not in report:
         report["error"] = f"{len(bad)} of {len(blocks)} blocks damaged or unreadable"
     return report | {"bytes": done, "blocks": blocks}
-

@@ -17,7 +17,6 @@ exact rational series). T = 1 is the model itself.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from fractions import Fraction
 
@@ -103,7 +102,7 @@ def sample(kind: str, model_spec: str | None = None, seed: int = 0, temperature:
     info = zoo.find_model(model_spec) if model_spec else zoo.default_model(codec_id)
     if info.codec != codec_id:
         raise ArzipError(f"model {info.name} is a {info.codec} model, not a {kind} model")
-    codec = copy.copy(engine.load_codec(codec_id, info))  # the shared one stays as it is
+    codec = engine.load_codec(codec_id, info)  # a copy: the kept codec stays as it is
     codec.decoder_factory = tempered(sampler_for(type(codec).decoder_factory), temperature)
     return codec_module(codec_id, "sample").sample(codec, RandomBits(seed), progress=progress,
                                                    **options)

@@ -212,35 +212,34 @@ class AudioCodec:
         errors = np.zeros((count, 2, m.cfg.taps))  # newest first
         out = np.zeros((frames, channels), dtype=np.int16)
         logs = np.empty((count, 2))
-        split = Splitter(minimum=96)
-        for t in range(lanes.steps):
-            running = lanes.length > t
-            prediction = classical.predict().reshape(count, 2)
-            scale = classical.scale.reshape(count, 2).copy()
-            head = np.concatenate(split(lambda part: m.step(state, part), count))
-            log_scales(scale, m.log_table, logs)
-            frame = np.zeros((count, 2))
-            for channel in (0, 1):
-                active = np.flatnonzero(running & (lanes.stereo if channel else True))
-                if not len(active):
-                    continue
-                n = len(active)
-                net_mean, net_scale = np.empty(n), np.empty(n)
-                error0 = frame[active, 0] - prediction[active, 0]
-                distribution(head[active], channel, errors[active], prediction[active],
-                             logs[active], error0, m.exp_table, net_mean, net_scale)
-                means, scales = cascade.adjust(channel, net_mean, net_scale, active)
-                values = decoder.decode(*laplace_params(means, scales))
-                cascade.update(channel, values, net_mean, means, scales, active)
-                frame[active, channel] = values
-                out[lanes.start[active] + t, lanes.channel[active] + channel] = values
-                done += n
-            m.push(state, m.features(frame, prediction, scale, stereo, codes))
-            errors = np.concatenate([(frame - prediction)[:, :, None], errors[:, :, :-1]], 2)
-            classical.push(frame.reshape(-1), prediction.reshape(-1))
-            if progress and (t + 1) % PROGRESS_EVERY == 0:
-                progress(done)
-        split.close()
+        with Splitter(minimum=96) as split:  # its thread ends even when decoding fails
+            for t in range(lanes.steps):
+                running = lanes.length > t
+                prediction = classical.predict().reshape(count, 2)
+                scale = classical.scale.reshape(count, 2).copy()
+                head = np.concatenate(split(lambda part: m.step(state, part), count))
+                log_scales(scale, m.log_table, logs)
+                frame = np.zeros((count, 2))
+                for channel in (0, 1):
+                    active = np.flatnonzero(running & (lanes.stereo if channel else True))
+                    if not len(active):
+                        continue
+                    n = len(active)
+                    net_mean, net_scale = np.empty(n), np.empty(n)
+                    error0 = frame[active, 0] - prediction[active, 0]
+                    distribution(head[active], channel, errors[active], prediction[active],
+                                 logs[active], error0, m.exp_table, net_mean, net_scale)
+                    means, scales = cascade.adjust(channel, net_mean, net_scale, active)
+                    values = decoder.decode(*laplace_params(means, scales))
+                    cascade.update(channel, values, net_mean, means, scales, active)
+                    frame[active, channel] = values
+                    out[lanes.start[active] + t, lanes.channel[active] + channel] = values
+                    done += n
+                m.push(state, m.features(frame, prediction, scale, stereo, codes))
+                errors = np.concatenate([(frame - prediction)[:, :, None], errors[:, :, :-1]], 2)
+                classical.push(frame.reshape(-1), prediction.reshape(-1))
+                if progress and (t + 1) % PROGRESS_EVERY == 0:
+                    progress(done)
         return out.astype("<i2").tobytes()
 
     def encode(self, samples: np.ndarray, progress: Progress | None = None,

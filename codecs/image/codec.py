@@ -216,10 +216,7 @@ class ImageCodec:
                 if raw_len != block_subpixel_count(steps, height, width, channels):
                     raise FormatError("corrupted block header (image block length)")
                 block = _BlockDecoder(payload, self.decoder_factory)
-                data = self._run(wave, steps, channels, block, progress, adapt, known=False)
-                if len(data) != raw_len:
-                    raise FormatError("corrupted block header (image block length)")
-                yield data
+                yield self._run(wave, steps, channels, block, progress, adapt, known=False)
 
 
 def image_shape(info: dict) -> tuple[int, int, int]:

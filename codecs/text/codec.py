@@ -80,7 +80,6 @@ class BytesCodec:
         """What a decoder needs besides the model (stored in the .arz header)."""
         return settings.coder_settings(self.mixer)
 
-
     def _run_lanes(self, n: int, lanes: int, network: Network,
                    choose: Callable[[np.ndarray, np.ndarray], np.ndarray],
                    progress: Progress | None, network_only: bool = False) -> None:
