@@ -126,25 +126,35 @@ def train(model: nn.Module, sample_batch: BatchFn, loss_fn: LossFn, evaluate: Ev
                 model.train()
                 history.append({"step": step, "dev_bits": dev, "seconds": time.time() - start})
                 log(f"step {step} dev {dev:.4f} bits/sym")
-            out_of_time = bool(cfg.max_minutes and time.time() - start > 60 * cfg.max_minutes
-                               or cfg.stop_at and step >= cfg.stop_at)
-            if (step % cfg.checkpoint_every == 0 or step == cfg.steps or out_of_time) and not rank:
+            signalled = stop.signum is not None  # a signal between steps: save, then stop
+            stopping = signalled or bool(
+                cfg.max_minutes and time.time() - start > 60 * cfg.max_minutes
+                or cfg.stop_at and step >= cfg.stop_at)
+            if world > 1:  # every rank stops at the same step (clocks and signals differ)
+                stopping = _any_rank(stopping)
+            if (step % cfg.checkpoint_every == 0 or step == cfg.steps or stopping) and not rank:
                 _save(checkpoint, snapshot())
-            if out_of_time:
-                log(f"stopped at step {step}; run again to resume")
+            if stopping:
+                log(f"interrupted at step {step}; checkpoint saved, run again to resume"
+                    if signalled else f"stopped at step {step}; run again to resume")
                 break
-            if stop.signum is not None:  # a signal between steps: save, then stop
-                if not rank:
-                    _save(checkpoint, snapshot())
-                log(f"interrupted at step {step}; checkpoint saved, run again to resume")
-                stop.raise_if_pending()
     if world > 1:  # every rank leaves together (a gloo rank exiting alone may abort)
         import torch.distributed as dist
 
         dist.barrier()
         dist.destroy_process_group()
+    stop.raise_if_pending()
     model.eval()
     return snapshot()
+
+
+def _any_rank(flag: bool) -> bool:
+    """Whether `flag` holds on any rank (a collective: every rank must call it)."""
+    import torch.distributed as dist
+
+    value = torch.tensor([int(flag)], device="cuda" if torch.cuda.is_available() else "cpu")
+    dist.all_reduce(value, op=dist.ReduceOp.MAX)
+    return bool(value.item())
 
 
 def _distributed(model: nn.Module) -> tuple[int, int, nn.Module]:
