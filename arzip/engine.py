@@ -25,7 +25,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from . import __version__, container, zoo
+from . import __version__, container, signals, zoo
 from .container import FORMAT_VERSION, Block, End, Header, Method
 from .errors import FormatError, IntegrityError, ModelError
 from .registry import SNIFF_BYTES, STRUCTURED, check_codec, codec_class, codec_module, detect
@@ -72,7 +72,8 @@ def load_codec(codec_id: str, model: zoo.ModelInfo, coder: dict | None = None):
     if key not in _LOADED:
         if len(_LOADED) >= _LOADED_MAX:
             _LOADED.pop(next(iter(_LOADED)))
-        _LOADED[key] = _load_codec(codec_id, model, coder)
+        with signals.held():  # building a model runs torch: never interrupted half-way
+            _LOADED[key] = _load_codec(codec_id, model, coder)
     return copy.copy(_LOADED[key])
 
 

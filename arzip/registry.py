@@ -10,6 +10,7 @@ import importlib
 from typing import Any
 
 from .errors import CodecError
+from .signals import held
 
 CODECS = {
     "bytes": "arzip.codecs.text.codec:BytesCodec",
@@ -48,7 +49,8 @@ def codec_class(codec_id: str) -> Any:
         module, _, name = CODECS[codec_id].partition(":")
     except KeyError:
         raise CodecError(f"unknown codec '{codec_id}' (known: {', '.join(CODECS)})") from None
-    return getattr(importlib.import_module(module), name)
+    with held():  # a codec imports torch: never interrupted half-way
+        return getattr(importlib.import_module(module), name)
 
 
 def codec_module(codec_id: str, role: str) -> Any:
@@ -56,4 +58,5 @@ def codec_module(codec_id: str, role: str) -> Any:
     `arzip bench`) or "surprise" (its likelihood map), from the codec's own folder."""
     check_codec(codec_id)
     package = CODECS[codec_id].partition(":")[0].rpartition(".")[0]
-    return importlib.import_module(f"{package}.{role}")
+    with held():
+        return importlib.import_module(f"{package}.{role}")

@@ -9,7 +9,11 @@ killed by it (`exit_status`). SIGPIPE stays ignored by Python: a closed pipe arr
 BrokenPipeError and is reported as one line.
 
 `deferred` is for loops that must not stop half-way through a step (training): the
-signal is recorded, the loop checks `pending` between steps, saves, and raises.
+signal is recorded, the loop checks `pending` between steps, saves, and raises. `held`
+does the same around code that must not be interrupted at all: importing torch or building
+a model, where C++ calls back into Python and a handler's exception there aborts the
+process ("terminate called after throwing an instance of 'pybind11::error_already_set'",
+seen when SIGHUP arrived while a model file loaded); it raises once the code is done.
 """
 
 from __future__ import annotations
@@ -96,3 +100,13 @@ def deferred() -> Iterator[Deferred]:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+@contextmanager
+def held() -> Iterator[None]:
+    """Run the block with termination signals and SIGINT held back; one that arrived is
+    raised when the block has finished (in the main thread; elsewhere signals are not
+    handled at all, so nothing changes)."""
+    with deferred() as pending:
+        yield
+    pending.raise_if_pending()

@@ -15,6 +15,7 @@ from importlib import resources
 from pathlib import Path
 
 from .errors import ModelError
+from .signals import held
 
 MANIFEST = "models.json"
 
@@ -90,12 +91,13 @@ def _read_weights(info: ModelInfo) -> bytes:
 
 
 def _load_bytes(data: bytes, what: str) -> dict:
-    import torch  # here, not at the top: stored and classical blocks need no torch
+    with held():  # torch's import and load are never interrupted half-way
+        import torch  # here, not at the top: stored and classical blocks need no torch
 
-    try:
-        return torch.load(io.BytesIO(data), weights_only=True, map_location="cpu")
-    except Exception as exc:
-        raise ModelError(f"cannot load model weights from {what}: {exc}") from None
+        try:
+            return torch.load(io.BytesIO(data), weights_only=True, map_location="cpu")
+        except Exception as exc:
+            raise ModelError(f"cannot load model weights from {what}: {exc}") from None
 
 
 def load_weights(info: ModelInfo) -> dict:

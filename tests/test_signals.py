@@ -144,3 +144,20 @@ def test_sigterm_stops_a_recursive_job_and_its_workers(tiny_model, tmp_path):
     assert not [name for name in left if name.endswith(".tmp")], left
     assert "pipe.txt.arz" not in left
     assert all((folder / f"f{i}.txt").read_bytes() == SAMPLE for i in range(2))
+
+
+def test_held_code_finishes_before_the_signal_is_raised():
+    """Importing torch or building a model is never interrupted half-way (a handler that
+    raises inside C++ callbacks aborts the process): the signal comes after the block."""
+    handler = signal.getsignal(signal.SIGTERM)
+    signals.install()
+    finished = False
+    try:
+        with pytest.raises(signals.Interrupted):
+            with signals.held():
+                os.kill(os.getpid(), signal.SIGTERM)
+                time.sleep(0.05)  # a handler would run here if it were not held back
+                finished = True
+        assert finished
+    finally:
+        signal.signal(signal.SIGTERM, handler)
