@@ -127,7 +127,10 @@ def _compress_one(path: str, out: str, opts: dict) -> None:
          + (f" [{stats.model}, blocks: {stats.methods}{_overhead(stats)}]"
             if opts["verbose"] else ""),
          opts["quiet"] or not (opts["verbose"] or sys.stderr.isatty()))
-    for i, decision in enumerate(stats.decisions):
+    for opened in stats.opened:
+        _say(f"  opened {opened}", opts["quiet"] or not opts["verbose"])
+    first = 1 if stats.opened else 0  # block 0 holds the opened streams' recipes
+    for i, decision in enumerate(stats.decisions, first):
         _say(f"  block {i}: {decision}", opts["quiet"] or not opts["verbose"])
 
 
@@ -331,6 +334,9 @@ def _content_line(codec_header: dict) -> str:
     """What a structured codec recorded about the file, e.g. its format and guarantee."""
     if not codec_header:
         return ""
+    if codec_header.get("opened") == "deflate":
+        return (f"  content     {codec_header.get('streams')} deflate stream(s) opened, "
+                f"re-created with zlib (written with zlib {codec_header.get('zlib')})\n")
     size = (f"{codec_header['width']}x{codec_header['height']} "
             if "width" in codec_header and "height" in codec_header else "")
     if {"frames", "channels", "rate"} <= set(codec_header):

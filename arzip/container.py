@@ -11,9 +11,11 @@ The JSON header names the codec by a stable string id, the model (name, version,
 its weights), the coder settings and a codec-specific dictionary; from version 3 also the
 arzip that wrote it ("writer").
 
-Versions: 3 is written. Every probability of a version-3 file is computed in exact
-arithmetic (`exact`), so it decodes on any machine. Versions 1 and 2 (arzip 0.1) are
-still read, but their model-coded data depended on the writer's machine and torch build:
+Versions: 3 is written, and 4 for a file whose deflate streams were opened (a side-data
+block first, then the opened stream's blocks; see `opened`). Every probability of a
+version-3 or 4 file is computed in exact arithmetic (`exact`), so it decodes on any
+machine. Versions 1 and 2 (arzip 0.1) are still read, but their model-coded data depended
+on the writer's machine and torch build:
 `PORTABLE_VERSIONS` says which versions a model-coded block may have.
 """
 
@@ -31,8 +33,9 @@ from .errors import FormatError
 
 MAGIC = b"\x89ARZ"
 FORMAT_VERSION = 3  # what this arzip writes
-READABLE_VERSIONS = (1, 2, 3)
-PORTABLE_VERSIONS = (3,)  # model-coded data of these versions decode on any machine
+OPENED_VERSION = 4  # ... for a file whose deflate streams were opened
+READABLE_VERSIONS = (1, 2, 3, 4)
+PORTABLE_VERSIONS = (3, 4)  # model-coded data of these versions decode on any machine
 WRITER = f"arzip {__version__}"
 MAX_HEADER_JSON = 1 << 20
 # Preset dictionaries of the deflated JSON header: typical keys and values, so a header
@@ -69,7 +72,13 @@ _DICTIONARY_V3 = _DICTIONARY_V2 + (
     b'"model":{"name":"image-pixelcnn-small","sha256":"'
     b'"model":"exact-laplace-1","schedule":"lanes-1","type":"range","words":"u32le"},'
     b'"model":{"name":"audio-wavenet-small","sha256":"')
-HEADER_DICTIONARIES = {1: _DICTIONARY_V1, 2: _DICTIONARY_V2, 3: _DICTIONARY_V3}
+_DICTIONARY_V4 = _DICTIONARY_V3 + (
+    b'"codec_header":{"opened":"deflate","streams":1,"zlib":"1.2.13"},"coder":{"max_lanes":512,'
+    b'"min_lane_bytes":512,"mixer":{"count_limit":250,"floor":0.002,"learning_rate":0.02,'
+    b'"log2_rows":18,"match_model":true,"max_order":5,"prior":0.0005},"model":"categorical",'
+    b'"type":"range","words":"u32le"},"model":{"name":"text-byte-small","sha256":"')
+HEADER_DICTIONARIES = {1: _DICTIONARY_V1, 2: _DICTIONARY_V2, 3: _DICTIONARY_V3,
+                       4: _DICTIONARY_V4}
 
 _HEAD = struct.Struct("<4sBI")
 _BLOCK = struct.Struct("<BIHIII")  # after the b"B" tag, before the record crc

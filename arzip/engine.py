@@ -25,8 +25,8 @@ from typing import BinaryIO
 
 import numpy as np
 
-from . import __version__, container, signals, zoo
-from .container import FORMAT_VERSION, Block, End, Header, Method
+from . import __version__, container, opened, signals, zoo
+from .container import FORMAT_VERSION, OPENED_VERSION, Block, End, Header, Method
 from .errors import FormatError, IntegrityError, ModelError
 from .registry import SNIFF_BYTES, STRUCTURED, check_codec, codec_class, codec_module, detect
 
@@ -34,6 +34,9 @@ BLOCK_SIZE = 1 << 20
 MAX_BLOCK_SIZE = 1 << 24  # a reader refuses larger blocks (bounded memory)
 MAX_SIDE_SIZE = 1 << 28  # side data of a structured file (e.g. the alpha plane)
 SPOOL_SIZE = 1 << 25  # coded blocks of a structured file beyond this wait in a temp file
+MIN_SPLIT = 1 << 16  # blocks shorter than this do not end at an opened stream's end
+OPEN_PIPE_LIMIT = 1 << 26  # piped input up to this size is searched for deflate streams
+OPEN_FILE_LIMIT = 1 << 32  # ... and regular files up to this size
 Progress = Callable[[int], None]
 
 
@@ -52,6 +55,7 @@ class Stats:
     sha256: str = ""
     blocks: list = field(default_factory=list)  # decoding: each verified block's record
     decisions: list = field(default_factory=list)  # encoding: each block's method and why
+    opened: list = field(default_factory=list)  # encoding: each deflate stream opened
 
 
 def structured(codec_id: str) -> bool:
@@ -169,17 +173,84 @@ def compress_stream(src: BinaryIO, dst: BinaryIO, model_spec: str | None = None,
                                 block_size, use_model=False)
     kind = model.codec if model else codec_id or detect(head)
     if not structured(kind):
-        return _compress_blocks(_Prefixed(head, src), dst, model or zoo.default_model(kind),
-                                progress, block_size)
+        data, reader = _searchable(head, src)
+        return _compress_bytes(data, reader, dst, model or zoo.default_model(kind), progress,
+                               block_size)
     data = _whole_input(head, src)
     stats = _compress_file(data, dst, kind, model, progress, classical_fallback)
     if stats is None:
         # a file of this kind that the codec cannot (or should not) code is stored with
         # classical methods; a file whose magic bytes matched by chance gets the bytes codec
-        use_model = not codec_class(kind).known_format(data)
-        stats = _compress_blocks(io.BytesIO(memoryview(data)), dst, zoo.default_model("bytes"),
-                                 progress, block_size, use_model=use_model)
+        stats = _compress_bytes(data, io.BytesIO(memoryview(data)), dst,
+                                zoo.default_model("bytes"), progress, block_size,
+                                model_blocks=not codec_class(kind).known_format(data))
     return stats
+
+
+def _searchable(head: bytes, src: BinaryIO) -> tuple[bytes | mmap.mmap | None, BinaryIO]:
+    """(all of the input, if it may be searched for deflate streams; a reader of it)."""
+    data = None
+    try:
+        info = os.fstat(src.fileno())
+        if (stat.S_ISREG(info.st_mode) and len(head) < info.st_size <= OPEN_FILE_LIMIT
+                and src.tell() == len(head)):
+            data = mmap.mmap(src.fileno(), 0, access=mmap.ACCESS_READ)
+    except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
+        pass
+    if data is not None:
+        return data, _Prefixed(head, src)
+    data = head + _read_block(src, OPEN_PIPE_LIMIT)
+    if len(data) <= OPEN_PIPE_LIMIT:
+        return data, io.BytesIO(data)
+    return None, _Prefixed(data, src)
+
+
+def _compress_bytes(data: bytes | mmap.mmap | None, reader: BinaryIO, dst: BinaryIO,
+                    model: zoo.ModelInfo, progress: Progress | None, block_size: int,
+                    model_blocks: bool = True) -> Stats:
+    """The bytes path of `reader`, with the deflate streams of `data` (all of the input, or
+    None when it is not searched) opened when it has any worth it (`model_blocks=False`:
+    classical methods only, for the opened stream too)."""
+    streams = opened.open_streams(data) if data is not None else []
+    if not streams:
+        return _compress_blocks(reader, dst, model, progress, block_size, model_blocks)
+    side = opened.side_data(data, streams)
+    pieces = _Pieces(opened.pieces(data, streams))
+    size = len(data) - sum(s.length for s in streams) + sum(len(s.content) for s in streams)
+    scaled = (lambda k: progress(k * len(data) // max(size, 1))) if progress else None
+    ends, at, prev = [], 0, 0  # where each stream's content ends in the opened stream
+    for s in streams:
+        at += s.start - prev + len(s.content)
+        ends.append(at)
+        prev = s.start + s.length
+    stats = _compress_blocks(pieces, dst, model, scaled, block_size, model_blocks,
+                             side=side, original=(len(data), hashlib.sha256(data).digest()),
+                             ends=ends)
+    stats.opened = [f"{s.kind} stream at byte {s.start}: {s.length} -> {len(s.content)} "
+                    f"bytes (recipe {len(s.recipe)} bytes)" for s in streams]
+    return stats
+
+
+class _Pieces:
+    """A reader over an iterator of byte pieces."""
+
+    def __init__(self, pieces) -> None:
+        self.pieces, self.buffer = iter(pieces), b""
+
+    def read(self, size: int = -1) -> bytes:
+        parts, have = [self.buffer], len(self.buffer)
+        while size < 0 or have < size:
+            piece = next(self.pieces, None)
+            if piece is None:
+                break
+            parts.append(bytes(piece))
+            have += len(piece)
+        data = b"".join(parts)
+        if size < 0:
+            self.buffer = b""
+            return data
+        self.buffer = data[size:]
+        return data[:size]
 
 
 def _whole_input(head: bytes, src: BinaryIO) -> bytes | mmap.mmap:
@@ -238,14 +309,25 @@ def _compress_file(data: bytes, dst: BinaryIO, codec_id: str, model: zoo.ModelIn
 
 
 def _compress_blocks(src: BinaryIO, dst: BinaryIO, model: zoo.ModelInfo,
-                     progress: Progress | None, block_size: int, use_model: bool = True) -> Stats:
-    """The streaming path: blocks of bytes, each coded by the model or classically."""
+                     progress: Progress | None, block_size: int, use_model: bool = True,
+                     side: bytes | None = None, original: tuple[int, bytes] | None = None,
+                     ends: list[int] | None = None) -> Stats:
+    """The streaming path: blocks of bytes, each coded by the model or classically.
+
+    With `side` (opened deflate streams) the side data is block 0, the blocks code the
+    opened stream and the trailer holds the `original` file's length and sha256. A block
+    also ends at each offset of `ends` (an opened stream's end: a zip's entries are
+    decided one by one) unless it would be shorter than MIN_SPLIT."""
     start, codec_id = time.perf_counter(), model.codec
     try:  # a codec's settings module knows them without the model (and torch)
         settings = codec_module(codec_id, "settings").coder_settings()
     except ModuleNotFoundError:
         settings = load_codec(codec_id, model).coder_settings()
     header = Header(codec=codec_id, model=model.header_entry, coder=settings)
+    if side is not None:
+        header.version = OPENED_VERSION
+        header.codec_header = {"opened": "deflate", "streams": len(opened.read_side(side)),
+                               "zlib": zlib.ZLIB_RUNTIME_VERSION}
 
     def codec():  # the model loads for the first block that runs it (load_codec keeps it)
         ready = load_codec(codec_id, model)
@@ -255,11 +337,21 @@ def _compress_blocks(src: BinaryIO, dst: BinaryIO, model: zoo.ModelInfo,
 
     stats = Stats(codec=codec_id, model=model.name)
     out = container.pack_header(header)
+    if side is not None:
+        method, best = min(_classical(side), key=lambda c: len(c[1]))
+        out += container.pack_block(Block(method, len(side), 0, container.crc32(side), best))
+        stats.methods["side"] = 1
     dst.write(out)
     stats.coded_bytes += len(out)
     digest = hashlib.sha256()
+    ends = list(ends or [])
     while True:
-        data = _read_block(src, block_size)
+        size = block_size
+        while ends and ends[0] < stats.raw_bytes + MIN_SPLIT:
+            ends.pop(0)
+        if ends and ends[0] < stats.raw_bytes + block_size:
+            size = ends.pop(0) - stats.raw_bytes
+        data = _read_block(src, size)
         if not data and stats.raw_bytes:
             break
         done, lanes, bits = stats.raw_bytes, 0, 0.0
@@ -294,12 +386,16 @@ def _compress_blocks(src: BinaryIO, dst: BinaryIO, model: zoo.ModelInfo,
         digest.update(data)
         if progress:
             progress(stats.raw_bytes)
-        if len(data) < block_size:
+        if len(data) < size:
             break
-    out = container.pack_end(End(stats.raw_bytes, digest.digest()))
+    if original is not None:
+        stats.raw_bytes, whole = original
+    else:
+        whole = digest.digest()
+    out = container.pack_end(End(stats.raw_bytes, whole))
     dst.write(out)
     stats.coded_bytes += len(out)
-    stats.sha256 = digest.hexdigest()
+    stats.sha256 = whole.hex()
     stats.seconds = time.perf_counter() - start
     return stats
 
@@ -307,7 +403,7 @@ def _compress_blocks(src: BinaryIO, dst: BinaryIO, model: zoo.ModelInfo,
 def _span(start: int, length: int, structured_codec: bool) -> str:
     """Where a block's data lies: bytes of the original (bytes path), or of the codec's
     decoded stream in coding order (structured files: subpixels, samples)."""
-    where = "decoded bytes" if structured_codec else "original bytes"
+    where = "decoded bytes" if structured_codec else "original bytes"  # decoded: opened too
     return f"{where} {start}-{start + max(length, 1) - 1}"
 
 
@@ -351,10 +447,10 @@ def _codec_getter(header: Header, model_override: str | None) -> Callable[[], ob
 
 
 def _block_error(header: Header, index: int, record: Block, start: int,
-                 exc: FormatError | IntegrityError) -> Exception:
+                 exc: FormatError | IntegrityError, decoded: bool = False) -> Exception:
     """The error of a bytes-path block that failed its checks, naming it and its bytes (a
     portable file's model block: also the two possible causes, see `_damaged`)."""
-    span = _span(start, record.raw_len, False)
+    span = _span(start, record.raw_len, decoded)
     if record.method == Method.MODEL and header.portable:
         return _damaged(header, index, exc, span)
     return type(exc)(f"block {index} ({span}): {exc}")
@@ -407,14 +503,15 @@ def decompress_stream(src: BinaryIO, write: Callable[[bytes], object] | None,
         _decode_file(src, header, get_codec, stats, progress, write)
         stats.seconds = time.perf_counter() - start
         return stats
-    digest = hashlib.sha256()
+    joiner = _joiner(src, header, get_codec, stats)
+    digest, done, length = hashlib.sha256(), 0, 0
     while True:
-        index, done = len(stats.blocks), stats.raw_bytes
+        index = len(stats.blocks)
         try:
             record = container.read_record(src)
         except FormatError as exc:
             where = "the trailer" if "trailer" in str(exc) else f"block {index}"
-            raise FormatError(f"{where} (from original byte {done}): {exc}") from None
+            raise FormatError(f"{where} (from {_unit(joiner)} byte {done}): {exc}") from None
         if isinstance(record, End):
             break
         try:
@@ -424,21 +521,74 @@ def decompress_stream(src: BinaryIO, write: Callable[[bytes], object] | None,
         except (FormatError, IntegrityError) as exc:
             if record.method == Method.MODEL and not header.portable:
                 raise
-            raise _block_error(header, index, record, done, exc) from None
-        stats.blocks.append(_record(index, record, done, False))
+            raise _block_error(header, index, record, done, exc, joiner is not None) from None
+        stats.blocks.append(_record(index, record, done, joiner is not None))
         stats.methods[record.method.name.lower()] = stats.methods.get(
             record.method.name.lower(), 0) + 1
-        digest.update(data)
-        stats.raw_bytes += len(data)
-        if write:
-            write(data)
+        done += len(data)
+        for piece in _joined(joiner, data):
+            digest.update(piece)
+            length += len(piece)
+            if write:
+                write(piece)
         if progress:
-            progress(stats.raw_bytes)
-    if record.total_len != stats.raw_bytes or record.sha256 != digest.digest():
+            progress(done)
+    if joiner is not None:
+        try:
+            joiner.finish()
+        except ValueError as exc:
+            raise IntegrityError(str(exc)) from None
+    if record.total_len != length or record.sha256 != digest.digest():
         raise IntegrityError("decoded data does not match the stored length/sha256")
+    stats.raw_bytes = length
     stats.sha256 = digest.hexdigest()
     stats.seconds = time.perf_counter() - start
     return stats
+
+
+def _decoded_stream(header: Header) -> bool:
+    """Whether the blocks hold a stream that is not the original's bytes (a structured
+    codec's, or an opened stream), so their lengths need not add up to the original's."""
+    return structured(header.codec) or "opened" in header.codec_header
+
+
+def _unit(joiner: opened.Joiner | None) -> str:
+    return "original" if joiner is None else "opened"
+
+
+def _joiner(src: BinaryIO, header: Header, get_codec: Callable[[], object],
+            stats: Stats) -> opened.Joiner | None:
+    """For a file whose deflate streams were opened: its side data (block 0) read into
+    a Joiner that restores the original from the opened stream; else None."""
+    kind = header.codec_header.get("opened")
+    if kind is None:
+        return None
+    try:
+        if kind != "deflate":
+            raise FormatError(f"unknown opened streams '{kind}'")
+        record = container.read_record(src)
+        if isinstance(record, End) or record.method == Method.MODEL:
+            raise FormatError("corrupted file (side data block missing)")
+        side = _checked(record, _decode_block(record, get_codec, None, MAX_SIDE_SIZE))
+        joiner = opened.Joiner(side)
+    except ValueError as exc:
+        raise FormatError(f"block 0 (side data): {exc}") from None
+    except (FormatError, IntegrityError) as exc:
+        raise type(exc)(f"block 0 (side data): {exc}") from None
+    stats.blocks.append(_record(0, record, 0, True) | {"span": "side data"})
+    stats.methods["side"] = 1
+    return joiner
+
+
+def _joined(joiner: opened.Joiner | None, data: bytes):
+    """The original bytes for a block of decoded data."""
+    if joiner is None:
+        yield data
+        return
+    try:
+        yield from joiner.feed(data)
+    except ValueError as exc:
+        raise IntegrityError(str(exc)) from None
 
 
 def _decode_file(src: BinaryIO, header: Header, get_codec: Callable[[], object], stats: Stats,
@@ -529,7 +679,7 @@ def describe(src: BinaryIO) -> dict:
                        "payload_bytes": len(record.payload), "lanes": record.lanes})
         raw += record.raw_len
         coded += len(record.payload)
-    if record.total_len != raw and not structured(header.codec):
+    if record.total_len != raw and not _decoded_stream(header):
         raise FormatError("corrupted file (block lengths do not add up to the stored total)")
     return {"format_version": header.version, "writer": header.writer,
             "portable": header.portable, "codec": header.codec, "model": header.model,
@@ -543,13 +693,14 @@ def verify_stream(src: BinaryIO, model_override: str | None = None) -> dict:
     nothing after it can be located) or "not checked". Blocks of the bytes path are coded
     independently, so the check goes on after a damaged one and every intact block is
     reported as such; in a structured file (image, audio) each block continues the state
-    of the one before, so the blocks after a damaged one are "not checked"."""
+    of the one before, and a file with opened deflate streams is restored in order, so
+    there the blocks after a damaged one are "not checked"."""
     head = container.header_bytes(src)
     header = container.read_header(io.BytesIO(head))
     check_codec(header.codec)
     report = {"codec": header.codec, "format_version": header.version, "ok": False}
     stats = Stats()
-    if structured(header.codec):
+    if _decoded_stream(header):  # each block continues the one before: checked in order
         try:
             decompress_stream(_Prefixed(head, src), None, model_override, stats=stats)
             return report | {"ok": True, "bytes": stats.raw_bytes, "blocks": stats.blocks}

@@ -26,6 +26,8 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
+from arzip import deflate
+
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 MAX_PIXELS = 1 << 26  # larger images go to the bytes codec (bounded memory)
 MAX_HEIGHT = 1 << 14  # the wavefront keeps a few activations per row: bound the rows
@@ -201,32 +203,11 @@ def _filter(lines: np.ndarray, types: np.ndarray, bpp: int) -> np.ndarray:
     return out
 
 
-ZLIB_TRIALS = [(level, mem, strategy) for level in (6, 9, 1, 2, 3, 4, 5, 7, 8, 0)
-               for mem in (8, 9) for strategy in (zlib.Z_DEFAULT_STRATEGY, zlib.Z_FILTERED)]
-
-
-def _deflate(raw: bytes, params: tuple[int, int, int, int]) -> bytes:
-    level, wbits, mem, strategy = params
-    obj = zlib.compressobj(level, zlib.DEFLATED, wbits, mem, strategy)
-    return obj.compress(raw) + obj.flush()
-
-
 def _find_zlib_params(raw: bytes, target: bytes) -> tuple[int, int, int, int] | None:
-    """zlib settings that regenerate `target` from `raw` exactly (early abort per trial)."""
+    """zlib settings that regenerate the zlib stream `target` from `raw` exactly."""
     if len(target) < 2 or target[0] & 0x0F != 8:
         return None
-    wbits = (target[0] >> 4) + 8
-    for level, mem, strategy in ZLIB_TRIALS:
-        obj = zlib.compressobj(level, zlib.DEFLATED, wbits, mem, strategy)
-        out, ok = bytearray(), True
-        for start in range(0, len(raw), 1 << 16):
-            out += obj.compress(raw[start:start + (1 << 16)])
-            if out != target[:len(out)]:
-                ok = False
-                break
-        if ok and out + obj.flush() == target:
-            return level, wbits, mem, strategy
-    return None
+    return deflate.find_zlib_params(raw, target, (target[0] >> 4) + 8)
 
 
 def _analyze_png(data: bytes) -> ImageFile | None:
@@ -286,7 +267,7 @@ def _rebuild_png(info: dict, pieces: list[bytes], pixels: np.ndarray) -> bytes:
     lines, bpp = _scanlines(samples, info["bit_depth"])
     raw = _filter(lines, np.frombuffer(types, np.uint8), bpp).tobytes()
     params = info["zlib"] or (9, 15, 9, zlib.Z_DEFAULT_STRATEGY)
-    stream = _deflate(raw, tuple(params))
+    stream = deflate.deflate(raw, tuple(params))
     sizes = [int(s) for s in np.frombuffer(sizes, "<u4")]
     if sum(sizes) != len(stream):  # pixel-exact: new stream, same largest chunk size
         step = max(sizes + [1])
