@@ -28,7 +28,15 @@ import numpy as np
 from . import __version__, container, opened, signals, zoo
 from .container import FORMAT_VERSION, OPENED_VERSION, Block, End, Header, Method
 from .errors import FormatError, IntegrityError, ModelError
-from .registry import SNIFF_BYTES, STRUCTURED, check_codec, codec_class, codec_module, detect
+from .registry import (
+    SNIFF_BYTES,
+    STRUCTURED,
+    check_codec,
+    codec_class,
+    codec_module,
+    compressed_format,
+    detect,
+)
 
 BLOCK_SIZE = 1 << 20
 MAX_BLOCK_SIZE = 1 << 24  # a reader refuses larger blocks (bounded memory)
@@ -174,8 +182,10 @@ def compress_stream(src: BinaryIO, dst: BinaryIO, model_spec: str | None = None,
     kind = model.codec if model else codec_id or detect(head)
     if not structured(kind):
         data, reader = _searchable(head, src)
+        known = compressed_format(head)
         return _compress_bytes(data, reader, dst, model or zoo.default_model(kind), progress,
-                               block_size)
+                               block_size, model_blocks=known is None,
+                               why=f"{known} data, already compressed" if known else "")
     data = _whole_input(head, src)
     stats = _compress_file(data, dst, kind, model, progress, classical_fallback)
     if stats is None:
@@ -207,13 +217,13 @@ def _searchable(head: bytes, src: BinaryIO) -> tuple[bytes | mmap.mmap | None, B
 
 def _compress_bytes(data: bytes | mmap.mmap | None, reader: BinaryIO, dst: BinaryIO,
                     model: zoo.ModelInfo, progress: Progress | None, block_size: int,
-                    model_blocks: bool = True) -> Stats:
+                    model_blocks: bool = True, why: str = "") -> Stats:
     """The bytes path of `reader`, with the deflate streams of `data` (all of the input, or
     None when it is not searched) opened when it has any worth it (`model_blocks=False`:
     classical methods only, for the opened stream too)."""
     streams = opened.open_streams(data) if data is not None else []
     if not streams:
-        return _compress_blocks(reader, dst, model, progress, block_size, model_blocks)
+        return _compress_blocks(reader, dst, model, progress, block_size, model_blocks, why=why)
     side = opened.side_data(data, streams)
     pieces = _Pieces(opened.pieces(data, streams))
     size = len(data) - sum(s.length for s in streams) + sum(len(s.content) for s in streams)
@@ -225,7 +235,7 @@ def _compress_bytes(data: bytes | mmap.mmap | None, reader: BinaryIO, dst: Binar
         prev = s.start + s.length
     stats = _compress_blocks(pieces, dst, model, scaled, block_size, model_blocks,
                              side=side, original=(len(data), hashlib.sha256(data).digest()),
-                             ends=ends)
+                             ends=ends, why=why)
     stats.opened = [f"{s.kind} stream at byte {s.start}: {s.length} -> {len(s.content)} "
                     f"bytes (recipe {len(s.recipe)} bytes)" for s in streams]
     return stats
@@ -311,13 +321,14 @@ def _compress_file(data: bytes, dst: BinaryIO, codec_id: str, model: zoo.ModelIn
 def _compress_blocks(src: BinaryIO, dst: BinaryIO, model: zoo.ModelInfo,
                      progress: Progress | None, block_size: int, use_model: bool = True,
                      side: bytes | None = None, original: tuple[int, bytes] | None = None,
-                     ends: list[int] | None = None) -> Stats:
+                     ends: list[int] | None = None, why: str = "") -> Stats:
     """The streaming path: blocks of bytes, each coded by the model or classically.
 
     With `side` (opened deflate streams) the side data is block 0, the blocks code the
     opened stream and the trailer holds the `original` file's length and sha256. A block
     also ends at each offset of `ends` (an opened stream's end: a zip's entries are
-    decided one by one) unless it would be shorter than MIN_SPLIT."""
+    decided one by one) unless it would be shorter than MIN_SPLIT. `why` says why the
+    model is not used (`use_model=False`) in each block's decision."""
     start, codec_id = time.perf_counter(), model.codec
     try:  # a codec's settings module knows them without the model (and torch)
         settings = codec_module(codec_id, "settings").coder_settings()
@@ -358,7 +369,7 @@ def _compress_blocks(src: BinaryIO, dst: BinaryIO, model: zoo.ModelInfo,
         if incompressible(data):
             candidates, decision = [(Method.STORED, data)], "stored: incompressible"
         else:
-            candidates, decision = _classical(data), ""
+            candidates, decision = _classical(data), f"classical: {why}" if why else ""
         sample = probe_sample(data) if use_model and not decision else None
         if sample is not None:
             estimate = 8 * len(codec().encode_block(sample)[1]) / len(sample)

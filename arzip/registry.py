@@ -30,11 +30,29 @@ MAGIC = [
     (b"RIFF", "audio"), (b"FORM", "audio"), (b"fLaC", "audio"),  # WAV, AIFF, FLAC
 ]
 SNIFF_BYTES = 16
+# already-compressed formats: the byte model cannot shrink them (until a model of their
+# own exists), so their blocks skip it and go straight to the classical methods
+COMPRESSED = [
+    (b"\xff\xd8\xff", "JPEG"), (b"GIF87a", "GIF"), (b"GIF89a", "GIF"),
+    (b"\xfd7zXZ\x00", "xz"), (b"(\xb5/\xfd", "zstd"), (b"7z\xbc\xaf\x27\x1c", "7z"),
+    (b"Rar!\x1a\x07", "RAR"), (b"OggS\x00", "Ogg"), (b"\x1aE\xdf\xa3", "Matroska/WebM"),
+]
 
 
 def detect(head: bytes) -> str:
     """The codec id for a file starting with `head` ("bytes" unless a magic matches)."""
     return next((codec for magic, codec in MAGIC if head.startswith(magic)), "bytes")
+
+
+def compressed_format(head: bytes) -> str | None:
+    """The name of the already-compressed format a file starting with `head` has, if any
+    (JPEG, GIF, xz, zstd, 7z, RAR, Ogg, Matroska/WebM, MP4/MOV, bzip2)."""
+    name = next((name for magic, name in COMPRESSED if head.startswith(magic)), None)
+    if name is None and head[4:8] == b"ftyp":
+        name = "MP4/MOV"
+    if name is None and head[:3] == b"BZh" and head[3:4].isdigit() and head[4:10] == b"1AY&SY":
+        name = "bzip2"
+    return name
 
 
 def check_codec(codec_id: str) -> None:

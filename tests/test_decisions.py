@@ -6,6 +6,8 @@ from __future__ import annotations
 import io
 import os
 
+import pytest
+
 from arzip import engine
 
 
@@ -81,3 +83,21 @@ def test_a_file_of_stored_blocks_decodes_without_importing_a_codec(tiny_model, t
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["False", "False"]
+
+
+def test_already_compressed_formats_skip_the_model(tiny_model, monkeypatch):
+    from arzip.registry import compressed_format
+
+    assert compressed_format(b"\xff\xd8\xff\xe0\x00\x10JFIF") == "JPEG"
+    assert compressed_format(b"\x00\x00\x00\x18ftypmp42") == "MP4/MOV"
+    assert compressed_format(b"BZh91AY&SY\x00") == "bzip2"
+    assert compressed_format(b"BZh is how this text starts") is None
+    assert compressed_format(b"plain text") is None
+    # a JPEG-like file with structure zlib finds: not "incompressible", still no model
+    data = b"\xff\xd8\xff\xe0" + b"".join(os.urandom(40) + bytes(24) for _ in range(3000))
+    monkeypatch.setattr(engine, "load_codec", lambda *a, **k: pytest.fail("model loaded"))
+    blob, stats = compress(data, tiny_model)
+    assert "JPEG data, already compressed" in stats.decisions[0]
+    assert len(blob) < len(data)
+    monkeypatch.undo()
+    assert decompress(blob, tiny_model) == data
