@@ -222,23 +222,55 @@ def _compress_bytes(data: bytes | mmap.mmap | None, reader: BinaryIO, dst: Binar
     None when it is not searched) opened when it has any worth it (`model_blocks=False`:
     classical methods only, for the opened stream too)."""
     streams = opened.open_streams(data) if data is not None else []
+    for s in streams:
+        if model_blocks and opened.structured_content(s.content):
+            s.coded = _inner_archive(s.content)
+    # a stream opened for its structured codec stays closed when that codec did no better
+    streams = [s for s in streams if (s.length <= opened.MAX_RATIO * len(s.content)
+                                      if s.coded is None
+                                      else len(s.coded) + len(s.recipe) < s.length)]
     if not streams:
         return _compress_blocks(reader, dst, model, progress, block_size, model_blocks, why=why)
     side = opened.side_data(data, streams)
     pieces = _Pieces(opened.pieces(data, streams))
-    size = len(data) - sum(s.length for s in streams) + sum(len(s.content) for s in streams)
+    size = len(data) - sum(s.length for s in streams) + sum(len(s.piece) for s in streams)
     scaled = (lambda k: progress(k * len(data) // max(size, 1))) if progress else None
-    ends, at, prev = [], 0, 0  # where each stream's content ends in the opened stream
+    ends, at, prev = [], 0, 0  # where each stream's piece ends in the opened stream
     for s in streams:
-        at += s.start - prev + len(s.content)
+        at += s.start - prev + len(s.piece)
         ends.append(at)
         prev = s.start + s.length
     stats = _compress_blocks(pieces, dst, model, scaled, block_size, model_blocks,
                              side=side, original=(len(data), hashlib.sha256(data).digest()),
                              ends=ends, why=why)
     stats.opened = [f"{s.kind} stream at byte {s.start}: {s.length} -> {len(s.content)} "
-                    f"bytes (recipe {len(s.recipe)} bytes)" for s in streams]
+                    f"bytes (recipe {len(s.recipe)} bytes"
+                    + (f"; {detect(s.content[:SNIFF_BYTES])} codec: {len(s.coded)} bytes)"
+                       if s.coded is not None else ")") for s in streams]
     return stats
+
+
+def _inner_archive(content: bytes) -> bytes | None:
+    """An opened stream's content (an image, a WAV) as a complete .arz of its structured
+    codec, or None when that codec does not take it."""
+    out = io.BytesIO()
+    stats = compress_stream(io.BytesIO(content), out)
+    return out.getvalue() if structured(stats.codec) else None
+
+
+def _decode_inner(blob: bytes) -> bytes:
+    """The content of an inner .arz (at most opened.MAX_CONTENT bytes)."""
+    parts, size = [], 0
+
+    def write(piece: bytes) -> None:
+        nonlocal size
+        size += len(piece)
+        if size > opened.MAX_CONTENT:
+            raise FormatError("an inner archive is larger than an opened stream may be")
+        parts.append(piece)
+
+    decompress_stream(io.BytesIO(blob), write)
+    return b"".join(parts)
 
 
 class _Pieces:
@@ -581,7 +613,7 @@ def _joiner(src: BinaryIO, header: Header, get_codec: Callable[[], object],
         if isinstance(record, End) or record.method == Method.MODEL:
             raise FormatError("corrupted file (side data block missing)")
         side = _checked(record, _decode_block(record, get_codec, None, MAX_SIDE_SIZE))
-        joiner = opened.Joiner(side)
+        joiner = opened.Joiner(side, _decode_inner)
     except ValueError as exc:
         raise FormatError(f"block 0 (side data): {exc}") from None
     except (FormatError, IntegrityError) as exc:

@@ -7,30 +7,38 @@ re-create and whose content is worth modelling; `split` turns the file into *sid
 stream replaced by its content. `Joiner` turns the opened stream back into the file,
 piece by piece, checking each re-created stream's CRC-32. Pure bytes; no model here.
 
+A stream's content of a kind a structured codec models (an image, a WAV) is put in the
+opened stream as a complete inner .arz made by that codec (`Stream.coded`; flag 1), which
+the caller's `decode_inner` turns back into the content.
+
 Side data layout (little-endian): b"ARZD" | version u8 | count u32, then per stream
-gap u64 (bytes since the previous stream's end) | stream_len u64 | content_len u64 |
-crc32 u32 (of the stream's bytes) | recipe_len u32 | recipe.
+gap u64 (bytes since the previous stream's end) | stream_len u64 | size u64 (of its piece
+of the opened stream) | crc32 u32 (of the stream's bytes) | recipe_len u32 | flags u8 |
+recipe.
 """
 
 from __future__ import annotations
 
 import struct
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
 
 from . import deflate
+from .registry import SNIFF_BYTES, STRUCTURED, detect
 
 SIDE_MAGIC, SIDE_VERSION = b"ARZD", 1
 MIN_CONTENT = 256  # smaller streams are not worth a recipe
 MAX_CONTENT = 1 << 26  # a stream inflating to more is left as it is (inflation bombs)
 MAX_TOTAL = 1 << 28  # all opened content of one file together
-MAX_RATIO = 0.9  # open a stream only if deflate shrank its content (else it is noise)
+MAX_RATIO = 0.9  # open a stream only if deflate shrank its content (else it is noise),
+# or if a structured codec may take the content (deflate is a poor judge of images, audio)
 MAX_RECIPE = 0.25  # ... and its recipe is under a quarter of the stream's size
 _HEAD = struct.Struct("<4sBI")
-_ENTRY = struct.Struct("<QQQII")
+_ENTRY = struct.Struct("<QQQIIB")
+INNER = 1  # flag: the piece is an inner .arz of the content
 
 
 @dataclass
@@ -42,6 +50,12 @@ class Stream:
     content: bytes
     recipe: bytes
     kind: str  # "gzip", "zlib" or "zip" (what announced it)
+    coded: bytes | None = None  # the content as an inner .arz (structured kinds)
+
+    @property
+    def piece(self) -> bytes:
+        """What stands for the stream in the opened stream."""
+        return self.content if self.coded is None else self.coded
 
 
 def _gzip_start(data, o: int) -> int | None:
@@ -134,7 +148,8 @@ def open_streams(data, limit: int = MAX_TOTAL) -> list[Stream]:
         if got is None:
             continue
         content, length = got
-        if len(content) < MIN_CONTENT or length > MAX_RATIO * len(content):
+        if len(content) < MIN_CONTENT or (length > MAX_RATIO * len(content)
+                                           and not structured_content(content)):
             continue
         stream = bytes(data[start:start + length])
         recipe = deflate.make_recipe(stream, content, -wbits)
@@ -145,12 +160,18 @@ def open_streams(data, limit: int = MAX_TOTAL) -> list[Stream]:
     return streams
 
 
+def structured_content(content: bytes) -> bool:
+    """Whether a structured codec (image, audio) may take this content."""
+    return detect(content[:SNIFF_BYTES]) in STRUCTURED
+
+
 def side_data(data, streams: list[Stream]) -> bytes:
     """The side data that, with the opened stream, gives `data` back."""
     parts, at = [_HEAD.pack(SIDE_MAGIC, SIDE_VERSION, len(streams))], 0
     for s in streams:
         crc = zlib.crc32(data[s.start:s.start + s.length])
-        parts.append(_ENTRY.pack(s.start - at, s.length, len(s.content), crc, len(s.recipe)))
+        parts.append(_ENTRY.pack(s.start - at, s.length, len(s.piece), crc, len(s.recipe),
+                                 0 if s.coded is None else INNER))
         parts.append(s.recipe)
         at = s.start + s.length
     return b"".join(parts)
@@ -161,7 +182,7 @@ def pieces(data, streams: list[Stream]) -> Iterator[bytes | memoryview]:
     view, at = memoryview(data), 0
     for s in streams:
         yield view[at:s.start]
-        yield s.content
+        yield s.piece
         at = s.start + s.length
     yield view[at:]
 
@@ -173,6 +194,7 @@ class _Entry:
     size: int
     crc: int
     recipe: bytes
+    flags: int
 
 
 def read_side(side: bytes) -> list[_Entry]:
@@ -186,13 +208,13 @@ def read_side(side: bytes) -> list[_Entry]:
     entries, at = [], _HEAD.size
     for _ in range(count):
         try:
-            gap, length, size, crc, recipe_len = _ENTRY.unpack_from(side, at)
+            gap, length, size, crc, recipe_len, flags = _ENTRY.unpack_from(side, at)
         except struct.error:
             raise ValueError("opened-stream side data too short") from None
         at += _ENTRY.size
-        if size > MAX_CONTENT or recipe_len > len(side) - at:
+        if not 0 < size <= MAX_CONTENT or recipe_len > len(side) - at or flags > INNER:
             raise ValueError("opened-stream side data damaged")
-        entries.append(_Entry(gap, length, size, crc, side[at:at + recipe_len]))
+        entries.append(_Entry(gap, length, size, crc, side[at:at + recipe_len], flags))
         at += recipe_len
     if at != len(side):
         raise ValueError("opened-stream side data damaged")
@@ -202,8 +224,10 @@ def read_side(side: bytes) -> list[_Entry]:
 class Joiner:
     """The opened stream in (any piece sizes), the original file out."""
 
-    def __init__(self, side: bytes) -> None:
+    def __init__(self, side: bytes,
+                 decode_inner: Callable[[bytes], bytes] | None = None) -> None:
         self.entries = read_side(side)
+        self.decode_inner = decode_inner
         self.index = 0  # the entry being restored
         self.gap_left = self.entries[0].gap if self.entries else 0
         self.held: list[bytes] = []
@@ -228,14 +252,14 @@ class Joiner:
             view = view[take:]
             if self.held_size == entry.size:
                 yield self._restore(entry)
-        if self.index < len(self.entries) and not self.gap_left:
-            entry = self.entries[self.index]
-            if entry.size == self.held_size:
-                yield self._restore(entry)
 
     def _restore(self, entry: _Entry) -> bytes:
         content = b"".join(self.held)
         self.held, self.held_size = [], 0
+        if entry.flags & INNER:
+            if self.decode_inner is None:
+                raise ValueError("an inner archive needs a decoder")
+            content = self.decode_inner(content)
         stream = deflate.rebuild(content, entry.recipe)
         if len(stream) != entry.length or zlib.crc32(stream) != entry.crc:
             raise ValueError(f"deflate stream {self.index} was not re-created exactly "

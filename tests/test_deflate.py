@@ -181,3 +181,34 @@ def test_a_wrong_recipe_is_caught_by_the_stream_checksum(tiny_model, monkeypatch
     monkeypatch.setattr(deflate, "rebuild", lambda c, r: real(c, r)[:-1] + b"\x00")
     with pytest.raises(IntegrityError, match="not re-created exactly"):
         engine.decompress_stream(io.BytesIO(blob), None, tiny_model)
+
+
+def test_an_image_or_wav_inside_is_coded_by_its_own_codec():
+    import wave
+
+    from PIL import Image
+
+    rng = np.random.default_rng(3)
+    y, x = np.mgrid[0:40, 0:48]
+    pixels = np.stack([(x * 5 + y) % 256, (y * 6) % 256, (x + y * 2) % 256], -1)
+    bmp = io.BytesIO()
+    Image.fromarray((pixels + (rng.random(pixels.shape) < 0.05)).astype(np.uint8)).save(
+        bmp, format="BMP")
+    wav = io.BytesIO()
+    with wave.open(wav, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(8000)
+        tone = 3000 * np.sin(np.arange(4000) * 0.05) + rng.normal(0, 20, 4000)
+        w.writeframes(tone.astype("<i2").tobytes())
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("picture.bmp", bmp.getvalue())
+        archive.writestr("tone.wav", wav.getvalue())
+    data = buffer.getvalue()
+    out = io.BytesIO()
+    stats = engine.compress_stream(io.BytesIO(data), out)
+    assert [line.split("; ")[1].split()[0] for line in stats.opened] == ["image", "audio"]
+    back = io.BytesIO()
+    engine.decompress_stream(io.BytesIO(out.getvalue()), back.write)
+    assert back.getvalue() == data
