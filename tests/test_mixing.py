@@ -1,0 +1,134 @@
+"""The core context-mixing primitives (arzip.mixing) and the text codec's context models:
+integer tables, the binary arithmetic coder, counters, mixer, APM, and CM round trips."""
+
+from __future__ import annotations
+
+import math
+import os
+
+import numpy as np
+import pytest
+from numba import njit
+
+from arzip import mixing as M
+from arzip.codecs.text import cm
+
+
+def test_squash_and_stretch_are_monotone_inverse_tables():
+    assert M.SQUASH.dtype == np.int32 and len(M.SQUASH) == 2 * M.ST_MAX + 1
+    assert np.all(np.diff(M.SQUASH) >= 0) and M.SQUASH[0] >= 1
+    assert M.SQUASH[-1] <= M.PROB_ONE - 1 and M.SQUASH[M.ST_MAX] == M.PROB_ONE // 2
+    assert np.all(np.diff(M.STRETCH) >= 0)
+    assert len(M.STRETCH) == M.PROB_ONE
+    for x in range(-1500, 1501, 7):  # where the table is not flat, stretch inverts squash
+        assert abs(int(M.STRETCH[M.SQUASH[x + M.ST_MAX]]) - x) <= 1
+    # values are the logistic function (the tables are exact; this checks the meaning)
+    for x in (-1000, -256, 0, 300, 1200):
+        assert abs(M.SQUASH[x + M.ST_MAX] / M.PROB_ONE - 1 / (1 + math.exp(-x / 256))) < 1e-4
+
+
+@njit(cache=True)
+def _code(bits, probs, out):
+    state = M.encoder_state()
+    for i in range(bits.shape[0]):
+        M.encode_bit(state, out, bits[i], probs[i])
+    M.encode_flush(state, out)
+    return state[2]
+
+
+@njit(cache=True)
+def _decode(data, probs, n):
+    state = M.decoder_state(data)
+    bits = np.zeros(n, dtype=np.int64)
+    for i in range(n):
+        bits[i] = M.decode_bit(state, data, probs[i])
+    return bits
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_the_arithmetic_coder_round_trips_at_the_ideal_cost(seed):
+    rng = np.random.default_rng(seed)
+    n = 200_000
+    probs = rng.integers(1, M.PROB_ONE, n)
+    if seed == 0:
+        probs[::3] = 1  # extreme probabilities, both ways
+        probs[1::3] = M.PROB_ONE - 1
+    bits = (rng.random(n) < probs / M.PROB_ONE).astype(np.int64)
+    out = np.zeros(n // 4 + 64, dtype=np.uint8)
+    size = _code(bits, probs, out)
+    assert np.array_equal(_decode(out[:size].copy(), probs, n), bits)
+    p1 = probs / M.PROB_ONE
+    ideal = -np.sum(np.where(bits == 1, np.log2(p1), np.log2(1 - p1))) / 8
+    assert size <= ideal * 1.001 + 8
+
+
+def test_counters_learn_a_frequency_and_the_mixer_trusts_the_good_input():
+    prob, count = M.counters(1)
+    rng = np.random.default_rng(0)
+    for bit in (rng.random(5000) < 0.8):
+        _counter_step(prob, count, int(bit))
+    assert abs(prob[0] / M.PROB_ONE - 0.8) < 0.05
+    weights = M.mixer(1, 3)
+    costs = _mixer_run(weights, 20000)
+    entropy = -(0.9 * math.log2(0.9) + 0.1 * math.log2(0.1))  # input 0 is right 9 in 10
+    assert costs[1] < 1.05 * 10000 * entropy  # the second half: near the best possible
+    assert weights[0, 0] > 4 * abs(weights[0, 1])  # input 0 is the informative one
+
+
+@njit(cache=True)
+def _counter_step(prob, count, bit):
+    M.counter_update(prob, count, 0, bit, 255)
+
+
+@njit(cache=True)
+def _mixer_run(weights, n):
+    """Input 0 predicts the bit (a stretched 0.9/0.1), input 1 is noise, 2 a bias."""
+    inputs = np.zeros(3, dtype=np.int64)
+    costs = np.zeros(2)
+    seed = 12345
+    for i in range(n):
+        seed = (seed * 1103515245 + 12345) & 0x7FFFFFFF
+        bit = (seed >> 16) & 1
+        seed = (seed * 1103515245 + 12345) & 0x7FFFFFFF
+        noise = (seed >> 16) & 1
+        inputs[0] = 563 if bit else -563
+        if (seed >> 8) % 10 == 0:  # input 0 is wrong one time in ten
+            inputs[0] = -inputs[0]
+        inputs[1] = 563 if noise else -563
+        inputs[2] = 256
+        p, _ = M.mix(weights, 0, inputs, 3)
+        q = p / 65536.0
+        costs[i * 2 // n] += -np.log2(q if bit else 1 - q)
+        M.mix_update(weights, 0, inputs, 3, p, bit, 8)
+    return costs
+
+
+def test_a_fresh_apm_is_close_to_the_identity():
+    table = M.apm(1)
+    for p in (300, 5000, 32768, 60000, 65000):
+        q, _, _ = _apm(table, p)
+        assert abs(q - p) < 0.02 * M.PROB_ONE
+
+
+@njit(cache=True)
+def _apm(table, p):
+    return M.apm_p(table, 0, p)
+
+
+TEXT = b"".join(b"%d: the context mixer learns from the file as it is coded.\n" % (i % 37)
+                for i in range(2000))
+
+
+@pytest.mark.parametrize("data", [b"", b"x", bytes(range(256)), os.urandom(5000), TEXT,
+                                  bytes(3000), TEXT[:999] + os.urandom(500) + TEXT[:5000]])
+def test_context_mixing_round_trips(data):
+    payload = cm.encode(data, log2_slots=16)
+    assert cm.decode(payload, len(data), log2_slots=16) == data
+
+
+def test_context_mixing_learns_repetitive_text_and_is_deterministic():
+    payload = cm.encode(TEXT, log2_slots=16)
+    assert len(payload) < 0.05 * len(TEXT)
+    assert cm.encode(TEXT, log2_slots=16) == payload
+    random = os.urandom(20000)
+    assert len(cm.encode(random, log2_slots=16)) < 20000 * 1.03  # the mixer learns to doubt
