@@ -42,12 +42,16 @@ def _codec_id(kind: str | None) -> str | None:
         raise ArzipError(f"unknown kind {kind!r} (known: {', '.join(KINDS)})") from None
 
 
-def _check_level(level: int | None) -> bool:
-    """Whether the model runs: level None (the default) runs it, 0 keeps to the classical
-    methods (zlib/lzma/stored per block: fast, no model)."""
-    if level not in (None, 0):
-        raise ArzipError(f"level must be None (the model) or 0 (classical only), not {level!r}")
-    return level is None
+def _check_level(level: int | None) -> engine.Effort:
+    """What a level tries: 0 the classical methods only (zlib/lzma/stored per block: fast,
+    no model); 1 also context mixing without the network (no torch); None (the default)
+    and 2-8 also the network where a short probe says it may win; 9 the network on every
+    block (no probe)."""
+    if level is None:
+        return engine.DEFAULT
+    if not isinstance(level, int) or not 0 <= level <= 9:
+        raise ArzipError(f"level must be None (the default) or 0 .. 9, not {level!r}")
+    return engine.LEVELS.get(level, engine.DEFAULT)
 
 
 def compress_stream(src: BinaryIO, dst: BinaryIO, *, kind: str | None = None,
@@ -55,7 +59,7 @@ def compress_stream(src: BinaryIO, dst: BinaryIO, *, kind: str | None = None,
                     progress: Progress | None = None) -> engine.Stats:
     """Compress the binary stream `src` into `dst`; the statistics of the run."""
     return engine.compress_stream(src, dst, model, _codec_id(kind), progress,
-                                  use_model=_check_level(level))
+                                  effort=_check_level(level))
 
 
 def decompress_stream(src: BinaryIO, dst: BinaryIO, *, model: str | None = None,
@@ -129,20 +133,23 @@ def test_file(src: str | os.PathLike, *, model: str | None = None,
 
 
 def _many(paths, compress: bool, recursive: bool, jobs: int | None, client,
-          model: str | None, force: bool) -> list:  # noqa: ANN001
+          model: str | None, force: bool, level: int | None = None) -> list:  # noqa: ANN001
     from . import batch
 
-    items = batch.plan([os.fspath(p) for p in paths], compress, recursive, model, force)
+    _check_level(level)
+    items = batch.plan([os.fspath(p) for p in paths], compress, recursive, model, force,
+                       level=level)
     return list(batch.execute(items, jobs, client))
 
 
 def compress_files(paths, *, recursive: bool = False, jobs: int | None = None, client=None,
-                   model: str | None = None, force: bool = False) -> list:  # noqa: ANN001
+                   model: str | None = None, force: bool = False,
+                   level: int | None = None) -> list:  # noqa: ANN001
     """Compress many files (folders too, with `recursive`), each FILE to FILE.arz, on `jobs`
     worker processes (default: one per core) or on the workers of a Dask
     `dask.distributed.Client`; a `batch.Result` per file, in input order (failures have
     `ok` False and their one-line `error`; the other files are still done)."""
-    return _many(paths, True, recursive, jobs, client, model, force)
+    return _many(paths, True, recursive, jobs, client, model, force, level)
 
 
 def decompress_files(paths, *, recursive: bool = False, jobs: int | None = None, client=None,

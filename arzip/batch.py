@@ -37,6 +37,7 @@ class Task:
     model: str | None = None
     force: bool = False
     remove: bool = False
+    level: int | None = None  # compression level (None: the default)
 
 
 @dataclass
@@ -71,7 +72,8 @@ def list_inputs(paths: list[str], recursive: bool, compress: bool) -> list[str]:
 
 
 def plan(paths: list[str], compress: bool | None, recursive: bool, model: str | None = None,
-         force: bool = False, remove: bool = False) -> list[Task | Result]:
+         force: bool = False, remove: bool = False,
+         level: int | None = None) -> list[Task | Result]:
     """A task per input file (`compress` None: test), in input order; an input that cannot
     be a task (a folder without `recursive`, a name without .arz to decompress) is a
     failed `Result` in its place."""
@@ -86,7 +88,7 @@ def plan(paths: list[str], compress: bool | None, recursive: bool, model: str | 
         except ArzipError as exc:
             items.append(Result(path, "", False, str(exc)))
             continue
-        items.append(Task(path, out, bool(compress), model, force, remove))
+        items.append(Task(path, out, bool(compress), model, force, remove, level))
     return items
 
 
@@ -118,7 +120,8 @@ def do(task: Task) -> Result:
                           coded_bytes=os.path.getsize(task.path),
                           seconds=time.perf_counter() - start)
         if task.compress:
-            stats = api.compress_file(task.path, task.out, model=task.model, force=task.force)
+            stats = api.compress_file(task.path, task.out, model=task.model, force=task.force,
+                                      level=task.level)
             if task.remove:
                 api.test_file(task.out, model=task.model)  # verified before the input goes
             raw, coded = stats.raw_bytes, stats.coded_bytes

@@ -114,7 +114,7 @@ def _compress_one(path: str, out: str, opts: dict) -> None:
     progress = ProgressLine(path, _input_size(path), not opts["quiet"])
     try:
         stats = api.compress_file(path, out, model=opts["model"], force=opts["force"],
-                                  progress=progress)
+                                  level=opts.get("level"), progress=progress)
     finally:
         progress.clear()
     if opts["remove"] and out != STDIO:
@@ -193,7 +193,7 @@ def _run_batch(paths: list[str], compress: bool | None, opts: dict) -> None:
     if STDIO in paths:
         raise click.UsageError("standard input cannot be one of several inputs")
     items = batch.plan(paths, compress, bool(opts.get("recursive")), opts.get("model"),
-                       opts.get("force", False), opts.get("remove", False))
+                       opts.get("force", False), opts.get("remove", False), opts.get("level"))
     tasks = sum(isinstance(item, batch.Task) for item in items)
     jobs, failed = opts.get("jobs") or batch.default_jobs(tasks), False
     quiet, verbose = opts.get("quiet", False), opts.get("verbose", False)
@@ -286,6 +286,19 @@ def main() -> None:
 @main.command()
 @common_options
 @click.option("-m", "--model", help="Model id (see 'arzip models') or an exported model file.")
+@click.option("-0", "level", flag_value=0, help="Classical methods only (zlib/lzma): fastest.")
+@click.option("-1", "level", flag_value=1,
+              help="Also context mixing without the network (no torch): fast.")
+@click.option("-2", "level", flag_value=2, hidden=True)
+@click.option("-3", "level", flag_value=3, hidden=True)
+@click.option("-4", "level", flag_value=4, hidden=True)
+@click.option("-5", "level", flag_value=5, hidden=True)
+@click.option("-6", "level", flag_value=6, hidden=True)
+@click.option("-7", "level", flag_value=7, hidden=True)
+@click.option("-8", "level", flag_value=8, hidden=True)
+@click.option("-9", "level", flag_value=9,
+              help="The network on every block (no probe): slowest, smallest. "
+                   "Default (-2 .. -8): the network where a short probe says it may win.")
 def compress(files, output, to_stdout, keep, **opts) -> None:
     """Compress FILES (or stdin) to FILE.arz."""
     _run_each(files, output, to_stdout, True, opts)

@@ -11,11 +11,11 @@ The JSON header names the codec by a stable string id, the model (name, version,
 its weights), the coder settings and a codec-specific dictionary; from version 3 also the
 arzip that wrote it ("writer").
 
-Versions: 3 is written, and 4 for a file whose deflate streams were opened (a side-data
-block first, then the opened stream's blocks; see `opened`). Every probability of a
-version-3 or 4 file is computed in exact arithmetic (`exact`), so it decodes on any
-machine. Versions 1 and 2 (arzip 0.1) are still read, but their model-coded data depended
-on the writer's machine and torch build:
+Versions: 4 is written: version 3 plus context-mixing blocks (method 4) and opened
+deflate streams (a side-data block first, then the opened stream's blocks; see
+`opened`). Every probability of a version-3 or 4 file is computed in exact arithmetic
+(`exact`), so it decodes on any machine. Versions 1 and 2 (arzip 0.1) are still read,
+but their model-coded data depended on the writer's machine and torch build:
 `PORTABLE_VERSIONS` says which versions a model-coded block may have.
 """
 
@@ -32,8 +32,7 @@ from . import __version__
 from .errors import FormatError
 
 MAGIC = b"\x89ARZ"
-FORMAT_VERSION = 3  # what this arzip writes
-OPENED_VERSION = 4  # ... for a file whose deflate streams were opened
+FORMAT_VERSION = 4  # what this arzip writes
 READABLE_VERSIONS = (1, 2, 3, 4)
 PORTABLE_VERSIONS = (3, 4)  # model-coded data of these versions decode on any machine
 WRITER = f"arzip {__version__}"
@@ -93,6 +92,7 @@ class Method(IntEnum):
     ZLIB = 1
     LZMA = 2
     MODEL = 3
+    CM = 4  # binary context mixing without the network (version 4 on)
 
 
 @dataclass

@@ -26,7 +26,7 @@ from typing import BinaryIO
 import numpy as np
 
 from . import __version__, container, opened, signals, zoo
-from .container import FORMAT_VERSION, OPENED_VERSION, Block, End, Header, Method
+from .container import FORMAT_VERSION, Block, End, Header, Method
 from .errors import FormatError, IntegrityError, ModelError
 from .registry import (
     SNIFF_BYTES,
@@ -46,6 +46,21 @@ MIN_SPLIT = 1 << 16  # blocks shorter than this do not end at an opened stream's
 OPEN_PIPE_LIMIT = 1 << 26  # piped input up to this size is searched for deflate streams
 OPEN_FILE_LIMIT = 1 << 32  # ... and regular files up to this size
 Progress = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class Effort:
+    """What the encoder tries on each block (the CLI's -0 .. -9)."""
+
+    network: bool = True  # the codec's network (the model)
+    cm: bool = True  # binary context mixing without the network (bytes path)
+    probe: bool = True  # a short model probe decides whether the network runs
+    open_streams: bool = True  # deflate streams opened (bytes path)
+
+
+CLASSICAL = Effort(network=False, cm=False, probe=False, open_streams=False)
+LEVELS = {0: CLASSICAL, 1: Effort(network=False), 9: Effort(probe=False)}
+DEFAULT = Effort()  # levels 2 .. 8
 
 
 @dataclass
@@ -164,27 +179,30 @@ class _Prefixed:
 def compress_stream(src: BinaryIO, dst: BinaryIO, model_spec: str | None = None,
                     codec_id: str | None = None, progress: Progress | None = None,
                     block_size: int = BLOCK_SIZE, classical_fallback: bool = True,
-                    use_model: bool = True) -> Stats:
+                    use_model: bool = True, effort: Effort | None = None) -> Stats:
     """Compress all of `src` into `dst` as an .arz stream.
 
     The codec is the model's when one is given, else `codec_id`, else detected from the
     first bytes. A file that a structured codec (images) cannot represent, or codes larger
     than the file itself, is stored with the classical methods of the bytes path instead
     (`classical_fallback=False` keeps the model's coding of a representable file: for tests
-    and for measuring the model). `use_model=False` codes every block with the classical
-    methods only (fast; no model is loaded).
+    and for measuring the model). `effort` says what is tried (`LEVELS`); `use_model=False`
+    is level 0: every block with the classical methods only (fast; no model is loaded).
     """
+    effort = effort or (DEFAULT if use_model else CLASSICAL)
     model = zoo.find_model(model_spec) if model_spec else None
     head = _read_block(src, SNIFF_BYTES)
-    if not use_model:
+    if effort == CLASSICAL:
         return _compress_blocks(_Prefixed(head, src), dst, zoo.default_model("bytes"), progress,
-                                block_size, use_model=False)
+                                block_size, CLASSICAL)
     kind = model.codec if model else codec_id or detect(head)
-    if not structured(kind):
-        data, reader = _searchable(head, src)
+    if not structured(kind) or not effort.network:
+        data, reader = _searchable(head, src) if effort.open_streams else (None, _Prefixed(
+            head, src))
         known = compressed_format(head)
-        return _compress_bytes(data, reader, dst, model or zoo.default_model(kind), progress,
-                               block_size, model_blocks=known is None,
+        return _compress_bytes(data, reader, dst, model if model and not structured(kind)
+                               else zoo.default_model("bytes"), progress, block_size,
+                               CLASSICAL if known else effort,
                                why=f"{known} data, already compressed" if known else "")
     data = _whole_input(head, src)
     stats = _compress_file(data, dst, kind, model, progress, classical_fallback)
@@ -193,7 +211,7 @@ def compress_stream(src: BinaryIO, dst: BinaryIO, model_spec: str | None = None,
         # classical methods; a file whose magic bytes matched by chance gets the bytes codec
         stats = _compress_bytes(data, io.BytesIO(memoryview(data)), dst,
                                 zoo.default_model("bytes"), progress, block_size,
-                                model_blocks=not codec_class(kind).known_format(data))
+                                CLASSICAL if codec_class(kind).known_format(data) else effort)
     return stats
 
 
@@ -217,20 +235,19 @@ def _searchable(head: bytes, src: BinaryIO) -> tuple[bytes | mmap.mmap | None, B
 
 def _compress_bytes(data: bytes | mmap.mmap | None, reader: BinaryIO, dst: BinaryIO,
                     model: zoo.ModelInfo, progress: Progress | None, block_size: int,
-                    model_blocks: bool = True, why: str = "") -> Stats:
+                    effort: Effort = DEFAULT, why: str = "") -> Stats:
     """The bytes path of `reader`, with the deflate streams of `data` (all of the input, or
-    None when it is not searched) opened when it has any worth it (`model_blocks=False`:
-    classical methods only, for the opened stream too)."""
+    None when it is not searched) opened when it has any worth it."""
     streams = opened.open_streams(data) if data is not None else []
     for s in streams:
-        if model_blocks and opened.structured_content(s.content):
+        if effort.network and opened.structured_content(s.content):
             s.coded = _inner_archive(s.content)
     # a stream opened for its structured codec stays closed when that codec did no better
     streams = [s for s in streams if (s.length <= opened.MAX_RATIO * len(s.content)
                                       if s.coded is None
                                       else len(s.coded) + len(s.recipe) < s.length)]
     if not streams:
-        return _compress_blocks(reader, dst, model, progress, block_size, model_blocks, why=why)
+        return _compress_blocks(reader, dst, model, progress, block_size, effort, why=why)
     side = opened.side_data(data, streams)
     pieces = _Pieces(opened.pieces(data, streams))
     size = len(data) - sum(s.length for s in streams) + sum(len(s.piece) for s in streams)
@@ -240,7 +257,7 @@ def _compress_bytes(data: bytes | mmap.mmap | None, reader: BinaryIO, dst: Binar
         at += s.start - prev + len(s.piece)
         ends.append(at)
         prev = s.start + s.length
-    stats = _compress_blocks(pieces, dst, model, scaled, block_size, model_blocks,
+    stats = _compress_blocks(pieces, dst, model, scaled, block_size, effort,
                              side=side, original=(len(data), hashlib.sha256(data).digest()),
                              ends=ends, why=why)
     stats.opened = [f"{s.kind} stream at byte {s.start}: {s.length} -> {len(s.content)} "
@@ -351,7 +368,7 @@ def _compress_file(data: bytes, dst: BinaryIO, codec_id: str, model: zoo.ModelIn
 
 
 def _compress_blocks(src: BinaryIO, dst: BinaryIO, model: zoo.ModelInfo,
-                     progress: Progress | None, block_size: int, use_model: bool = True,
+                     progress: Progress | None, block_size: int, effort: Effort = DEFAULT,
                      side: bytes | None = None, original: tuple[int, bytes] | None = None,
                      ends: list[int] | None = None, why: str = "") -> Stats:
     """The streaming path: blocks of bytes, each coded by the model or classically.
@@ -359,8 +376,8 @@ def _compress_blocks(src: BinaryIO, dst: BinaryIO, model: zoo.ModelInfo,
     With `side` (opened deflate streams) the side data is block 0, the blocks code the
     opened stream and the trailer holds the `original` file's length and sha256. A block
     also ends at each offset of `ends` (an opened stream's end: a zip's entries are
-    decided one by one) unless it would be shorter than MIN_SPLIT. `why` says why the
-    model is not used (`use_model=False`) in each block's decision."""
+    decided one by one) unless it would be shorter than MIN_SPLIT. `why` says why only the
+    classical methods are used, in each block's decision."""
     start, codec_id = time.perf_counter(), model.codec
     try:  # a codec's settings module knows them without the model (and torch)
         settings = codec_module(codec_id, "settings").coder_settings()
@@ -368,7 +385,6 @@ def _compress_blocks(src: BinaryIO, dst: BinaryIO, model: zoo.ModelInfo,
         settings = load_codec(codec_id, model).coder_settings()
     header = Header(codec=codec_id, model=model.header_entry, coder=settings)
     if side is not None:
-        header.version = OPENED_VERSION
         header.codec_header = {"opened": "deflate", "streams": len(opened.read_side(side)),
                                "zlib": zlib.ZLIB_RUNTIME_VERSION}
 
@@ -402,13 +418,16 @@ def _compress_blocks(src: BinaryIO, dst: BinaryIO, model: zoo.ModelInfo,
             candidates, decision = [(Method.STORED, data)], "stored: incompressible"
         else:
             candidates, decision = _classical(data), f"classical: {why}" if why else ""
-        sample = probe_sample(data) if use_model and not decision else None
+            if effort.cm and not decision:
+                candidates.append((Method.CM, codec_module("bytes", "cm").encode(data)))
+        sample = (probe_sample(data) if effort.network and effort.probe and not decision
+                  else None)
         if sample is not None:
             estimate = 8 * len(codec().encode_block(sample)[1]) / len(sample)
             best = 8 * min(len(c[1]) for c in candidates) / len(data)
             if estimate > PROBE_MARGIN * best:
-                decision = f"classical: model probe {estimate:.2f} vs {best:.2f} bits/byte"
-        if use_model and not decision:
+                decision = f"network skipped: model probe {estimate:.2f} vs {best:.2f} bits/byte"
+        if effort.network and not decision:
             lanes, payload, bits = codec().encode_block(
                 data, (lambda k, done=done: progress(done + k)) if progress else None)
             # on a tie a classical method wins: it decodes without the model (e.g. empty input)
@@ -520,6 +539,11 @@ def _decode_block(block: Block, codec_loader: Callable[[], object],
         raise FormatError(f"corrupted block payload ({exc})") from None
     if block.method == Method.STORED:
         return block.payload
+    if block.method == Method.CM:
+        try:
+            return codec_module("bytes", "cm").decode(block.payload, block.raw_len)
+        except ValueError as exc:
+            raise FormatError(f"corrupted block payload ({exc})") from None
     if not 1 <= block.lanes <= max(block.raw_len, 1):
         raise FormatError(f"corrupted block header (lanes {block.lanes})")
     return codec_loader().decode_block(block.payload, block.raw_len, block.lanes, progress)

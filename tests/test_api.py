@@ -33,8 +33,12 @@ def test_round_trips_and_kinds(tiny_model):
     assert arzip.decompress(arzip.compress(data, model=tiny_model), model=tiny_model) == data
     blob = arzip.compress(data, kind="bytes", level=0)
     assert {b["method"] for b in arzip.info(blob)["blocks"]} <= {"zlib", "lzma", "stored"}
-    with pytest.raises(arzip.ArzipError, match="level"):
-        arzip.compress(data, level=5)
+    blob = arzip.compress(data, kind="bytes", level=1)  # context mixing, no network
+    assert {b["method"] for b in arzip.info(blob)["blocks"]} <= {"zlib", "lzma", "stored", "cm"}
+    assert arzip.decompress(blob) == data
+    for bad in (10, -1, "5"):
+        with pytest.raises(arzip.ArzipError, match="level"):
+            arzip.compress(data, level=bad)
     with pytest.raises(arzip.ArzipError, match="unknown kind"):
         arzip.compress(data, kind="video")
 

@@ -60,6 +60,7 @@ def model_wins(monkeypatch) -> None:
     """Offer compress only the stored fallback, so text gets a model-coded block (whose
     decoding needs the model) whatever zlib/lzma would achieve on it."""
     monkeypatch.setattr(engine, "_classical", lambda data: [(Method.STORED, data)])
+    monkeypatch.setattr(engine, "DEFAULT", engine.Effort(cm=False))
 
 
 def block_methods(blob: bytes) -> list[str]:

@@ -22,7 +22,7 @@ import numpy as np
 import soundfile as sf
 from PIL import Image
 
-from arzip import container, engine
+from arzip import container, deflate, engine
 
 GOLDEN = Path(__file__).resolve().parents[1] / "tests" / "golden"
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,6 +38,9 @@ def originals() -> dict[str, bytes]:
     image += rng.integers(0, 6, (40, 56, 3))
     png = io.BytesIO()
     Image.fromarray((image % 256).astype(np.uint8)).save(png, "PNG")
+    log = b"".join(b"2026-11-30 12:%02d:%02d worker-%d processed %d items in %d ms\n"
+                   % (i // 60 % 60, i % 60, i % 7, (i * 37) % 1000, (i * 13) % 97)
+                   for i in range(1500))  # context mixing codes this best (format 4)
     t = np.arange(6000)[:, None]
     wave = np.concatenate([2500 * np.sin(t / 9.0), 1800 * np.sin(t / 13.0 + 1)], 1)
     samples = np.round(wave * np.exp(-t / 9000.0) + rng.normal(0, 20, wave.shape)).astype(np.int16)
@@ -46,7 +49,27 @@ def originals() -> dict[str, bytes]:
     sf.write(flac, samples[:, :1], 22050, format="FLAC", subtype="PCM_16",
              compression_level=1.0)  # the frames arzip restores: the round trip is byte-exact
     return {"text.txt": text, "table.bin": binary, "gradient.png": png.getvalue(),
-            "stereo.wav": wav.getvalue(), "mono.flac": flac.getvalue()}
+            "stereo.wav": wav.getvalue(), "mono.flac": flac.getvalue(),
+            "streams.bin": streams(text, rng), "log.txt": log}
+
+
+def streams(text: bytes, rng: np.random.Generator) -> bytes:
+    """Deflate streams to open (format 4): a gzip member zlib makes, and a raw stream zlib
+    does not (zlib -9's matches, a few dropped, in fixed-code blocks: a token recipe)."""
+    import gzip
+
+    parsed = deflate.parse(deflate.deflate(text, (9, -15, 8, 0)), len(text))
+    keep = rng.random(len(parsed.mpos)) < 0.99
+    blocks = np.array([[1, 0, len(text) // 2, 0, 0, 0], [1, 1, len(text), 0, 0, 0]])
+    mpos, mlen, mdist = parsed.mpos[keep], parsed.mlen[keep], parsed.mdist[keep]
+    inside = (mpos < len(text) // 2) & (mpos + mlen > len(text) // 2)
+    blocks[0, 2] = int((mpos + mlen)[inside][0]) if inside.any() else len(text) // 2
+    variant = deflate.write(deflate.Parsed(parsed.content, mpos, mlen, mdist,
+                                           blocks.astype(np.int64),
+                                           np.zeros(1, dtype=np.uint8), 0, 0))
+    zip_header = b"PK\x03\x04\x14\x00\x00\x00\x08\x00" + bytes(16) + b"\x01\x00\x00\x00x"
+    return (b"head\n" + gzip.compress(text[::-1], 9, mtime=0) + b"\nmiddle\n" + zip_header
+            + variant + b"\ntail\n")
 
 
 def main() -> None:
@@ -57,6 +80,8 @@ def main() -> None:
         archive = GOLDEN / f"{name}.v{container.FORMAT_VERSION}.arz"
         if archive.exists():
             continue
+        if (GOLDEN / name).exists():  # originals are frozen once written
+            data = (GOLDEN / name).read_bytes()
         out = io.BytesIO()
         # structured files keep the model's coding even where a classical one is smaller
         stats = engine.compress_stream(io.BytesIO(data), out, classical_fallback=False)
