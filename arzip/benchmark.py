@@ -18,6 +18,7 @@ import multiprocessing
 import os
 import platform
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -64,6 +65,13 @@ def run_tool(args: list[str], data: bytes, in_suffix: str, out_suffix: str) -> b
         subprocess.run([a.format(inp=inp, out=out) for a in args], check=True,
                        capture_output=True)
         return out.read_bytes()
+
+
+def arzip_seconds(*args: str) -> float:
+    """Wall time of one `arzip` command in a fresh process (start-up included)."""
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "arzip.cli", *args], check=True)
+    return time.perf_counter() - start
 
 
 def same(a: Any, b: Any) -> bool:

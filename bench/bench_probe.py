@@ -17,8 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -26,16 +24,13 @@ from pathlib import Path
 from PIL import Image
 
 from arzip import engine, zoo
-from arzip.benchmark import machine
+from arzip.benchmark import arzip_seconds, machine
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
 
 
-def cli(*args: str) -> float:
-    start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "arzip.cli", *args], check=True)
-    return time.perf_counter() - start
+cli = arzip_seconds
 
 
 def random_file(tmp: Path) -> dict:
