@@ -415,6 +415,21 @@ def write(content, mpos, mlen, mdist, blocks, heads, end_pad, dst):
     return pos >> 3
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _reference_at(p, r, rpos, rlen):
+    """The reference parse at position p, from its match index r (moved past the matches
+    that end at or before p): (r, 1) a match starts at p (match r), (r, 0) the reference
+    has a literal at p, (r, -1) p lies inside a match (no token starts there)."""
+    nr = rpos.shape[0]
+    while r < nr and rpos[r] + rlen[r] <= p:
+        r += 1
+    if r < nr and rpos[r] == p:
+        return r, 1
+    if r < nr and rpos[r] < p:
+        return r, -1
+    return r, 0
+
+
 @njit(cache=True, nogil=True)
 def diff(n, opos, olen, odist, rpos, rlen, rdist, epos, elen, edist):
     """The tokens of the original (matches opos/olen/odist, literals elsewhere) that the
@@ -424,24 +439,19 @@ def diff(n, opos, olen, odist, rpos, rlen, rdist, epos, elen, edist):
     o = 0
     r = 0
     e = 0
-    no = opos.shape[0]
-    nr = rpos.shape[0]
     while p < n:
-        if o < no and opos[o] == p:
+        if o < opos.shape[0] and opos[o] == p:
             length = olen[o]
             dist = odist[o]
             o += 1
         else:
             length = 1
             dist = 0
-        while r < nr and rpos[r] + rlen[r] <= p:
-            r += 1
-        if r < nr and rpos[r] == p:
+        r, at = _reference_at(p, r, rpos, rlen)
+        if at == 1:
             same = rlen[r] == length and rdist[r] == dist
-        elif r < nr and rpos[r] < p:
-            same = False  # inside a reference match: no token starts here
         else:
-            same = length == 1
+            same = at == 0 and length == 1
         if not same:
             if e >= epos.shape[0]:
                 return -1
@@ -461,19 +471,17 @@ def patch(n, rpos, rlen, rdist, epos, elen, edist, mpos, mlen, mdist):
     r = 0
     e = 0
     m = 0
-    nr = rpos.shape[0]
     ne = epos.shape[0]
     while p < n:
-        while r < nr and rpos[r] + rlen[r] <= p:
-            r += 1
+        r, at = _reference_at(p, r, rpos, rlen)
         if e < ne and epos[e] == p:
             length = elen[e]
             dist = edist[e]
             e += 1
-        elif r < nr and rpos[r] == p:
+        elif at == 1:
             length = rlen[r]
             dist = rdist[r]
-        elif r < nr and rpos[r] < p:
+        elif at == -1:
             return -1
         else:
             length = 1

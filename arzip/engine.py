@@ -215,16 +215,23 @@ def compress_stream(src: BinaryIO, dst: BinaryIO, model_spec: str | None = None,
     return stats
 
 
-def _searchable(head: bytes, src: BinaryIO) -> tuple[bytes | mmap.mmap | None, BinaryIO]:
-    """(all of the input, if it may be searched for deflate streams; a reader of it)."""
-    data = None
+def _mapped(head: bytes, src: BinaryIO, limit: int | None = None) -> mmap.mmap | None:
+    """A read-only memory map of all of `src` when it is a regular file (of at most `limit`
+    bytes) read exactly as far as `head`; else None (a pipe)."""
     try:
-        info = os.fstat(src.fileno())
-        if (stat.S_ISREG(info.st_mode) and len(head) < info.st_size <= OPEN_FILE_LIMIT
-                and src.tell() == len(head)):
-            data = mmap.mmap(src.fileno(), 0, access=mmap.ACCESS_READ)
+        fd = src.fileno()
+        info = os.fstat(fd)
+        if (stat.S_ISREG(info.st_mode) and len(head) < info.st_size
+                and (limit is None or info.st_size <= limit) and src.tell() == len(head)):
+            return mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
     except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
         pass
+    return None
+
+
+def _searchable(head: bytes, src: BinaryIO) -> tuple[bytes | mmap.mmap | None, BinaryIO]:
+    """(all of the input, if it may be searched for deflate streams; a reader of it)."""
+    data = _mapped(head, src, OPEN_FILE_LIMIT)
     if data is not None:
         return data, _Prefixed(head, src)
     data = head + _read_block(src, OPEN_PIPE_LIMIT)
@@ -238,14 +245,8 @@ def _compress_bytes(data: bytes | mmap.mmap | None, reader: BinaryIO, dst: Binar
                     effort: Effort = DEFAULT, why: str = "") -> Stats:
     """The bytes path of `reader`, with the deflate streams of `data` (all of the input, or
     None when it is not searched) opened when it has any worth it."""
-    streams = opened.open_streams(data) if data is not None else []
-    for s in streams:
-        if effort.network and opened.structured_content(s.content):
-            s.coded = _inner_archive(s.content)
-    # a stream opened for its structured codec stays closed when that codec did no better
-    streams = [s for s in streams if (s.length <= opened.MAX_RATIO * len(s.content)
-                                      if s.coded is None
-                                      else len(s.coded) + len(s.recipe) < s.length)]
+    streams = (opened.open_streams(data, inner=_inner_archive if effort.network else None)
+               if data is not None else [])
     if not streams:
         return _compress_blocks(reader, dst, model, progress, block_size, effort, why=why)
     side = opened.side_data(data, streams)
@@ -316,14 +317,8 @@ def _whole_input(head: bytes, src: BinaryIO) -> bytes | mmap.mmap:
     """All of a structured file: a read-only memory map of a regular file (its pages come
     from the page cache and leave it again, so an hour of audio does not fill the memory),
     else (a pipe) the bytes read."""
-    try:
-        fd = src.fileno()
-        info = os.fstat(fd)
-        if stat.S_ISREG(info.st_mode) and info.st_size > len(head) and src.tell() == len(head):
-            return mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
-    except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
-        pass
-    return head + src.read()
+    data = _mapped(head, src)
+    return data if data is not None else head + src.read()
 
 
 def _compress_file(data: bytes, dst: BinaryIO, codec_id: str, model: zoo.ModelInfo | None,
@@ -338,10 +333,7 @@ def _compress_file(data: bytes, dst: BinaryIO, codec_id: str, model: zoo.ModelIn
     header = Header(codec=codec_id, model=model.header_entry, coder=codec.coder_settings(),
                     codec_header=parsed.info)
     stats = Stats(codec=codec_id, model=model.name, raw_bytes=len(parsed.output))
-    method, best = min(_classical(parsed.side), key=lambda c: len(c[1]))
-    parts = [container.pack_header(header),
-             container.pack_block(Block(method, len(parsed.side), 0,
-                                        container.crc32(parsed.side), best))]
+    parts = [container.pack_header(header), _side_block(parsed.side)]
     stats.methods = {"side": 1, "model": 0}
     total = max(1, parsed.symbols.size)
     with tempfile.SpooledTemporaryFile(SPOOL_SIZE) as spool:  # bounded memory
@@ -365,6 +357,12 @@ def _compress_file(data: bytes, dst: BinaryIO, codec_id: str, model: zoo.ModelIn
     stats.sha256 = digest.hex()
     stats.seconds = time.perf_counter() - start
     return stats
+
+
+def _side_block(side: bytes) -> bytes:
+    """The record of a file's side data (block 0): its smallest classical coding."""
+    method, best = min(_classical(side), key=lambda c: len(c[1]))
+    return container.pack_block(Block(method, len(side), 0, container.crc32(side), best))
 
 
 def _compress_blocks(src: BinaryIO, dst: BinaryIO, model: zoo.ModelInfo,
@@ -397,8 +395,7 @@ def _compress_blocks(src: BinaryIO, dst: BinaryIO, model: zoo.ModelInfo,
     stats = Stats(codec=codec_id, model=model.name)
     out = container.pack_header(header)
     if side is not None:
-        method, best = min(_classical(side), key=lambda c: len(c[1]))
-        out += container.pack_block(Block(method, len(side), 0, container.crc32(side), best))
+        out += _side_block(side)
         stats.methods["side"] = 1
     dst.write(out)
     stats.coded_bytes += len(out)
@@ -630,21 +627,28 @@ def _joiner(src: BinaryIO, header: Header, get_codec: Callable[[], object],
     kind = header.codec_header.get("opened")
     if kind is None:
         return None
+    if kind != "deflate":
+        raise FormatError(f"block 0 (side data): unknown opened streams '{kind}'")
+    side = _read_side(src, get_codec, stats)
     try:
-        if kind != "deflate":
-            raise FormatError(f"unknown opened streams '{kind}'")
+        joiner = opened.Joiner(side, _decode_inner)
+    except ValueError as exc:
+        raise FormatError(f"block 0 (side data): {exc}") from None
+    stats.methods["side"] = 1
+    return joiner
+
+
+def _read_side(src: BinaryIO, get_codec: Callable[[], object], stats: Stats) -> bytes:
+    """A file's side data (block 0, classically coded), checked and recorded in stats."""
+    try:
         record = container.read_record(src)
         if isinstance(record, End) or record.method == Method.MODEL:
             raise FormatError("corrupted file (side data block missing)")
         side = _checked(record, _decode_block(record, get_codec, None, MAX_SIDE_SIZE))
-        joiner = opened.Joiner(side, _decode_inner)
-    except ValueError as exc:
-        raise FormatError(f"block 0 (side data): {exc}") from None
     except (FormatError, IntegrityError) as exc:
         raise type(exc)(f"block 0 (side data): {exc}") from None
     stats.blocks.append(_record(0, record, 0, True) | {"span": "side data"})
-    stats.methods["side"] = 1
-    return joiner
+    return side
 
 
 def _joined(joiner: opened.Joiner | None, data: bytes):
@@ -663,14 +667,7 @@ def _decode_file(src: BinaryIO, header: Header, get_codec: Callable[[], object],
     """The structured path: side block, model blocks, the file restored piece by piece
     into `write`; its length and sha256 are checked after the last piece (the caller
     discards the output if this raises)."""
-    try:
-        side_record = container.read_record(src)
-        if isinstance(side_record, End) or side_record.method == Method.MODEL:
-            raise FormatError("corrupted file (side data block missing)")
-        side = _checked(side_record, _decode_block(side_record, get_codec, None, MAX_SIDE_SIZE))
-    except (FormatError, IntegrityError) as exc:
-        raise type(exc)(f"block 0 (side data): {exc}") from None
-    stats.blocks.append(_record(0, side_record, 0, True) | {"span": "side data"})
+    side = _read_side(src, get_codec, stats)
     records: list = []
     decoded = 0
 

@@ -22,7 +22,7 @@ so encoder and decoder agree on every machine:
   at x1 + (x2 - x1) * p, and leading bytes shared by x1 and x2 are emitted).
 
 The functions take their state arrays explicitly so a codec's compiled loop can call them
-for many models and lanes; `State` classes below only allocate those arrays.
+for many models and lanes; `counters`, `mixer` and `apm` allocate those arrays.
 """
 
 from __future__ import annotations
@@ -80,11 +80,6 @@ def stretch(p):
 
 
 # --- counters: adaptive probabilities in slots --------------------------------------------
-
-@njit(cache=True, nogil=True, inline="always")
-def counter_p(prob, i):
-    return prob[i]
-
 
 @njit(cache=True, nogil=True, inline="always")
 def counter_update(prob, count, i, bit, limit):

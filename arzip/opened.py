@@ -90,28 +90,25 @@ def _zip_start(data, o: int) -> int | None:
     return o + 30 + name + extra
 
 
-def candidates(data, window: int = 1 << 24) -> Iterator[tuple[int, str, int]]:
-    """(deflate start, kind, window bits) of every place a deflate stream may begin: after
-    a gzip member header, a zip local header, a zlib header (32 KiB window); searched a
-    window at a time (bounded memory), in order within each window."""
+def candidates(data, window: int = 1 << 24) -> Iterator[tuple[int, str]]:
+    """(deflate start, kind) of every place a deflate stream may begin: after a gzip member
+    header, a zip local header, a zlib header (32 KiB window; the only window searched);
+    searched a window at a time (bounded memory), in order within each window."""
     size = len(data)
     for base in range(0, max(size - 3, 0), window):
         b = np.frombuffer(data, dtype=np.uint8, count=min(window + 3, size - base),
                           offset=base)
         a0, a1, a2, a3 = b[:-3], b[1:-2], b[2:-1], b[3:]
-        found: list[tuple[int, str, int]] = []
-        for o in (base + np.flatnonzero((a0 == 0x1F) & (a1 == 0x8B) & (a2 == 8))).tolist():
-            start = _gzip_start(data, o)
-            if start is not None:
-                found.append((start, "gzip", 15))
-        zips = (a0 == 0x50) & (a1 == 0x4B) & (a2 == 3) & (a3 == 4)
-        for o in (base + np.flatnonzero(zips)).tolist():
-            start = _zip_start(data, o)
-            if start is not None:
-                found.append((start, "zip", 15))
-        zl = np.flatnonzero((a0 == 0x78) & ((0x7800 + a1.astype(np.int32)) % 31 == 0)
-                            & ((a1 & 0x20) == 0))
-        found.extend((base + o + 2, "zlib", 15) for o in zl.tolist())
+        headers = [("gzip", (a0 == 0x1F) & (a1 == 0x8B) & (a2 == 8), _gzip_start),
+                   ("zip", (a0 == 0x50) & (a1 == 0x4B) & (a2 == 3) & (a3 == 4), _zip_start),
+                   ("zlib", (a0 == 0x78) & ((0x7800 + a1.astype(np.int32)) % 31 == 0)
+                    & ((a1 & 0x20) == 0), lambda _, o: o + 2)]
+        found: list[tuple[int, str]] = []
+        for kind, hits, start_of in headers:
+            for o in (base + np.flatnonzero(hits)).tolist():
+                start = start_of(data, o)
+                if start is not None:
+                    found.append((start, kind))
         yield from sorted(found)
 
 
@@ -137,25 +134,35 @@ def _inflate(data, start: int, limit: int) -> tuple[bytes, int] | None:
     return b"".join(out), at - start - len(obj.unused_data)
 
 
-def open_streams(data, limit: int = MAX_TOTAL) -> list[Stream]:
-    """The deflate streams of `data` worth opening, in order, not overlapping."""
+def open_streams(data, limit: int = MAX_TOTAL,
+                 inner: Callable[[bytes], bytes | None] | None = None) -> list[Stream]:
+    """The deflate streams of `data` worth opening, in order, not overlapping. `inner`
+    codes a content a structured codec may take (an image, a WAV) as an inner archive
+    (None: that codec does not take it); such a stream is opened only if its inner archive
+    and recipe are smaller than the stream, any other only if deflate shrank its content
+    below MAX_RATIO."""
     streams: list[Stream] = []
     end, total = 0, 0
-    for start, kind, wbits in candidates(data):
+    for start, kind in candidates(data):
         if start < end:
             continue
         got = _inflate(data, start, min(MAX_CONTENT, limit - total))
         if got is None:
             continue
         content, length = got
-        if len(content) < MIN_CONTENT or (length > MAX_RATIO * len(content)
-                                           and not structured_content(content)):
+        shrank = length <= MAX_RATIO * len(content)
+        structured = structured_content(content)
+        if len(content) < MIN_CONTENT or not (shrank or structured):
             continue
         stream = bytes(data[start:start + length])
-        recipe = deflate.make_recipe(stream, content, -wbits)
+        recipe = deflate.make_recipe(stream, content)
         if recipe is None or len(recipe) > MAX_RECIPE * length:
             continue
-        streams.append(Stream(start, length, content, recipe, kind))
+        coded = inner(content) if inner is not None and structured else None
+        worth = shrank if coded is None else len(coded) + len(recipe) < length
+        if not worth:
+            continue
+        streams.append(Stream(start, length, content, recipe, kind, coded))
         end, total = start + length, total + len(content)
     return streams
 
