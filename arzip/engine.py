@@ -26,7 +26,7 @@ from typing import BinaryIO
 import numpy as np
 
 from . import __version__, container, opened, signals, zoo
-from .container import FORMAT_VERSION, Block, End, Header, Method
+from .container import FORMAT_VERSION, MODEL_METHODS, Block, End, Header, Method
 from .errors import FormatError, IntegrityError, ModelError
 from .registry import (
     SNIFF_BYTES,
@@ -420,23 +420,24 @@ def _compress_blocks(src: BinaryIO, dst: BinaryIO, model: zoo.ModelInfo,
         sample = (probe_sample(data) if effort.network and effort.probe and not decision
                   else None)
         if sample is not None:
-            estimate = 8 * len(codec().encode_block(sample)[1]) / len(sample)
+            estimate = 8 * len(codec().encode_cm_block(sample)[1] or data) / len(sample)
             best = 8 * min(len(c[1]) for c in candidates) / len(data)
             if estimate > PROBE_MARGIN * best:
                 decision = f"network skipped: model probe {estimate:.2f} vs {best:.2f} bits/byte"
         if effort.network and not decision:
-            lanes, payload, bits = codec().encode_block(
+            lanes, payload, bits = codec().encode_cm_block(
                 data, (lambda k, done=done: progress(done + k)) if progress else None)
             # on a tie a classical method wins: it decodes without the model (e.g. empty input)
-            candidates.append((Method.MODEL, payload))
+            if payload is not None:
+                candidates.append((Method.NETCM, payload))
         method, best = min(candidates, key=lambda c: len(c[1]))
         stats.decisions.append(f"{method.name.lower()} {len(best)} bytes"
                                + (f" ({decision})" if decision else ""))
-        if method == Method.MODEL:
+        if method == Method.NETCM:
             stats.model_bits += bits
             stats.model_coded_bits += 8 * len(payload)
         stats.methods[method.name.lower()] = stats.methods.get(method.name.lower(), 0) + 1
-        block = Block(method, len(data), lanes if method == Method.MODEL else 0,
+        block = Block(method, len(data), lanes if method == Method.NETCM else 0,
                       container.crc32(data), best)
         out = container.pack_block(block)
         dst.write(out)
@@ -510,7 +511,7 @@ def _block_error(header: Header, index: int, record: Block, start: int,
     """The error of a bytes-path block that failed its checks, naming it and its bytes (a
     portable file's model block: also the two possible causes, see `_damaged`)."""
     span = _span(start, record.raw_len, decoded)
-    if record.method == Method.MODEL and header.portable:
+    if record.method in MODEL_METHODS and header.portable:
         return _damaged(header, index, exc, span)
     return type(exc)(f"block {index} ({span}): {exc}")
 
@@ -543,6 +544,9 @@ def _decode_block(block: Block, codec_loader: Callable[[], object],
             raise FormatError(f"corrupted block payload ({exc})") from None
     if not 1 <= block.lanes <= max(block.raw_len, 1):
         raise FormatError(f"corrupted block header (lanes {block.lanes})")
+    if block.method == Method.NETCM:
+        return codec_loader().decode_cm_block(block.payload, block.raw_len, block.lanes,
+                                              progress)
     return codec_loader().decode_block(block.payload, block.raw_len, block.lanes, progress)
 
 
@@ -583,7 +587,7 @@ def decompress_stream(src: BinaryIO, write: Callable[[bytes], object] | None,
                 record, get_codec,
                 (lambda k, done=done: progress(done + k)) if progress else None))
         except (FormatError, IntegrityError) as exc:
-            if record.method == Method.MODEL and not header.portable:
+            if record.method in MODEL_METHODS and not header.portable:
                 raise
             raise _block_error(header, index, record, done, exc, joiner is not None) from None
         stats.blocks.append(_record(index, record, done, joiner is not None))
@@ -642,7 +646,7 @@ def _read_side(src: BinaryIO, get_codec: Callable[[], object], stats: Stats) -> 
     """A file's side data (block 0, classically coded), checked and recorded in stats."""
     try:
         record = container.read_record(src)
-        if isinstance(record, End) or record.method == Method.MODEL:
+        if isinstance(record, End) or record.method in MODEL_METHODS:
             raise FormatError("corrupted file (side data block missing)")
         side = _checked(record, _decode_block(record, get_codec, None, MAX_SIDE_SIZE))
     except (FormatError, IntegrityError) as exc:

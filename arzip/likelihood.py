@@ -151,8 +151,8 @@ def _code(codec, structured: bool, values: np.ndarray, info: dict, bits: np.ndar
     for start in range(0, max(1, len(data)), engine.BLOCK_SIZE):
         block = data[start:start + engine.BLOCK_SIZE]
         report = (lambda k, before=start: progress(before + k)) if progress else None
-        _, payload, ideal = codec.encode_block(block, report, bits[start:start + len(block)])
-        yield payload, ideal
+        _, payload, ideal = codec.encode_cm_block(block, report, bits[start:start + len(block)])
+        yield payload or b"", ideal
 
 
 def _sampling_words(segments: list[tuple[int, int]], count: int, total: int, row: str) -> str:

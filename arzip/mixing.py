@@ -63,6 +63,10 @@ STRETCH.flags.writeable = False
 RECIPROCAL = np.array([(2 * PROB_ONE + (2 * n + 3) // 2) // (2 * n + 3)
                        for n in range(1024)], dtype=np.int32)
 RECIPROCAL.flags.writeable = False
+# -log2(p / 2^16) for p = 0 .. 2^16: the ideal cost of a coded bit, for reports only (it
+# never reaches a probability, so libm's log2 may differ across machines here)
+COST = -np.log2(np.maximum(np.arange(PROB_ONE + 1), 0.5) / PROB_ONE)
+COST.flags.writeable = False
 
 
 @njit(cache=True, nogil=True, inline="always")

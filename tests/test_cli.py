@@ -115,7 +115,7 @@ def test_compress_then_decompress(runner, tiny_model, sample, tmp_path, model_wi
     assert result.exit_code == 0, result.output
     assert result.stdout_bytes == b""
     arz = tmp_path / "sample.txt.arz"
-    assert block_methods(arz.read_bytes()) == ["model"]
+    assert block_methods(arz.read_bytes()) == ["netcm"]
     assert arz.is_file() and sample.read_bytes() == SAMPLE  # input kept
     assert arz.read_bytes().startswith(container.MAGIC)
     assert arz.stat().st_mode & 0o777 == 0o640  # permissions follow the input
@@ -208,7 +208,7 @@ def test_rm_after_success(runner, tiny_model, sample, tmp_path, model_wins):
     assert result.exit_code == 0, result.stderr
     arz = tmp_path / "sample.txt.arz"
     assert not sample.exists() and arz.is_file()
-    assert block_methods(arz.read_bytes()) == ["model"]
+    assert block_methods(arz.read_bytes()) == ["netcm"]
     result = runner.invoke(main, ["decompress", "--rm", "-m", tiny_model, str(arz)])
     assert result.exit_code == 0, result.stderr
     assert sample.read_bytes() == SAMPLE and not arz.exists()

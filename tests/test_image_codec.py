@@ -209,7 +209,7 @@ def test_text_that_starts_like_an_image_keeps_the_byte_model(tiny_model):
     readme = (Path(__file__).resolve().parents[1] / "docs" / "FORMAT.md").read_bytes()
     data = b"P6 is the magic of a PPM, but this is text.\n" + readme[:3000]
     packed, stats = compress(data, None, fallback=True)
-    assert stats.codec == "bytes" and "model" in stats.methods
+    assert stats.codec == "bytes" and "netcm" in stats.methods
     assert decompress(packed) == data
 
 

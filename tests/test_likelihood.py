@@ -39,7 +39,7 @@ def test_bytes_coded_bits_are_the_model_payloads_of_compress():
     from arzip import zoo
 
     codec = engine.load_codec("bytes", zoo.default_model("bytes"))
-    _, payload, ideal = codec.encode_block(TEXT)
+    _, payload, ideal = codec.encode_cm_block(TEXT)
     evaluation = likelihood.evaluate(TEXT)
     assert evaluation.coded_bits == 8 * len(payload)
     assert evaluation.nll_bits == pytest.approx(ideal, rel=1e-12)

@@ -36,7 +36,7 @@ def test_default_model_is_bundled_and_verified():
 def test_real_text_round_trip_beats_xz():
     data = (ROOT / "docs" / "FORMAT.md").read_bytes()
     packed, stats = round_trip(data)
-    assert stats.methods == {"model": 1}
+    assert stats.methods == {"netcm": 1}
     assert len(packed) < len(lzma.compress(data, preset=9 | lzma.PRESET_EXTREME))
     # coded bits are the model's ideal bits plus a small coder overhead
     assert stats.model_bits <= stats.model_coded_bits <= stats.model_bits * 1.01 + 64

@@ -189,3 +189,47 @@ def test_megabyte_round_trip_across_blocks(tiny_model):
     out = io.BytesIO()
     stats = engine.decompress_stream(io.BytesIO(packed), out.write, tiny_model)
     assert out.getvalue() == data and stats.methods and sum(stats.methods.values()) == 2
+
+
+REPEATS = (sample_text(1500) + b" -- " + bytes(range(40))) * 4  # long matches across lanes
+
+
+@pytest.mark.parametrize("min_lane", [1 << 20, 700, 64])
+@pytest.mark.parametrize("data", [b"", b"x", bytes(range(256)), os.urandom(3000), REPEATS],
+                         ids=["empty", "1", "256", "random", "repeats"])
+def test_cm_block_round_trip(tiny_model, monkeypatch, min_lane, data):
+    """Block method 5 (context mixing with the network's bit probabilities) in one lane and
+    in many: a match may point into another lane only where that lane is already decoded."""
+    monkeypatch.setattr(text_codec, "MIN_LANE_BYTES", min_lane)
+    codec = load_codec(tiny_model)
+    bits = np.zeros(len(data))
+    lanes, payload, ideal = codec.encode_cm_block(data, bits_out=bits)
+    assert lanes == choose_lanes(len(data))
+    assert codec.decode_cm_block(payload, len(data), lanes) == data
+    assert ideal == pytest.approx(bits.sum()) and ideal <= 8 * len(payload) <= ideal + 40
+
+
+def test_cm_network_input_helps(tiny_model):
+    """The network's bit probabilities are a real input: coding without them differs."""
+    from arzip.codecs.text import cm
+
+    data = sample_text(4000)
+    codec = load_codec(tiny_model)
+    lanes, payload, _ = codec.encode_cm_block(data)
+    alone = cm.LaneCoder(len(data), lanes)
+    alone.data[:] = np.frombuffer(data, dtype=np.uint8)
+    alone.code(0, alone.steps)
+    assert alone.finish() != payload
+
+
+def test_cm_output_overflow_is_reported():
+    """A payload that would outgrow its buffer makes finish() say None (the block is then
+    stored), never writes past the buffer."""
+    from arzip.codecs.text import cm
+
+    data = os.urandom(4000)
+    coder = cm.LaneCoder(len(data), 4)
+    coder.data[:] = np.frombuffer(data, dtype=np.uint8)
+    coder.out = np.zeros(600, dtype=np.uint8)
+    coder.code(0, coder.steps)
+    assert coder.finish() is None

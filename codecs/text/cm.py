@@ -1,12 +1,16 @@
 """Binary context mixing for bytes: the text codec's context models (numba).
 
 Each byte is coded as 8 binary decisions, most significant bit first. The context models
-(orders 1-4 and 6 of the preceding bytes, a sparse context, a word context, order 0 and a
+(orders 1-6 and 8 of the preceding bytes, a sparse context, a word context, order 0 and a
 match model for long repeats) each give the probability of the next bit from statistics
-learned on this input only; the core mixing primitives (`arzip.mixing`) combine them: a
-mixer selected by the partial byte, then two APM stages. This module holds only the
-contexts; it is the context-mixing half of the text codec v2 (the network's bit
-probabilities join the mixer as one more input).
+learned on this input only; the core mixing primitives (`arzip.mixing`) combine them: two
+mixers selected by the partial byte and the bit position, then two APM stages.
+
+A block may be cut into lanes that advance in lock-step (step t codes byte t of every
+lane, lane after lane), all sharing the learned statistics; then the byte Transformer can
+run one batched step per step of the lanes, and its byte distribution joins the mixer as
+one more input: the exact probability of each next bit, a ratio of sums over its integer
+frequencies. One lane without the network is block method 4 (`encode`/`decode`).
 """
 
 from __future__ import annotations
@@ -21,8 +25,11 @@ jitcache.depends(__file__, M)
 
 ORDERS = 9  # hashed context models: orders 1, 2, 3, 4, 5, 6, 8, sparse, word
 INPUTS = ORDERS + 3  # + order 0, match model, bias
+NET_INPUTS = 1  # the network's bit probability
 MATCH_MIN = 6  # bytes hashed to find a match
 MATCH_LIMIT = 63
+MATCH_SLOTS = 1 << 20
+MAX_BYTE_OUT = 24  # coded bytes one byte can cost at most (8 bits, p >= 1/65536)
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -33,133 +40,218 @@ def _hash(a, b):
     return h ^ (h >> np.uint64(32))
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _known(p, lane, t, starts, n):
+    """Whether block position p is coded before byte t of `lane` (lanes in lock-step)."""
+    if p >= n:
+        return False
+    owner = np.searchsorted(starts, p, side="right") - 1
+    offset = p - starts[owner]
+    return offset < t or (offset == t and owner < lane)
+
+
 @njit(cache=True, nogil=True)
-def _run(data, n, decode, payload, out, state, prob, count, p0, n0, mprob, mcount, weights,
-         apm1, apm2, match_table, rate, limit):
-    """Code n bytes (encode: data -> out; decode: payload -> data) with the model state
-    given (fresh arrays). Returns the coder state's byte count."""
+def _steps(t0, t1, starts, lengths, data, decode, payload, out, coder, cost, net, use_net,
+           lane_c4,
+           lane_word, lane_prev, lane_mptr, lane_mlen, prob, count, p0, n0, mprob, mcount,
+           weights, apm1, apm2, match_table, rate, limit):
+    """Code steps t0 .. t1-1 of every lane (encode: data -> out; decode: payload -> data);
+    net[lane, t - t0] holds the network's frequencies when `use_net`; cost[i] receives the
+    ideal bits of byte i (reports only). The model's state
+    lives in the arrays given and carries over to the next call. Returns the coded bytes
+    so far, or -1 when the output buffer could overflow (the caller stores instead)."""
+    n = data.shape[0]
+    lanes = starts.shape[0]
     mask = np.uint64(prob.shape[1] - 1)
+    tmask = np.uint64(match_table.shape[0] - 1)
     hashes = np.zeros(ORDERS, dtype=np.uint64)
     idx = np.zeros(ORDERS, dtype=np.int64)
-    inputs = np.zeros(INPUTS, dtype=np.int64)
-    c4 = np.uint64(0)  # the last 8 bytes, newest lowest
-    word = np.uint64(0)
-    prev_word = np.uint64(0)
-    match_ptr = 0
-    match_len = 0
-    for i in range(n):
-        # contexts of this byte
-        hashes[0] = _hash(np.uint64(1), c4 & np.uint64(0xFF))
-        hashes[1] = _hash(np.uint64(2), c4 & np.uint64(0xFFFF))
-        hashes[2] = _hash(np.uint64(3), c4 & np.uint64(0xFFFFFF))
-        hashes[3] = _hash(np.uint64(4), c4 & np.uint64(0xFFFFFFFF))
-        hashes[4] = _hash(np.uint64(5), c4 & np.uint64(0xFFFFFFFFFF))
-        hashes[5] = _hash(np.uint64(6), c4 & np.uint64(0xFFFFFFFFFFFF))
-        hashes[6] = _hash(np.uint64(8), c4)
-        hashes[7] = _hash(np.uint64(7), c4 & np.uint64(0xFFFF00FF00))
-        hashes[8] = _hash(word + np.uint64(8), prev_word)
-        expected = -1
-        if match_len > 0:
-            expected = np.int64(data[match_ptr])
-        c0 = 1
-        for bit_index in range(8):
-            for k in range(ORDERS):
-                j = np.int64(_hash(hashes[k], np.uint64(c0)) & mask)
-                idx[k] = j
-                inputs[k] = M.stretch(prob[k, j]) if count[k, j] else 0
-            inputs[ORDERS] = M.stretch(p0[c0])
-            mctx = -1
-            predicted = 0
-            if expected >= 0 and ((expected + 256) >> (8 - bit_index)) == c0:
-                predicted = (expected >> (7 - bit_index)) & 1
-                mctx = 2 * min(match_len, MATCH_LIMIT) + predicted
-                st = M.stretch(mprob[mctx])
-                inputs[ORDERS + 1] = st if predicted else -st
-            else:
-                inputs[ORDERS + 1] = 0
-            inputs[ORDERS + 2] = 256
-            mbucket = 0 if match_len == 0 else (1 if match_len < 16 else (2 if match_len < 32
-                                                                           else 3))
-            row = c0 * 4 + mbucket
-            row2 = 256 * 4 + bit_index * 4 + mbucket
-            pa, da = M.mix(weights, row, inputs, INPUTS)
-            pb, db = M.mix(weights, row2, inputs, INPUTS)
-            pm = M.squash((da + db) >> 1)
-            q1, lo1, w1 = M.apm_p(apm1, c0, pm)
-            actx = c0 | (np.int64(c4 & np.uint64(0xFF)) << 8)
-            q2, lo2, w2 = M.apm_p(apm2, actx, pm)
-            p = (2 * pm + q1 + q2 + 2) >> 2
-            if p < 1:
-                p = 1
-            elif p > M.PROB_ONE - 1:
-                p = M.PROB_ONE - 1
+    inputs = np.zeros(INPUTS + NET_INPUTS, dtype=np.int64)
+    n_in = INPUTS + NET_INPUTS if use_net else INPUTS
+    cum = np.zeros(257, dtype=np.int64)
+    for t in range(t0, t1):
+        for lane in range(lanes):
+            if t >= lengths[lane]:
+                continue
+            if not decode and coder[2] > out.shape[0] - MAX_BYTE_OUT:
+                return -1
+            i = starts[lane] + t
+            c4 = lane_c4[lane]
+            match_ptr = lane_mptr[lane]
+            match_len = lane_mlen[lane]
+            hashes[0] = _hash(np.uint64(1), c4 & np.uint64(0xFF))
+            hashes[1] = _hash(np.uint64(2), c4 & np.uint64(0xFFFF))
+            hashes[2] = _hash(np.uint64(3), c4 & np.uint64(0xFFFFFF))
+            hashes[3] = _hash(np.uint64(4), c4 & np.uint64(0xFFFFFFFF))
+            hashes[4] = _hash(np.uint64(5), c4 & np.uint64(0xFFFFFFFFFF))
+            hashes[5] = _hash(np.uint64(6), c4 & np.uint64(0xFFFFFFFFFFFF))
+            hashes[6] = _hash(np.uint64(8), c4)
+            hashes[7] = _hash(np.uint64(7), c4 & np.uint64(0xFFFF00FF00))
+            hashes[8] = _hash(lane_word[lane] + np.uint64(8), lane_prev[lane])
+            expected = -1
+            if match_len > 0:
+                expected = np.int64(data[match_ptr])
+            if use_net:
+                for x in range(256):
+                    cum[x + 1] = cum[x] + net[lane, t - t0, x]
+            c0 = 1
+            for bit_index in range(8):
+                for k in range(ORDERS):
+                    j = np.int64(_hash(hashes[k], np.uint64(c0)) & mask)
+                    idx[k] = j
+                    inputs[k] = M.stretch(prob[k, j]) if count[k, j] else 0
+                inputs[ORDERS] = M.stretch(p0[c0])
+                mctx = -1
+                predicted = 0
+                if expected >= 0 and ((expected + 256) >> (8 - bit_index)) == c0:
+                    predicted = (expected >> (7 - bit_index)) & 1
+                    mctx = 2 * min(match_len, MATCH_LIMIT) + predicted
+                    st = M.stretch(mprob[mctx])
+                    inputs[ORDERS + 1] = st if predicted else -st
+                else:
+                    inputs[ORDERS + 1] = 0
+                inputs[ORDERS + 2] = 256
+                if use_net:
+                    width = 1 << (8 - bit_index)
+                    lo = (c0 - (1 << bit_index)) * width
+                    total = cum[lo + width] - cum[lo]
+                    ones = cum[lo + width] - cum[lo + width // 2]
+                    pn = (ones * M.PROB_ONE + total // 2) // total if total > 0 else 32768
+                    if pn < 1:
+                        pn = 1
+                    elif pn > M.PROB_ONE - 1:
+                        pn = M.PROB_ONE - 1
+                    inputs[INPUTS] = M.stretch(pn)
+                mbucket = 0 if match_len == 0 else (1 if match_len < 16 else (
+                    2 if match_len < 32 else 3))
+                row = c0 * 4 + mbucket
+                row2 = 256 * 4 + bit_index * 4 + mbucket
+                pa, da = M.mix(weights, row, inputs, n_in)
+                pb, db = M.mix(weights, row2, inputs, n_in)
+                pm = M.squash((da + db) >> 1)
+                q1, lo1, w1 = M.apm_p(apm1, c0, pm)
+                actx = c0 | (np.int64(c4 & np.uint64(0xFF)) << 8)
+                q2, lo2, w2 = M.apm_p(apm2, actx, pm)
+                p = (2 * pm + q1 + q2 + 2) >> 2
+                if p < 1:
+                    p = 1
+                elif p > M.PROB_ONE - 1:
+                    p = M.PROB_ONE - 1
+                if decode:
+                    bit = M.decode_bit(coder, payload, p)
+                else:
+                    bit = (np.int64(data[i]) >> (7 - bit_index)) & 1
+                    M.encode_bit(coder, out, bit, p)
+                cost[i] += M.COST[p if bit else M.PROB_ONE - p]
+                M.mix_update(weights, row, inputs, n_in, pa, bit, rate)
+                M.mix_update(weights, row2, inputs, n_in, pb, bit, rate)
+                M.apm_update(apm1, c0, lo1, w1, bit, 7)
+                M.apm_update(apm2, actx, lo2, w2, bit, 7)
+                for k in range(ORDERS):
+                    M.counter_update(prob[k], count[k], idx[k], bit, limit)
+                M.counter_update(p0, n0, c0, bit, limit)
+                if mctx >= 0:
+                    M.counter_update(mprob, mcount, mctx, 1 if bit == predicted else 0, 1023)
+                c0 = (c0 << 1) | bit
+            byte = c0 & 0xFF
             if decode:
-                bit = M.decode_bit(state, payload, p)
+                data[i] = byte
+            c4 = (c4 << np.uint64(8)) | np.uint64(byte)
+            lane_c4[lane] = c4
+            lower = byte | 32 if 65 <= byte <= 90 else byte
+            if 97 <= lower <= 122 or byte >= 128:
+                lane_word[lane] = _hash(lane_word[lane], np.uint64(lower))
+            elif lane_word[lane] != 0:
+                lane_prev[lane] = lane_word[lane]
+                lane_word[lane] = np.uint64(0)
+            # match model: follow the match (a known position stays known), or find one
+            if match_len > 0 and expected == byte and match_ptr + 1 < n:
+                match_len += 1
+                match_ptr += 1
             else:
-                bit = (np.int64(data[i]) >> (7 - bit_index)) & 1
-                M.encode_bit(state, out, bit, p)
-            # learn
-            M.mix_update(weights, row, inputs, INPUTS, pa, bit, rate)
-            M.mix_update(weights, row2, inputs, INPUTS, pb, bit, rate)
-            M.apm_update(apm1, c0, lo1, w1, bit, 7)
-            M.apm_update(apm2, actx, lo2, w2, bit, 7)
-            for k in range(ORDERS):
-                M.counter_update(prob[k], count[k], idx[k], bit, limit)
-            M.counter_update(p0, n0, c0, bit, limit)
-            if mctx >= 0:
-                M.counter_update(mprob, mcount, mctx, 1 if bit == predicted else 0, 1023)
-            c0 = (c0 << 1) | bit
-        byte = c0 & 0xFF
-        if decode:
-            data[i] = byte
-        c4 = (c4 << np.uint64(8)) | np.uint64(byte)
-        lower = byte | 32 if 65 <= byte <= 90 else byte
-        if 97 <= lower <= 122 or byte >= 128:
-            word = _hash(word, np.uint64(lower))
-        elif word != 0:
-            prev_word = word
-            word = np.uint64(0)
-        # match model: follow the match, or look for a new one
-        if match_len > 0 and expected == byte:
-            match_len += 1
-            match_ptr += 1
+                match_len = 0
+            if t + 1 >= MATCH_MIN:
+                h = np.int64(_hash(np.uint64(9), c4 & np.uint64(0xFFFFFFFFFFFF)) & tmask)
+                if match_len == 0:
+                    candidate = match_table[h]
+                    if candidate > 0 and _known(candidate, lane, t + 1, starts, n):
+                        match_ptr = candidate
+                        match_len = 1
+                match_table[h] = i + 1
+            lane_mptr[lane] = match_ptr
+            lane_mlen[lane] = match_len
+    return coder[3] if decode else coder[2]
+
+
+class LaneCoder:
+    """The context-mixing model of one block of n bytes in `lanes` lock-step lanes: codes
+    (or decodes, when given a payload) steps of all lanes, carrying its state across calls."""
+
+    def __init__(self, n: int, lanes: int, payload: bytes | None = None,
+                 network: bool = False, log2_slots: int = 22, rate: int = 8,
+                 limit: int = 255) -> None:
+        lengths = n // lanes + (np.arange(lanes) < n % lanes)
+        self.lengths = lengths.astype(np.int64)
+        self.starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+        self.steps = int(lengths.max()) if n else 0
+        self.network = network
+        self.decode = payload is not None
+        self.data = np.zeros(n, dtype=np.uint8)
+        self.cost = np.zeros(n)  # ideal bits of each byte
+        if self.decode:
+            self.payload = np.frombuffer(payload, dtype=np.uint8).copy()
+            self.out = self.payload
+            self.coder = M.decoder_state(self.payload)
         else:
-            match_len = 0
-        if i + 1 >= MATCH_MIN:
-            h = np.int64(_hash(np.uint64(9), c4 & np.uint64(0xFFFFFFFFFFFF)) & np.uint64(
-                (1 << 20) - 1))
-            if match_len == 0:
-                candidate = match_table[h]
-                if candidate > 0:
-                    match_ptr = candidate
-                    match_len = 1
-            match_table[h] = i + 1
-    if decode:
-        return state[3]
-    M.encode_flush(state, out)
-    return state[2]
+            self.payload = np.zeros(1, dtype=np.uint8)
+            self.out = np.zeros(n + n // 2 + 2 * MAX_BYTE_OUT, dtype=np.uint8)
+            self.coder = M.encoder_state()
+        self.lane_state = (np.zeros(lanes, dtype=np.uint64), np.zeros(lanes, dtype=np.uint64),
+                           np.zeros(lanes, dtype=np.uint64), np.zeros(lanes, dtype=np.int64),
+                           np.zeros(lanes, dtype=np.int64))
+        prob, count = M.counters(ORDERS << log2_slots)
+        p0, n0 = M.counters(256)
+        mprob, mcount = M.counters(2 * (MATCH_LIMIT + 1))
+        self.tables = (prob.reshape(ORDERS, -1), count.reshape(ORDERS, -1), p0, n0, mprob,
+                       mcount, M.mixer(256 * 4 + 8 * 4, INPUTS + NET_INPUTS), M.apm(256),
+                       M.apm(65536), np.zeros(MATCH_SLOTS, dtype=np.int64))
+        self.rate, self.limit = rate, limit
+        self.overflow = False
+        self._none = np.zeros((lanes, 0, 256), dtype=np.int64)
+
+    def code(self, t0: int, t1: int, net: np.ndarray | None = None) -> np.ndarray:
+        """Steps t0 .. t1-1 of every lane; `net` (lanes, t1 - t0, 256): the network's
+        integer frequencies. Returns the bytes of those steps (lanes, t1 - t0), 0 past a
+        lane's end."""
+        if self.overflow:
+            return np.zeros((len(self.starts), t1 - t0), dtype=np.uint8)
+        size = _steps(t0, t1, self.starts, self.lengths, self.data, self.decode, self.payload,
+                      self.out, self.coder, self.cost, self._none if net is None else net,
+                      net is not None, *self.lane_state, *self.tables, self.rate, self.limit)
+        if size < 0:
+            self.overflow = True
+        pos = self.starts[:, None] + np.arange(t0, t1)[None, :]
+        inside = np.arange(t0, t1)[None, :] < self.lengths[:, None]
+        return np.where(inside, self.data[np.minimum(pos, max(len(self.data) - 1, 0))], 0)
+
+    def finish(self) -> bytes | None:
+        """The encoder's payload (None if it outgrew its buffer: worse than storing)."""
+        if self.overflow:
+            return None
+        M.encode_flush(self.coder, self.out)
+        return self.out[:self.coder[2]].tobytes()
 
 
-def _model(log2_slots: int) -> tuple:
-    prob, count = M.counters(ORDERS << log2_slots)
-    p0, n0 = M.counters(256)
-    mprob, mcount = M.counters(2 * (MATCH_LIMIT + 1))
-    return (prob.reshape(ORDERS, -1), count.reshape(ORDERS, -1), p0, n0, mprob, mcount,
-            M.mixer(256 * 4 + 8 * 4, INPUTS), M.apm(256), M.apm(65536),
-            np.zeros(1 << 20, dtype=np.int64))
-
-
-def encode(data: bytes, log2_slots: int = 22, rate: int = 8, limit: int = 255) -> bytes:
-    src = np.frombuffer(data, dtype=np.uint8).copy()  # one array type for both directions
-    out = np.zeros(len(data) + len(data) // 2 + 64, dtype=np.uint8)
-    size = _run(src, len(src), False, out, out, M.encoder_state(), *_model(log2_slots),
-                rate, limit)
-    return out[:size].tobytes()
+def encode(data: bytes, log2_slots: int = 22, rate: int = 8, limit: int = 255) -> bytes | None:
+    """Block method 4: one lane, no network. None if the payload would exceed 1.5x the input."""
+    coder = LaneCoder(len(data), 1, log2_slots=log2_slots, rate=rate, limit=limit)
+    coder.data[:] = np.frombuffer(data, dtype=np.uint8)
+    coder.code(0, coder.steps)
+    return coder.finish()
 
 
 def decode(payload: bytes, n: int, log2_slots: int = 22, rate: int = 8,
            limit: int = 255) -> bytes:
-    data = np.zeros(n, dtype=np.uint8)
-    src = np.frombuffer(payload, dtype=np.uint8).copy()
-    _run(data, n, True, src, data, M.decoder_state(src), *_model(log2_slots), rate, limit)
-    return data.tobytes()
+    coder = LaneCoder(n, 1, payload, log2_slots=log2_slots, rate=rate, limit=limit)
+    coder.code(0, coder.steps)
+    return coder.data.tobytes()

@@ -13,7 +13,7 @@ fixed order, which IEEE 754 defines exactly.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -23,6 +23,7 @@ from arzip.errors import FormatError
 from arzip.parallel import Splitter, threads
 
 from . import settings
+from . import cm
 from .exact_model import ExactByteTransformer
 from .mixer import ContextMixer, MixerConfig
 from .model import ByteTransformer, TextModelConfig
@@ -105,11 +106,11 @@ class BytesCodec:
                 progress(int(np.minimum(lengths, t + 1).sum()))
 
     def _teacher(self, raw: np.ndarray, starts: np.ndarray, lengths: np.ndarray,
-                 pool: ThreadPoolExecutor | None) -> Network:
+                 pool: ThreadPoolExecutor | None) -> Iterator[tuple[int, np.ndarray]]:
         """The encoder's network: the inputs of every step are known, so it computes
-        ENCODE_STEPS steps of all lanes in one pass and serves them step by step; the next
-        pass runs in `pool` (when given) while the mixer and coder work through the
-        current one."""
+        ENCODE_STEPS steps of all lanes in one pass: yields (first step, frequencies
+        (lanes, steps, 256)); the next pass runs in `pool` (when given) while the caller
+        codes the current one."""
         steps = int(lengths.max())
         t_all = np.arange(steps)
         ended = t_all[None, :] > lengths[:, None]  # inputs after a lane's last byte are 0
@@ -125,16 +126,23 @@ class BytesCodec:
                 out.append(freqs)
             return np.concatenate(out)
 
-        state = {"first": 0, "freqs": chunk(0), "next": None}
+        pending = _Done(chunk(0))
+        for first in range(0, steps, ENCODE_STEPS):
+            freqs = pending.result()
+            following = first + ENCODE_STEPS
+            if following < steps:
+                pending = pool.submit(chunk, following) if pool else _Done(chunk(following))
+            yield first, freqs
+
+    def _teacher_steps(self, raw: np.ndarray, starts: np.ndarray, lengths: np.ndarray,
+                       pool: ThreadPoolExecutor | None) -> Network:
+        """The encoder's network served step by step (the format-3 schedule)."""
+        chunks = self._teacher(raw, starts, lengths, pool)
+        state = {"first": -ENCODE_STEPS, "freqs": None}
 
         def network(t: int, _tokens: np.ndarray) -> np.ndarray:
-            if t and t % ENCODE_STEPS == 0:
-                state["first"], state["freqs"] = t, state["next"].result()
-                state["next"] = None
-            if state["next"] is None and state["first"] + ENCODE_STEPS < steps:
-                following = state["first"] + ENCODE_STEPS
-                state["next"] = (pool.submit(chunk, following) if pool
-                                 else _Done(chunk(following)))
+            if t >= state["first"] + ENCODE_STEPS:
+                state["first"], state["freqs"] = next(chunks)
             return state["freqs"][:, t - state["first"]]
 
         return network
@@ -177,7 +185,8 @@ class BytesCodec:
 
         if n:
             with ThreadPoolExecutor(1) as pool:
-                network = self._teacher(raw, starts, lengths, pool if threads() > 1 else None)
+                network = self._teacher_steps(raw, starts, lengths,
+                                              pool if threads() > 1 else None)
                 self._run_lanes(n, lanes, network, code, progress)
         return lanes, encoder.finish(), bits[0]
 
@@ -208,3 +217,41 @@ class BytesCodec:
             self._run_lanes(n, lanes, self._stepper(lanes, steps, split), decode, progress,
                             network_only)
         return b"".join(out[i, : lengths[i]].tobytes() for i in range(lanes))
+
+    # ---- format 5: the network's bit probabilities inside binary context mixing ----
+    def encode_cm_block(self, data: bytes, progress: Progress | None = None,
+                        bits_out: np.ndarray | None = None) -> tuple[int, bytes | None, float]:
+        """(lanes, payload, ideal bits) of one block coded by context mixing with the
+        network as one of its inputs (block method 5); payload None if it outgrew 1.5x the
+        input. `bits_out` (n,), when given, receives each byte's ideal bits."""
+        n, lanes = len(data), choose_lanes(len(data))
+        coder = cm.LaneCoder(n, lanes, network=True)
+        coder.data[:] = np.frombuffer(data, dtype=np.uint8)
+        if n:
+            raw = coder.data.astype(np.int64)
+            with ThreadPoolExecutor(1) as pool:
+                for first, freqs in self._teacher(raw, coder.starts, coder.lengths,
+                                                  pool if threads() > 1 else None):
+                    last = min(coder.steps, first + freqs.shape[1])
+                    coder.code(first, last, freqs)
+                    if progress:
+                        progress(int(np.minimum(coder.lengths, last).sum()))
+        if bits_out is not None:
+            bits_out[:] = coder.cost
+        return lanes, coder.finish(), float(coder.cost.sum())
+
+    def decode_cm_block(self, payload: bytes, n: int, lanes: int,
+                        progress: Progress | None = None) -> bytes:
+        """The n bytes of one block of method 5 coded with `lanes` lanes."""
+        if lanes > MAX_LANES:
+            raise FormatError(f"corrupted block header ({lanes} lanes, at most {MAX_LANES})")
+        coder = cm.LaneCoder(n, lanes, payload, network=True)
+        tokens = np.full(lanes, BOS, dtype=np.int64)
+        with Splitter(minimum=64) as split:
+            network = self._stepper(lanes, coder.steps, split)
+            for t in range(coder.steps):
+                freqs = network(t, tokens)
+                tokens = coder.code(t, t + 1, freqs[:, None]).astype(np.int64)[:, 0]
+                if progress and (t + 1) % PROGRESS_EVERY == 0:
+                    progress(int(np.minimum(coder.lengths, t + 1).sum()))
+        return coder.data.tobytes()
