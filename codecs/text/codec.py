@@ -22,8 +22,7 @@ from arzip.coding import CategoricalDecoder, CategoricalEncoder, ideal_bits_each
 from arzip.errors import FormatError
 from arzip.parallel import Splitter, threads
 
-from . import settings
-from . import cm
+from . import cm, settings
 from .exact_model import ExactByteTransformer
 from .mixer import ContextMixer, MixerConfig
 from .model import ByteTransformer, TextModelConfig
