@@ -416,7 +416,9 @@ def _compress_blocks(src: BinaryIO, dst: BinaryIO, model: zoo.ModelInfo,
         else:
             candidates, decision = _classical(data), f"classical: {why}" if why else ""
             if effort.cm and not decision:
-                candidates.append((Method.CM, codec_module("bytes", "cm").encode(data)))
+                payload = codec_module("bytes", "cm").encode(data)
+                if payload is not None:  # None: it outgrew its buffer (worse than stored)
+                    candidates.append((Method.CM, payload))
         sample = (probe_sample(data) if effort.network and effort.probe and not decision
                   else None)
         if sample is not None:
@@ -524,7 +526,8 @@ def _machine_bound(header: Header) -> FormatError:
 
 
 def _decode_block(block: Block, codec_loader: Callable[[], object],
-                  progress: Progress | None, max_size: int = MAX_BLOCK_SIZE) -> bytes:
+                  progress: Progress | None, max_size: int = MAX_BLOCK_SIZE,
+                  version: int = FORMAT_VERSION) -> bytes:
     if block.raw_len > max_size:
         raise FormatError(f"corrupted block header (block of {block.raw_len} bytes)")
     limit = block.raw_len + 1  # never inflate more than the block can hold
@@ -539,7 +542,8 @@ def _decode_block(block: Block, codec_loader: Callable[[], object],
         return block.payload
     if block.method == Method.CM:
         try:
-            return codec_module("bytes", "cm").decode(block.payload, block.raw_len)
+            cm = codec_module("bytes", "cm")
+            return cm.decode(block.payload, block.raw_len, cm.variant_of(version))
         except ValueError as exc:
             raise FormatError(f"corrupted block payload ({exc})") from None
     if not 1 <= block.lanes <= max(block.raw_len, 1):
@@ -585,7 +589,8 @@ def decompress_stream(src: BinaryIO, write: Callable[[bytes], object] | None,
         try:
             data = _checked(record, _decode_block(
                 record, get_codec,
-                (lambda k, done=done: progress(done + k)) if progress else None))
+                (lambda k, done=done: progress(done + k)) if progress else None,
+                version=header.version))
         except (FormatError, IntegrityError) as exc:
             if record.method in MODEL_METHODS and not header.portable:
                 raise
@@ -804,7 +809,8 @@ def verify_stream(src: BinaryIO, model_override: str | None = None) -> dict:
             break
         entry = _record(len(blocks), record, done, False)
         try:
-            data = _checked(record, _decode_block(record, get_codec, None))
+            data = _checked(record, _decode_block(record, get_codec, None,
+                                                  version=header.version))
             digest.update(data)
         except (FormatError, IntegrityError) as exc:
             entry.update(status="damaged",

@@ -23,12 +23,16 @@ from arzip import mixing as M
 
 jitcache.depends(__file__, M)
 
-ORDERS = 9  # hashed context models: orders 1, 2, 3, 4, 5, 6, 8, sparse, word
+ORDERS = 10  # hashed context models: orders 1, 2, 3, 4, 5, 6, 8, sparse, word, word prefix
+ORDERS_V1 = 9  # variant 1 (format 4) has the first nine
 INPUTS = ORDERS + 3  # + order 0, match model, bias
-NET_INPUTS = 1  # the network's bit probability
+NET_INPUTS = 2  # the network's bit probability, and it refined by an APM
 MATCH_MIN = 6  # bytes hashed to find a match
 MATCH_LIMIT = 63
 MATCH_SLOTS = 1 << 20
+VARIANT = 2  # the context tables' layout: 1 hashed per bit (format 4), 2 buckets
+NET_ROWS = 256 * 4 + 8 * 4  # mixer weight sets before the network-selected ones
+SEEN_ROWS = NET_ROWS + 8 * 16  # then those selected by how many orders know the context
 MAX_BYTE_OUT = 24  # coded bytes one byte can cost at most (8 bits, p >= 1/65536)
 
 
@@ -38,6 +42,28 @@ def _hash(a, b):
     h ^= h >> np.uint64(29)
     h *= np.uint64(0xBF58476D1CE4E5B9)
     return h ^ (h >> np.uint64(32))
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _bucket(prob, count, h, bmask):
+    """The first slot of the 16-slot bucket of context hash h (variant 2): slot 0 holds a
+    16-bit check of the hash, slots 1-15 the counters of a nibble's partial values. Of two
+    neighbouring buckets the one whose check matches is used, else the one whose first
+    counter has seen fewer bits is reset for this context."""
+    tag = np.int64(h >> np.uint64(48))
+    a = np.int64(h & bmask) << 4
+    b = a ^ 16
+    if prob[a] == tag:
+        return a
+    if prob[b] == tag:
+        return b
+    if count[b + 1] < count[a + 1]:
+        a = b
+    prob[a] = tag
+    for j in range(a + 1, a + 16):
+        prob[j] = M.PROB_ONE // 2
+        count[j] = 0
+    return a
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -54,7 +80,7 @@ def _known(p, lane, t, starts, n):
 def _steps(t0, t1, starts, lengths, data, decode, payload, out, coder, cost, net, use_net,
            lane_c4,
            lane_word, lane_prev, lane_mptr, lane_mlen, prob, count, p0, n0, mprob, mcount,
-           weights, apm1, apm2, match_table, rate, limit):
+           weights, apm1, apm2, apm3, match_table, rate, limit, variant):
     """Code steps t0 .. t1-1 of every lane (encode: data -> out; decode: payload -> data);
     net[lane, t - t0] holds the network's frequencies when `use_net`; cost[i] receives the
     ideal bits of byte i (reports only). The model's state
@@ -63,12 +89,17 @@ def _steps(t0, t1, starts, lengths, data, decode, payload, out, coder, cost, net
     n = data.shape[0]
     lanes = starts.shape[0]
     mask = np.uint64(prob.shape[1] - 1)
+    bmask = np.uint64((prob.shape[1] >> 4) - 1)
+    base = np.zeros(ORDERS, dtype=np.int64)
     tmask = np.uint64(match_table.shape[0] - 1)
     hashes = np.zeros(ORDERS, dtype=np.uint64)
     idx = np.zeros(ORDERS, dtype=np.int64)
     inputs = np.zeros(INPUTS + NET_INPUTS, dtype=np.int64)
-    n_in = INPUTS + NET_INPUTS if use_net else INPUTS
+    n_ord = ORDERS_V1 if variant < 2 else ORDERS
+    n_in = n_ord + 3 + (NET_INPUTS if use_net else 0)
+    net_at = n_ord + 3
     cum = np.zeros(257, dtype=np.int64)
+    actx3, lo3, w3 = 0, 0, 0
     for t in range(t0, t1):
         for lane in range(lanes):
             if t >= lengths[lane]:
@@ -88,6 +119,7 @@ def _steps(t0, t1, starts, lengths, data, decode, payload, out, coder, cost, net
             hashes[6] = _hash(np.uint64(8), c4)
             hashes[7] = _hash(np.uint64(7), c4 & np.uint64(0xFFFF00FF00))
             hashes[8] = _hash(lane_word[lane] + np.uint64(8), lane_prev[lane])
+            hashes[9] = _hash(lane_word[lane], np.uint64(10))
             expected = -1
             if match_len > 0:
                 expected = np.int64(data[match_ptr])
@@ -95,22 +127,31 @@ def _steps(t0, t1, starts, lengths, data, decode, payload, out, coder, cost, net
                 for x in range(256):
                     cum[x + 1] = cum[x] + net[lane, t - t0, x]
             c0 = 1
+            nib = 1
             for bit_index in range(8):
-                for k in range(ORDERS):
-                    j = np.int64(_hash(hashes[k], np.uint64(c0)) & mask)
+                if variant >= 2 and (bit_index & 3) == 0:
+                    nib = 1
+                    for k in range(n_ord):
+                        h = hashes[k] if bit_index == 0 else _hash(hashes[k], np.uint64(c0))
+                        base[k] = _bucket(prob[k], count[k], h, bmask)
+                for k in range(n_ord):
+                    if variant >= 2:
+                        j = base[k] + nib
+                    else:
+                        j = np.int64(_hash(hashes[k], np.uint64(c0)) & mask)
                     idx[k] = j
                     inputs[k] = M.stretch(prob[k, j]) if count[k, j] else 0
-                inputs[ORDERS] = M.stretch(p0[c0])
+                inputs[n_ord] = M.stretch(p0[c0])
                 mctx = -1
                 predicted = 0
                 if expected >= 0 and ((expected + 256) >> (8 - bit_index)) == c0:
                     predicted = (expected >> (7 - bit_index)) & 1
                     mctx = 2 * min(match_len, MATCH_LIMIT) + predicted
                     st = M.stretch(mprob[mctx])
-                    inputs[ORDERS + 1] = st if predicted else -st
+                    inputs[n_ord + 1] = st if predicted else -st
                 else:
-                    inputs[ORDERS + 1] = 0
-                inputs[ORDERS + 2] = 256
+                    inputs[n_ord + 1] = 0
+                inputs[n_ord + 2] = 256
                 if use_net:
                     width = 1 << (8 - bit_index)
                     lo = (c0 - (1 << bit_index)) * width
@@ -121,18 +162,37 @@ def _steps(t0, t1, starts, lengths, data, decode, payload, out, coder, cost, net
                         pn = 1
                     elif pn > M.PROB_ONE - 1:
                         pn = M.PROB_ONE - 1
-                    inputs[INPUTS] = M.stretch(pn)
+                    inputs[net_at] = M.stretch(pn)
+                    actx3 = c0 | (np.int64(c4 & np.uint64(0xFF)) << 8)
+                    q3, lo3, w3 = M.apm_p(apm3, actx3, pn)
+                    inputs[net_at + 1] = M.stretch(q3)
                 mbucket = 0 if match_len == 0 else (1 if match_len < 16 else (
                     2 if match_len < 32 else 3))
                 row = c0 * 4 + mbucket
-                row2 = 256 * 4 + bit_index * 4 + mbucket
+                if variant >= 2:
+                    seen = 0
+                    for k in range(7):  # orders 1-6 and 8: how many have seen this context
+                        if count[k, idx[k]]:
+                            seen += 1
+                    row2 = SEEN_ROWS + seen * 32 + bit_index * 4 + mbucket
+                else:
+                    row2 = 256 * 4 + bit_index * 4 + mbucket
                 pa, da = M.mix(weights, row, inputs, n_in)
                 pb, db = M.mix(weights, row2, inputs, n_in)
-                pm = M.squash((da + db) >> 1)
-                q1, lo1, w1 = M.apm_p(apm1, c0, pm)
+                if use_net:
+                    row3 = NET_ROWS + bit_index * 16 + ((inputs[net_at] + 2048) >> 8)
+                    pc, dc = M.mix(weights, row3, inputs, n_in)
+                    pm = M.squash((da + db + dc) // 3)
+                else:
+                    pm = M.squash((da + db) >> 1)
+                actx1 = c0
+                if variant >= 2:  # order 2, hashed
+                    actx1 = np.int64((hashes[1] + np.uint64(c0) * np.uint64(0x9E3779B1))
+                                     >> np.uint64(46))
+                q1, lo1, w1 = M.apm_p(apm1, actx1, pm)
                 actx = c0 | (np.int64(c4 & np.uint64(0xFF)) << 8)
                 q2, lo2, w2 = M.apm_p(apm2, actx, pm)
-                p = (2 * pm + q1 + q2 + 2) >> 2
+                p = (2 * pm + q1 + q2 + 2) >> 2 if variant < 2 else (pm + q1 + 2 * q2 + 2) >> 2
                 if p < 1:
                     p = 1
                 elif p > M.PROB_ONE - 1:
@@ -145,14 +205,19 @@ def _steps(t0, t1, starts, lengths, data, decode, payload, out, coder, cost, net
                 cost[i] += M.COST[p if bit else M.PROB_ONE - p]
                 M.mix_update(weights, row, inputs, n_in, pa, bit, rate)
                 M.mix_update(weights, row2, inputs, n_in, pb, bit, rate)
-                M.apm_update(apm1, c0, lo1, w1, bit, 7)
+                if use_net:
+                    M.mix_update(weights, row3, inputs, n_in, pc, bit, rate)
+                M.apm_update(apm1, actx1, lo1, w1, bit, 7)
                 M.apm_update(apm2, actx, lo2, w2, bit, 7)
-                for k in range(ORDERS):
+                if use_net:
+                    M.apm_update(apm3, actx3, lo3, w3, bit, 7)
+                for k in range(n_ord):
                     M.counter_update(prob[k], count[k], idx[k], bit, limit)
                 M.counter_update(p0, n0, c0, bit, limit)
                 if mctx >= 0:
                     M.counter_update(mprob, mcount, mctx, 1 if bit == predicted else 0, 1023)
                 c0 = (c0 << 1) | bit
+                nib = (nib << 1) | bit
             byte = c0 & 0xFF
             if decode:
                 data[i] = byte
@@ -189,7 +254,8 @@ class LaneCoder:
 
     def __init__(self, n: int, lanes: int, payload: bytes | None = None,
                  network: bool = False, log2_slots: int = 22, rate: int = 8,
-                 limit: int = 255) -> None:
+                 limit: int = 255, variant: int = VARIANT) -> None:
+        self.variant = variant
         lengths = n // lanes + (np.arange(lanes) < n % lanes)
         self.lengths = lengths.astype(np.int64)
         self.starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
@@ -212,9 +278,10 @@ class LaneCoder:
         prob, count = M.counters(ORDERS << log2_slots)
         p0, n0 = M.counters(256)
         mprob, mcount = M.counters(2 * (MATCH_LIMIT + 1))
+        apm1 = M.apm(256 if variant < 2 else 1 << 18)  # order 0 (variant 1), else order 2
         self.tables = (prob.reshape(ORDERS, -1), count.reshape(ORDERS, -1), p0, n0, mprob,
-                       mcount, M.mixer(256 * 4 + 8 * 4, INPUTS + NET_INPUTS), M.apm(256),
-                       M.apm(65536), np.zeros(MATCH_SLOTS, dtype=np.int64))
+                       mcount, M.mixer(SEEN_ROWS + 8 * 32, INPUTS + NET_INPUTS), apm1,
+                       M.apm(65536), M.apm(65536), np.zeros(MATCH_SLOTS, dtype=np.int64))
         self.rate, self.limit = rate, limit
         self.overflow = False
         self._none = np.zeros((lanes, 0, 256), dtype=np.int64)
@@ -227,7 +294,8 @@ class LaneCoder:
             return np.zeros((len(self.starts), t1 - t0), dtype=np.uint8)
         size = _steps(t0, t1, self.starts, self.lengths, self.data, self.decode, self.payload,
                       self.out, self.coder, self.cost, self._none if net is None else net,
-                      net is not None, *self.lane_state, *self.tables, self.rate, self.limit)
+                      net is not None, *self.lane_state, *self.tables, self.rate, self.limit,
+                      self.variant)
         if size < 0:
             self.overflow = True
         pos = self.starts[:, None] + np.arange(t0, t1)[None, :]
@@ -242,16 +310,24 @@ class LaneCoder:
         return self.out[:self.coder[2]].tobytes()
 
 
-def encode(data: bytes, log2_slots: int = 22, rate: int = 8, limit: int = 255) -> bytes | None:
+def variant_of(version: int) -> int:
+    """The model variant of a file of format `version` (method 4 changed in format 5)."""
+    return 1 if version <= 4 else 2
+
+
+def encode(data: bytes, log2_slots: int = 22, rate: int = 8, limit: int = 255,
+           variant: int = VARIANT) -> bytes | None:
     """Block method 4: one lane, no network. None if the payload would exceed 1.5x the input."""
-    coder = LaneCoder(len(data), 1, log2_slots=log2_slots, rate=rate, limit=limit)
+    coder = LaneCoder(len(data), 1, log2_slots=log2_slots, rate=rate, limit=limit,
+                      variant=variant)
     coder.data[:] = np.frombuffer(data, dtype=np.uint8)
     coder.code(0, coder.steps)
     return coder.finish()
 
 
-def decode(payload: bytes, n: int, log2_slots: int = 22, rate: int = 8,
-           limit: int = 255) -> bytes:
-    coder = LaneCoder(n, 1, payload, log2_slots=log2_slots, rate=rate, limit=limit)
+def decode(payload: bytes, n: int, variant: int = VARIANT, log2_slots: int = 22,
+           rate: int = 8, limit: int = 255) -> bytes:
+    coder = LaneCoder(n, 1, payload, log2_slots=log2_slots, rate=rate, limit=limit,
+                      variant=variant)
     coder.code(0, coder.steps)
     return coder.data.tobytes()
