@@ -23,7 +23,11 @@ from arzip import mixing as M
 
 jitcache.depends(__file__, M)
 
-ORDERS = 10  # hashed context models: orders 1, 2, 3, 4, 5, 6, 8, sparse, word, word prefix
+ORDERS = 13  # hashed context models: orders 1, 2, 3, 4, 5, 6, 8, sparse, word, word prefix,
+# and three record contexts (the bytes one and two records above, the one above with the
+# previous byte, the column with the one above)
+REC_FIRST = 10  # the first record context
+REC_CONFIDENT = 4  # record contexts are inputs once the record length is this sure
 ORDERS_V1 = 9  # variant 1 (format 4) has the first nine
 INPUTS = ORDERS + 3  # + order 0, match model, bias
 NET_INPUTS = 2  # the network's bit probability, and it refined by an APM
@@ -79,7 +83,7 @@ def _known(p, lane, t, starts, n):
 @njit(cache=True, nogil=True)
 def _steps(t0, t1, starts, lengths, data, decode, payload, out, coder, cost, net, use_net,
            lane_c4,
-           lane_word, lane_prev, lane_mptr, lane_mlen, prob, count, p0, n0, mprob, mcount,
+           lane_word, lane_prev, lane_mptr, lane_mlen, rec_pos, rec_dist, rec_len, rec_conf, prob, count, p0, n0, mprob, mcount,
            weights, apm1, apm2, apm3, match_table, rate, limit, variant):
     """Code steps t0 .. t1-1 of every lane (encode: data -> out; decode: payload -> data);
     net[lane, t - t0] holds the network's frequencies when `use_net`; cost[i] receives the
@@ -120,6 +124,22 @@ def _steps(t0, t1, starts, lengths, data, decode, payload, out, coder, cost, net
             hashes[7] = _hash(np.uint64(7), c4 & np.uint64(0xFFFF00FF00))
             hashes[8] = _hash(lane_word[lane] + np.uint64(8), lane_prev[lane])
             hashes[9] = _hash(lane_word[lane], np.uint64(10))
+            rec_on = False
+            if variant >= 2:
+                r = rec_len[lane]
+                rec_on = r >= 2 and rec_conf[lane] >= REC_CONFIDENT
+                above = np.uint64(0)
+                above2 = np.uint64(0)
+                if r >= 2 and _known(i - r, lane, t, starts, n) and i >= r:
+                    above = np.uint64(data[i - r]) + np.uint64(256)
+                    if i >= 2 * r and _known(i - 2 * r, lane, t, starts, n):
+                        above2 = np.uint64(data[i - 2 * r]) + np.uint64(256)
+                ru = np.uint64(r) << np.uint64(20)
+                hashes[10] = _hash(np.uint64(11) + ru, above | (above2 << np.uint64(9)))
+                hashes[11] = _hash(np.uint64(12) + ru, above | ((c4 & np.uint64(0xFF))
+                                                                 << np.uint64(9)))
+                hashes[12] = _hash(np.uint64(13) + ru, above | (np.uint64(i % max(r, 1))
+                                                                << np.uint64(9)))
             expected = -1
             if match_len > 0:
                 expected = np.int64(data[match_ptr])
@@ -141,6 +161,9 @@ def _steps(t0, t1, starts, lengths, data, decode, payload, out, coder, cost, net
                         j = np.int64(_hash(hashes[k], np.uint64(c0)) & mask)
                     idx[k] = j
                     inputs[k] = M.stretch(prob[k, j]) if count[k, j] else 0
+                if not rec_on:
+                    for k in range(REC_FIRST, n_ord):
+                        inputs[k] = 0
                 inputs[n_ord] = M.stretch(p0[c0])
                 mctx = -1
                 predicted = 0
@@ -245,6 +268,20 @@ def _steps(t0, t1, starts, lengths, data, decode, payload, out, coder, cost, net
                 match_table[h] = i + 1
             lane_mptr[lane] = match_ptr
             lane_mlen[lane] = match_len
+            if variant >= 2:  # record length: a distance that repeats between equal bytes
+                last = rec_pos[lane, byte]
+                if last >= 0:
+                    d = i - last
+                    if d == rec_dist[lane, byte] and d >= 2:
+                        if d == rec_len[lane]:
+                            if rec_conf[lane] < 16:
+                                rec_conf[lane] += 1
+                        elif rec_conf[lane] > 0:
+                            rec_conf[lane] -= 1
+                        else:
+                            rec_len[lane] = d
+                    rec_dist[lane, byte] = d
+                rec_pos[lane, byte] = i
     return coder[3] if decode else coder[2]
 
 
@@ -274,7 +311,10 @@ class LaneCoder:
             self.coder = M.encoder_state()
         self.lane_state = (np.zeros(lanes, dtype=np.uint64), np.zeros(lanes, dtype=np.uint64),
                            np.zeros(lanes, dtype=np.uint64), np.zeros(lanes, dtype=np.int64),
-                           np.zeros(lanes, dtype=np.int64))
+                           np.zeros(lanes, dtype=np.int64),
+                           np.full((lanes, 256), -1, dtype=np.int64),
+                           np.zeros((lanes, 256), dtype=np.int64),
+                           np.zeros(lanes, dtype=np.int64), np.zeros(lanes, dtype=np.int64))
         prob, count = M.counters(ORDERS << log2_slots)
         p0, n0 = M.counters(256)
         mprob, mcount = M.counters(2 * (MATCH_LIMIT + 1))
