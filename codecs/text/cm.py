@@ -82,9 +82,9 @@ def _known(p, lane, t, starts, n):
 
 @njit(cache=True, nogil=True)
 def _steps(t0, t1, starts, lengths, data, decode, payload, out, coder, cost, net, use_net,
-           lane_c4,
-           lane_word, lane_prev, lane_mptr, lane_mlen, rec_pos, rec_dist, rec_len, rec_conf, prob, count, p0, n0, mprob, mcount,
-           weights, apm1, apm2, apm3, match_table, rate, limit, variant):
+           lane_c4, lane_word, lane_prev, lane_mptr, lane_mlen, rec_pos, rec_dist, rec_len,
+           rec_conf, prob, count, p0, n0, mprob, mcount, weights, apm1, apm2, apm3,
+           match_table, rate, limit, variant):
     """Code steps t0 .. t1-1 of every lane (encode: data -> out; decode: payload -> data);
     net[lane, t - t0] holds the network's frequencies when `use_net`; cost[i] receives the
     ideal bits of byte i (reports only). The model's state
