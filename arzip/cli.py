@@ -522,8 +522,12 @@ TRAIN_KINDS = {  # kind -> (codec id, default model name, default steps, trainin
               help="Write the trained model here (an exported model file).")
 @click.option("--name", help="Model id to export under [default: the bundled model's].")
 @click.option("--seed", default=1234, show_default=True)
+@click.option("--init", "init_path", type=click.Path(exists=True, dir_okay=False),
+              help="Start from this exported model's weights (a new checkpoint only).")
+@click.option("--lr", type=float, help="Peak learning rate [default: the codec's].")
+@click.option("--threads", default=2, show_default=True, help="Torch threads.")
 def train(kind, data_dir, dev_dir, steps, minutes, stop_at, checkpoint, export_path, name,
-          seed) -> None:
+          seed, init_path, lr, threads) -> None:
     """Train (or resume training) a default model of KIND on a data folder."""
     from .train import TrainConfig
 
@@ -538,6 +542,8 @@ def train(kind, data_dir, dev_dir, steps, minutes, stop_at, checkpoint, export_p
     training = importlib.import_module(f"arzip.codecs.{module_name}")
     # a codec's training module may set its own TrainConfig fields (lr schedule)
     cfg = dataclasses.replace(cfg, **getattr(training, "SCHEDULE", {}))
+    cfg = dataclasses.replace(cfg, init=init_path or "", threads=threads,
+                              **({"lr": lr} if lr else {}))
     state = getattr(training, function_name)(data, Path(dev_dir) if dev_dir else None, ckpt, cfg)
     if export_path and os.environ.get("RANK", "0") == "0":  # under torchrun: rank 0 exports
         model_name = name or default_name

@@ -49,6 +49,7 @@ class TrainConfig:
     threads: int = 2
     max_minutes: float = 0.0  # checkpoint and stop after this much wall time; 0 = no limit
     stop_at: int = 0  # checkpoint and stop at this step (before cfg.steps); 0 = run to the end
+    init: str = ""  # an exported model whose weights a new run starts from (not a resume)
 
 
 def learning_rate(step: int, cfg: TrainConfig) -> float:
@@ -91,6 +92,12 @@ def train(model: nn.Module, sample_batch: BatchFn, loss_fn: LossFn, evaluate: Ev
         rng.bit_generator.state = state["numpy_rng"]
         torch.set_rng_state(state["torch_rng"])
         log(f"resumed from {checkpoint} at step {step}")
+    elif cfg.init:
+        exported = torch.load(cfg.init, weights_only=True)
+        if exported.get("config") != model_config:
+            raise ValueError(f"{cfg.init}: its model config differs from the one trained")
+        model.load_state_dict(exported["state_dict"])
+        log(f"started from the weights of {cfg.init} ({exported.get('name')})")
 
     def snapshot() -> dict:
         return {"model": model.state_dict(), "optimizer": opt.state_dict(), "step": step,

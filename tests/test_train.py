@@ -23,7 +23,8 @@ def make_corpus(root: Path) -> Path:
 
 
 def run(tmp_path: Path, ckpt: str, **cfg) -> dict:
-    config = TrainConfig(steps=8, warmup=2, eval_every=4, checkpoint_every=2, threads=1, **cfg)
+    config = TrainConfig(**{"steps": 8, "warmup": 2, "eval_every": 4, "checkpoint_every": 2,
+                            "threads": 1, **cfg})
     return train_text_model(make_corpus(tmp_path / "data") if not (tmp_path / "data").exists()
                             else tmp_path / "data", tmp_path / "data", tmp_path / ckpt,
                             config, TINY)
@@ -76,3 +77,20 @@ def test_audio_training_runs_resumes_and_exports(tmp_path):
     digest = zoo.export_model(tmp_path / "audio.pt", "mine-audio@1", "audio",
                               state["model_config"], state["model"])
     assert len(digest) == 64 and zoo.load_weights(zoo.find_model(str(tmp_path / "audio.pt")))
+
+
+def test_training_starts_from_an_exported_model(tmp_path):
+    """--init: a new run starts from an exported model's weights (resuming the shipped
+    model across sessions); a config that differs is refused."""
+    import pytest
+
+    trained = run(tmp_path, "a.pt")
+    digest_path = tmp_path / "start.pt"
+    zoo.export_model(digest_path, "start@1", "bytes", trained["model_config"], trained["model"])
+    warm = run(tmp_path, "b.pt", init=str(digest_path), steps=1, lr=1e-9, warmup=1)
+    for name, value in trained["model"].items():
+        assert torch.allclose(value, warm["model"][name], atol=1e-6), name
+    zoo.export_model(digest_path, "start@1", "bytes", dict(trained["model_config"], d_ff=32),
+                     trained["model"])
+    with pytest.raises(ValueError, match="model config differs"):
+        run(tmp_path, "c.pt", init=str(digest_path))
