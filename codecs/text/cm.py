@@ -23,9 +23,12 @@ from arzip import mixing as M
 
 jitcache.depends(__file__, M)
 
-ORDERS = 13  # hashed context models: orders 1, 2, 3, 4, 5, 6, 8, sparse, word, word prefix,
-# and three record contexts (the bytes one and two records above, the one above with the
-# previous byte, the column with the one above)
+ORDERS = 16  # hashed context models: orders 1, 2, 3, 4, 5, 6, 8, sparse, word, word prefix,
+# three record contexts (the bytes one and two records above, the one above with the
+# previous byte, the column with the one above), the last three words, and two sparse
+# contexts (the second byte back; the third and fourth)
+SPARSE_FIRST = 14  # two sparse contexts, inputs in binary data only
+BINARY = 4096 * 4  # binary: about 4 in 64 recent bytes are control bytes
 REC_FIRST = 10  # the first record context
 REC_CONFIDENT = 4  # record contexts are inputs once the record length is this sure
 ORDERS_V1 = 9  # variant 1 (format 4) has the first nine
@@ -82,9 +85,9 @@ def _known(p, lane, t, starts, n):
 
 @njit(cache=True, nogil=True)
 def _steps(t0, t1, starts, lengths, data, decode, payload, out, coder, cost, net, use_net,
-           lane_c4, lane_word, lane_prev, lane_mptr, lane_mlen, rec_pos, rec_dist, rec_len,
-           rec_conf, prob, count, p0, n0, mprob, mcount, weights, apm1, apm2, apm3,
-           match_table, rate, limit, variant):
+           lane_c4, lane_word, lane_prev, lane_prev2, lane_bin, lane_mptr, lane_mlen,
+           rec_pos, rec_dist, rec_len, rec_conf, prob, count, p0, n0, mprob, mcount, weights,
+           apm1, apm2, apm3, match_table, rate, limit, variant):
     """Code steps t0 .. t1-1 of every lane (encode: data -> out; decode: payload -> data);
     net[lane, t - t0] holds the network's frequencies when `use_net`; cost[i] receives the
     ideal bits of byte i (reports only). The model's state
@@ -140,6 +143,9 @@ def _steps(t0, t1, starts, lengths, data, decode, payload, out, coder, cost, net
                                                                  << np.uint64(9)))
                 hashes[12] = _hash(np.uint64(13) + ru, above | (np.uint64(i % max(r, 1))
                                                                 << np.uint64(9)))
+                hashes[13] = _hash(_hash(lane_word[lane], lane_prev[lane]), lane_prev2[lane])
+                hashes[14] = _hash(np.uint64(14), c4 & np.uint64(0xFF00))
+                hashes[15] = _hash(np.uint64(15), c4 & np.uint64(0xFFFF0000))
             expected = -1
             if match_len > 0:
                 expected = np.int64(data[match_ptr])
@@ -162,7 +168,10 @@ def _steps(t0, t1, starts, lengths, data, decode, payload, out, coder, cost, net
                     idx[k] = j
                     inputs[k] = M.stretch(prob[k, j]) if count[k, j] else 0
                 if not rec_on:
-                    for k in range(REC_FIRST, n_ord):
+                    for k in range(REC_FIRST, REC_FIRST + 3):
+                        inputs[k] = 0
+                if variant >= 2 and lane_bin[lane] < BINARY:
+                    for k in range(SPARSE_FIRST, SPARSE_FIRST + 2):
                         inputs[k] = 0
                 inputs[n_ord] = M.stretch(p0[c0])
                 mctx = -1
@@ -247,9 +256,12 @@ def _steps(t0, t1, starts, lengths, data, decode, payload, out, coder, cost, net
             c4 = (c4 << np.uint64(8)) | np.uint64(byte)
             lane_c4[lane] = c4
             lower = byte | 32 if 65 <= byte <= 90 else byte
+            control = byte < 9 or 13 < byte < 32 or byte == 127
+            lane_bin[lane] += (4096 if control else 0) - (lane_bin[lane] >> 6)
             if 97 <= lower <= 122 or byte >= 128:
                 lane_word[lane] = _hash(lane_word[lane], np.uint64(lower))
             elif lane_word[lane] != 0:
+                lane_prev2[lane] = lane_prev[lane]
                 lane_prev[lane] = lane_word[lane]
                 lane_word[lane] = np.uint64(0)
             # match model: follow the match (a known position stays known), or find one
@@ -309,12 +321,15 @@ class LaneCoder:
             self.payload = np.zeros(1, dtype=np.uint8)
             self.out = np.zeros(n + n // 2 + 2 * MAX_BYTE_OUT, dtype=np.uint8)
             self.coder = M.encoder_state()
-        self.lane_state = (np.zeros(lanes, dtype=np.uint64), np.zeros(lanes, dtype=np.uint64),
-                           np.zeros(lanes, dtype=np.uint64), np.zeros(lanes, dtype=np.int64),
-                           np.zeros(lanes, dtype=np.int64),
-                           np.full((lanes, 256), -1, dtype=np.int64),
-                           np.zeros((lanes, 256), dtype=np.int64),
-                           np.zeros(lanes, dtype=np.int64), np.zeros(lanes, dtype=np.int64))
+        def zeros(dtype: type) -> np.ndarray:
+            return np.zeros(lanes, dtype=dtype)
+
+        # per lane: last 8 bytes, word, previous two words, binary score, match, record
+        self.lane_state = (zeros(np.uint64), zeros(np.uint64), zeros(np.uint64),
+                           zeros(np.uint64), zeros(np.int64), zeros(np.int64),
+                           zeros(np.int64), np.full((lanes, 256), -1, dtype=np.int64),
+                           np.zeros((lanes, 256), dtype=np.int64), zeros(np.int64),
+                           zeros(np.int64))
         prob, count = M.counters(ORDERS << log2_slots)
         p0, n0 = M.counters(256)
         mprob, mcount = M.counters(2 * (MATCH_LIMIT + 1))
