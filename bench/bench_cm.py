@@ -28,10 +28,9 @@ SHARED = ROOT.parent / "shared" / "data"
 ENGLISH = ("alice29.txt", "asyoulik.txt", "lcet10.txt", "plrabn12.txt")
 
 
-def network_bits(codec, data: bytes) -> float:
-    """The network's ideal bits for `data`, lanes as method 5 cuts them (reports only)."""
-    coder = cm.LaneCoder(len(data), engine.codec_module("bytes", "codec").choose_lanes(
-        len(data)))
+def network_bits(codec, data: bytes, lanes: int) -> float:
+    """The network's ideal bits for `data` in `lanes` lanes (reports only)."""
+    coder = cm.LaneCoder(len(data), lanes)
     raw = np.frombuffer(data, dtype=np.uint8).astype(np.int64)
     bits = 0.0
     for first, freqs in codec._teacher(raw, coder.starts, coder.lengths, None):
@@ -63,17 +62,16 @@ def main() -> None:
         alone = cm.encode(data) or data
         row["cm_encode_kb_s"] = len(data) / 1e3 / (time.perf_counter() - start)
         start = time.perf_counter()
-        _, both, _ = codec.encode_cm_block(data)
+        lanes, both, _ = codec.encode_cm_block(data)
         row["netcm_encode_kb_s"] = len(data) / 1e3 / (time.perf_counter() - start)
         both = both or data
         row.update(cm_bytes=len(alone), netcm_bytes=len(both),
-                   network_bits=network_bits(codec, data))
+                   lanes=lanes, network_bits=network_bits(codec, data, lanes))
         if not args.no_decode:
             start = time.perf_counter()
             assert cm.decode(alone, len(data)) == data, path
             row["cm_decode_kb_s"] = len(data) / 1e3 / (time.perf_counter() - start)
             start = time.perf_counter()
-            lanes = engine.codec_module("bytes", "codec").choose_lanes(len(data))
             assert codec.decode_cm_block(both, len(data), lanes) == data, path
             row["netcm_decode_kb_s"] = len(data) / 1e3 / (time.perf_counter() - start)
         for key in ("cm", "netcm"):

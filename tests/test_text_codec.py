@@ -41,9 +41,10 @@ def test_block_round_trip(tiny_model, data):
     assert round_trip(load_codec(tiny_model), data) == data
 
 
-def test_lane_layout_covers_block():
+@pytest.mark.parametrize("choose", [choose_lanes, text_codec.choose_cm_lanes])
+def test_lane_layout_covers_block(choose):
     for n in (0, 1, 5, 1023, 1024, 1025, 10**6):
-        lanes = choose_lanes(n)
+        lanes = choose(n)
         lengths = lane_lengths(n, lanes)
         assert lengths.sum() == n and lengths.max() - lengths.min() <= 1
         assert 1 <= lanes <= text_codec.MAX_LANES
@@ -201,10 +202,11 @@ def test_cm_block_round_trip(tiny_model, monkeypatch, min_lane, data):
     """Block method 5 (context mixing with the network's bit probabilities) in one lane and
     in many: a match may point into another lane only where that lane is already decoded."""
     monkeypatch.setattr(text_codec, "MIN_LANE_BYTES", min_lane)
+    monkeypatch.setattr(text_codec, "CM_LANE_BYTES", min_lane)
     codec = load_codec(tiny_model)
     bits = np.zeros(len(data))
     lanes, payload, ideal = codec.encode_cm_block(data, bits_out=bits)
-    assert lanes == choose_lanes(len(data))
+    assert lanes == text_codec.choose_cm_lanes(len(data))
     assert codec.decode_cm_block(payload, len(data), lanes) == data
     assert ideal == pytest.approx(bits.sum()) and ideal <= 8 * len(payload) <= ideal + 40
 
