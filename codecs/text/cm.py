@@ -23,11 +23,12 @@ from arzip import mixing as M
 
 jitcache.depends(__file__, M)
 
-ORDERS = 16  # hashed context models: orders 1, 2, 3, 4, 5, 6, 8, sparse, word, word prefix,
+ORDERS = 18  # hashed context models: orders 1, 2, 3, 4, 5, 6, 8, sparse, word, word prefix,
 # three record contexts (the bytes one and two records above, the one above with the
 # previous byte, the column with the one above), the last three words, and two sparse
-# contexts (the second byte back; the third and fourth)
-SPARSE_FIRST = 14  # two sparse contexts, inputs in binary data only
+# contexts (the second byte back; the third and fourth), and two indirect contexts (the
+# previous byte, or two, with the two bytes that followed them when they last occurred)
+SPARSE_FIRST = 14  # two sparse and two indirect contexts, inputs in binary data only
 BINARY = 4096 * 4  # binary: about 4 in 64 recent bytes are control bytes
 REC_FIRST = 10  # the first record context
 REC_CONFIDENT = 4  # record contexts are inputs once the record length is this sure
@@ -87,7 +88,7 @@ def _known(p, lane, t, starts, n):
 def _steps(t0, t1, starts, lengths, data, decode, payload, out, coder, cost, net, use_net,
            lane_c4, lane_word, lane_prev, lane_prev2, lane_bin, lane_mptr, lane_mlen,
            rec_pos, rec_dist, rec_len, rec_conf, prob, count, p0, n0, mprob, mcount, weights,
-           apm1, apm2, apm3, match_table, rate, limit, variant):
+           apm1, apm2, apm3, match_table, ind1, ind2, rate, limit, variant):
     """Code steps t0 .. t1-1 of every lane (encode: data -> out; decode: payload -> data);
     net[lane, t - t0] holds the network's frequencies when `use_net`; cost[i] receives the
     ideal bits of byte i (reports only). The model's state
@@ -146,6 +147,11 @@ def _steps(t0, t1, starts, lengths, data, decode, payload, out, coder, cost, net
                 hashes[13] = _hash(_hash(lane_word[lane], lane_prev[lane]), lane_prev2[lane])
                 hashes[14] = _hash(np.uint64(14), c4 & np.uint64(0xFF00))
                 hashes[15] = _hash(np.uint64(15), c4 & np.uint64(0xFFFF0000))
+                c1 = np.int64(c4 & np.uint64(0xFF))
+                c2c1 = np.int64(c4 & np.uint64(0xFFFF))
+                hashes[16] = _hash(np.uint64(16), np.uint64(c1 | (np.int64(ind1[c1]) << 8)))
+                hashes[17] = _hash(np.uint64(17), np.uint64(c2c1 | (np.int64(ind2[c2c1])
+                                                                    << 16)))
             expected = -1
             if match_len > 0:
                 expected = np.int64(data[match_ptr])
@@ -171,7 +177,7 @@ def _steps(t0, t1, starts, lengths, data, decode, payload, out, coder, cost, net
                     for k in range(REC_FIRST, REC_FIRST + 3):
                         inputs[k] = 0
                 if variant >= 2 and lane_bin[lane] < BINARY:
-                    for k in range(SPARSE_FIRST, SPARSE_FIRST + 2):
+                    for k in range(SPARSE_FIRST, SPARSE_FIRST + 4):
                         inputs[k] = 0
                 inputs[n_ord] = M.stretch(p0[c0])
                 mctx = -1
@@ -253,6 +259,11 @@ def _steps(t0, t1, starts, lengths, data, decode, payload, out, coder, cost, net
             byte = c0 & 0xFF
             if decode:
                 data[i] = byte
+            if variant >= 2:  # indirect: what followed the previous one and two bytes
+                c1 = np.int64(c4 & np.uint64(0xFF))
+                c2c1 = np.int64(c4 & np.uint64(0xFFFF))
+                ind1[c1] = ((np.int64(ind1[c1]) << 8) | byte) & 0xFFFF
+                ind2[c2c1] = ((np.int64(ind2[c2c1]) << 8) | byte) & 0xFFFF
             c4 = (c4 << np.uint64(8)) | np.uint64(byte)
             lane_c4[lane] = c4
             lower = byte | 32 if 65 <= byte <= 90 else byte
@@ -336,7 +347,8 @@ class LaneCoder:
         apm1 = M.apm(256 if variant < 2 else 1 << 18)  # order 0 (variant 1), else order 2
         self.tables = (prob.reshape(ORDERS, -1), count.reshape(ORDERS, -1), p0, n0, mprob,
                        mcount, M.mixer(SEEN_ROWS + 8 * 32, INPUTS + NET_INPUTS), apm1,
-                       M.apm(65536), M.apm(65536), np.zeros(MATCH_SLOTS, dtype=np.int64))
+                       M.apm(65536), M.apm(65536), np.zeros(MATCH_SLOTS, dtype=np.int64),
+                       np.zeros(256, dtype=np.uint16), np.zeros(65536, dtype=np.uint16))
         self.rate, self.limit = rate, limit
         self.overflow = False
         self._none = np.zeros((lanes, 0, 256), dtype=np.int64)
