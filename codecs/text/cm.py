@@ -346,7 +346,8 @@ class LaneCoder:
         mprob, mcount = M.counters(2 * (MATCH_LIMIT + 1))
         apm1 = M.apm(256 if variant < 2 else 1 << 18)  # order 0 (variant 1), else order 2
         self.tables = (prob.reshape(ORDERS, -1), count.reshape(ORDERS, -1), p0, n0, mprob,
-                       mcount, M.mixer(SEEN_ROWS + 8 * 32, INPUTS + NET_INPUTS), apm1,
+                       mcount, M.mixer(SEEN_ROWS + 8 * 32, INPUTS + NET_INPUTS,
+                                       1 << (14 if variant < 2 else 13)), apm1,
                        M.apm(65536), M.apm(65536), np.zeros(MATCH_SLOTS, dtype=np.int64),
                        np.zeros(256, dtype=np.uint16), np.zeros(65536, dtype=np.uint16))
         self.rate, self.limit = rate, limit
