@@ -41,6 +41,7 @@ MATCH_SLOTS = 1 << 20
 VARIANT = 2  # the context tables' layout: 1 hashed per bit (format 4), 2 buckets
 NET_ROWS = 256 * 4 + 8 * 4  # mixer weight sets before the network-selected ones
 SEEN_ROWS = NET_ROWS + 8 * 16  # then those selected by how many orders know the context
+C1_ROWS = SEEN_ROWS + 8 * 32  # then those by partial byte, match and previous byte
 MAX_BYTE_OUT = 24  # coded bytes one byte can cost at most (8 bits, p >= 1/65536)
 
 
@@ -207,6 +208,8 @@ def _steps(t0, t1, starts, lengths, data, decode, payload, out, coder, cost, net
                 mbucket = 0 if match_len == 0 else (1 if match_len < 16 else (
                     2 if match_len < 32 else 3))
                 row = c0 * 4 + mbucket
+                if variant >= 2:  # and the previous byte's top three bits
+                    row = C1_ROWS + ((np.int64(c4 & np.uint64(0xE0)) << 5) | row)
                 if variant >= 2:
                     seen = 0
                     for k in range(7):  # orders 1-6 and 8: how many have seen this context
@@ -245,10 +248,10 @@ def _steps(t0, t1, starts, lengths, data, decode, payload, out, coder, cost, net
                 M.mix_update(weights, row2, inputs, n_in, pb, bit, rate)
                 if use_net:
                     M.mix_update(weights, row3, inputs, n_in, pc, bit, rate)
-                M.apm_update(apm1, actx1, lo1, w1, bit, 7)
-                M.apm_update(apm2, actx, lo2, w2, bit, 7)
+                M.apm_update(apm1, actx1, lo1, w1, bit, 7 if variant < 2 else 6)
+                M.apm_update(apm2, actx, lo2, w2, bit, 7 if variant < 2 else 6)
                 if use_net:
-                    M.apm_update(apm3, actx3, lo3, w3, bit, 7)
+                    M.apm_update(apm3, actx3, lo3, w3, bit, 6)
                 for k in range(n_ord):
                     M.counter_update(prob[k], count[k], idx[k], bit, limit)
                 M.counter_update(p0, n0, c0, bit, limit)
@@ -346,7 +349,7 @@ class LaneCoder:
         mprob, mcount = M.counters(2 * (MATCH_LIMIT + 1))
         apm1 = M.apm(256 if variant < 2 else 1 << 18)  # order 0 (variant 1), else order 2
         self.tables = (prob.reshape(ORDERS, -1), count.reshape(ORDERS, -1), p0, n0, mprob,
-                       mcount, M.mixer(SEEN_ROWS + 8 * 32, INPUTS + NET_INPUTS,
+                       mcount, M.mixer(C1_ROWS + 8 * 1024, INPUTS + NET_INPUTS,
                                        1 << (14 if variant < 2 else 13)), apm1,
                        M.apm(65536), M.apm(65536), np.zeros(MATCH_SLOTS, dtype=np.int64),
                        np.zeros(256, dtype=np.uint16), np.zeros(65536, dtype=np.uint16))
