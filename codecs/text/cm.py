@@ -39,9 +39,13 @@ MATCH_MIN = 6  # bytes hashed to find a match
 MATCH_LIMIT = 63
 MATCH_SLOTS = 1 << 20
 VARIANT = 2  # the context tables' layout: 1 hashed per bit (format 4), 2 buckets
-NET_ROWS = 256 * 4 + 8 * 4  # mixer weight sets before the network-selected ones
-SEEN_ROWS = NET_ROWS + 8 * 16  # then those selected by how many orders know the context
-C1_ROWS = SEEN_ROWS + 8 * 32  # then those by partial byte, match and previous byte
+# mixer weight sets: variant 1's (partial byte x match; bit position x match), then those
+# chosen by the partial byte x the network's confidence, by how many orders know the
+# context x bit position x match, by partial byte x match x the previous byte's top bits
+NET_ROWS = 256 * 4 + 8 * 4
+SEEN_ROWS = NET_ROWS + 256 * 16
+C1_ROWS = SEEN_ROWS + 8 * 32
+MIXER_ROWS = C1_ROWS + 8 * 1024
 MAX_BYTE_OUT = 24  # coded bytes one byte can cost at most (8 bits, p >= 1/65536)
 
 
@@ -221,7 +225,7 @@ def _steps(t0, t1, starts, lengths, data, decode, payload, out, coder, cost, net
                 pa, da = M.mix(weights, row, inputs, n_in)
                 pb, db = M.mix(weights, row2, inputs, n_in)
                 if use_net:
-                    row3 = NET_ROWS + bit_index * 16 + ((inputs[net_at] + 2048) >> 8)
+                    row3 = NET_ROWS + c0 * 16 + ((inputs[net_at] + 2048) >> 8)
                     pc, dc = M.mix(weights, row3, inputs, n_in)
                     pm = M.squash((da + db + dc) // 3)
                 else:
@@ -349,7 +353,7 @@ class LaneCoder:
         mprob, mcount = M.counters(2 * (MATCH_LIMIT + 1))
         apm1 = M.apm(256 if variant < 2 else 1 << 18)  # order 0 (variant 1), else order 2
         self.tables = (prob.reshape(ORDERS, -1), count.reshape(ORDERS, -1), p0, n0, mprob,
-                       mcount, M.mixer(C1_ROWS + 8 * 1024, INPUTS + NET_INPUTS,
+                       mcount, M.mixer(MIXER_ROWS, INPUTS + NET_INPUTS,
                                        1 << (14 if variant < 2 else 13)), apm1,
                        M.apm(65536), M.apm(65536), np.zeros(MATCH_SLOTS, dtype=np.int64),
                        np.zeros(256, dtype=np.uint16), np.zeros(65536, dtype=np.uint16))
