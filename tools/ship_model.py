@@ -1,6 +1,6 @@
 """Bundle a trained model as a default model: weights, calibration, manifest entry and card.
 
-    python tools/ship_model.py ~/.cache/arzip/train/text.pt --name text-byte-small@2 \
+    python tools/ship_model.py ~/.cache/arzip/train/text.pt --name text-byte-small@3 \
         [--bench bench/results/dev.json]
 
 SOURCE is a training checkpoint or an exported model file (or a bundled model's id). The
@@ -112,7 +112,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("checkpoint", help="training checkpoint, exported model or model id")
     parser.add_argument("--data", type=Path, help="training folder for the calibration")
-    parser.add_argument("--name", default="text-byte-small@2")
+    parser.add_argument("--name", default="text-byte-small@3")
     parser.add_argument("--minutes", type=float, help="wall time the training took")
     parser.add_argument("--codec", default="bytes")
     parser.add_argument("--bench", type=Path, help="benchmark JSON with the dev figures")
