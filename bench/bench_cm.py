@@ -29,7 +29,8 @@ ENGLISH = ("alice29.txt", "asyoulik.txt", "lcet10.txt", "plrabn12.txt")
 
 
 def network_bits(codec, data: bytes, lanes: int) -> float:
-    """The network's ideal bits for `data` in `lanes` lanes (reports only)."""
+    """The network's ideal bits for `data` in `lanes` lanes (reports only); a byte the
+    network gives frequency 0 counts as frequency 1, as a coder of it alone would need."""
     coder = cm.LaneCoder(len(data), lanes)
     raw = np.frombuffer(data, dtype=np.uint8).astype(np.int64)
     bits = 0.0
@@ -38,7 +39,7 @@ def network_bits(codec, data: bytes, lanes: int) -> float:
         t = np.arange(first, last)
         pos = coder.starts[:, None] + t[None, :]
         inside = t[None, :] < coder.lengths[:, None]
-        f = freqs[:, :last - first].astype(np.float64)
+        f = np.maximum(freqs[:, :last - first], 1).astype(np.float64)
         hit = np.take_along_axis(f, raw[np.minimum(pos, len(raw) - 1)][..., None], 2)[..., 0]
         bits += float(-np.log2(hit / f.sum(2))[inside].sum())
     return bits
