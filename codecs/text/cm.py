@@ -348,11 +348,12 @@ class LaneCoder:
                            zeros(np.int64), np.full((lanes, 256), -1, dtype=np.int64),
                            np.zeros((lanes, 256), dtype=np.int64), zeros(np.int64),
                            zeros(np.int64))
-        prob, count = M.counters(ORDERS << log2_slots)
+        orders = ORDERS_V1 if variant < 2 else ORDERS
+        prob, count = M.counters(orders << log2_slots)  # 2^22 slots: 151 or 302 MB
         p0, n0 = M.counters(256)
         mprob, mcount = M.counters(2 * (MATCH_LIMIT + 1))
         apm1 = M.apm(256 if variant < 2 else 1 << 18)  # order 0 (variant 1), else order 2
-        self.tables = (prob.reshape(ORDERS, -1), count.reshape(ORDERS, -1), p0, n0, mprob,
+        self.tables = (prob.reshape(orders, -1), count.reshape(orders, -1), p0, n0, mprob,
                        mcount, M.mixer(MIXER_ROWS, INPUTS + NET_INPUTS,
                                        1 << (14 if variant < 2 else 13)), apm1,
                        M.apm(65536), M.apm(65536), np.zeros(MATCH_SLOTS, dtype=np.int64),
