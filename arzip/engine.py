@@ -422,7 +422,8 @@ def _compress_blocks(src: BinaryIO, dst: BinaryIO, model: zoo.ModelInfo,
         sample = (probe_sample(data) if effort.network and effort.probe and not decision
                   else None)
         if sample is not None:
-            estimate = 8 * len(codec().encode_cm_block(sample)[1] or data) / len(sample)
+            coded = codec().encode_cm_block(sample)[1]  # None: larger than 1.5x the sample
+            estimate = 8 * len(coded) / len(sample) if coded is not None else float("inf")
             best = 8 * min(len(c[1]) for c in candidates) / len(data)
             if estimate > PROBE_MARGIN * best:
                 decision = f"network skipped: model probe {estimate:.2f} vs {best:.2f} bits/byte"

@@ -1,10 +1,11 @@
 """Binary context mixing for bytes: the text codec's context models (numba).
 
 Each byte is coded as 8 binary decisions, most significant bit first. The context models
-(orders 1-6 and 8 of the preceding bytes, a sparse context, a word context, order 0 and a
-match model for long repeats) each give the probability of the next bit from statistics
-learned on this input only; the core mixing primitives (`arzip.mixing`) combine them: two
-mixers selected by the partial byte and the bit position, then two APM stages.
+(hashed orders 1-6 and 8, sparse, word and record contexts, order 0 and a match model for
+long repeats; the full list at `ORDERS`) each give the probability of the next bit from
+statistics learned on this input only; the core mixing primitives (`arzip.mixing`)
+combine them: mixers whose weight sets small contexts select, then APM stages. Variant 1
+is format 4's model, variant 2 format 5's (docs/FORMAT.md).
 
 A block may be cut into lanes that advance in lock-step (step t codes byte t of every
 lane, lane after lane), all sharing the learned statistics; then the byte Transformer can
@@ -12,7 +13,6 @@ run one batched step per step of the lanes, and its byte distribution joins the 
 one more input: the exact probability of each next bit, a ratio of sums over its integer
 frequencies. One lane without the network is block method 4 (`encode`/`decode`).
 """
-
 from __future__ import annotations
 
 import numpy as np
@@ -47,6 +47,11 @@ SEEN_ROWS = NET_ROWS + 256 * 16
 C1_ROWS = SEEN_ROWS + 8 * 32
 MIXER_ROWS = C1_ROWS + 8 * 1024
 MAX_BYTE_OUT = 24  # coded bytes one byte can cost at most (8 bits, p >= 1/65536)
+
+
+def lane_lengths(n: int, lanes: int) -> np.ndarray:
+    """Lengths of the contiguous lanes: the first n % lanes lanes get one extra byte."""
+    return n // lanes + (np.arange(lanes) < n % lanes)
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -112,7 +117,7 @@ def _steps(t0, t1, starts, lengths, data, decode, payload, out, coder, cost, net
     n_in = n_ord + 3 + (NET_INPUTS if use_net else 0)
     net_at = n_ord + 3
     cum = np.zeros(257, dtype=np.int64)
-    actx3, lo3, w3 = 0, 0, 0
+    lo3, w3 = 0, 0
     for t in range(t0, t1):
         for lane in range(lanes):
             if t >= lengths[lane]:
@@ -195,6 +200,7 @@ def _steps(t0, t1, starts, lengths, data, decode, payload, out, coder, cost, net
                 else:
                     inputs[n_ord + 1] = 0
                 inputs[n_ord + 2] = 256
+                actx = c0 | (np.int64(c4 & np.uint64(0xFF)) << 8)  # partial and previous byte
                 if use_net:
                     width = 1 << (8 - bit_index)
                     lo = (c0 - (1 << bit_index)) * width
@@ -206,15 +212,13 @@ def _steps(t0, t1, starts, lengths, data, decode, payload, out, coder, cost, net
                     elif pn > M.PROB_ONE - 1:
                         pn = M.PROB_ONE - 1
                     inputs[net_at] = M.stretch(pn)
-                    actx3 = c0 | (np.int64(c4 & np.uint64(0xFF)) << 8)
-                    q3, lo3, w3 = M.apm_p(apm3, actx3, pn)
+                    q3, lo3, w3 = M.apm_p(apm3, actx, pn)
                     inputs[net_at + 1] = M.stretch(q3)
                 mbucket = 0 if match_len == 0 else (1 if match_len < 16 else (
                     2 if match_len < 32 else 3))
                 row = c0 * 4 + mbucket
-                if variant >= 2:  # and the previous byte's top three bits
-                    row = C1_ROWS + ((np.int64(c4 & np.uint64(0xE0)) << 5) | row)
                 if variant >= 2:
+                    row = C1_ROWS + ((np.int64(c4 & np.uint64(0xE0)) << 5) | row)  # c1's top
                     seen = 0
                     for k in range(7):  # orders 1-6 and 8: how many have seen this context
                         if count[k, idx[k]]:
@@ -235,7 +239,6 @@ def _steps(t0, t1, starts, lengths, data, decode, payload, out, coder, cost, net
                     actx1 = np.int64((hashes[1] + np.uint64(c0) * np.uint64(0x9E3779B1))
                                      >> np.uint64(46))
                 q1, lo1, w1 = M.apm_p(apm1, actx1, pm)
-                actx = c0 | (np.int64(c4 & np.uint64(0xFF)) << 8)
                 q2, lo2, w2 = M.apm_p(apm2, actx, pm)
                 p = (2 * pm + q1 + q2 + 2) >> 2 if variant < 2 else (pm + q1 + 2 * q2 + 2) >> 2
                 if p < 1:
@@ -255,7 +258,7 @@ def _steps(t0, t1, starts, lengths, data, decode, payload, out, coder, cost, net
                 M.apm_update(apm1, actx1, lo1, w1, bit, 7 if variant < 2 else 6)
                 M.apm_update(apm2, actx, lo2, w2, bit, 7 if variant < 2 else 6)
                 if use_net:
-                    M.apm_update(apm3, actx3, lo3, w3, bit, 6)
+                    M.apm_update(apm3, actx, lo3, w3, bit, 6)
                 for k in range(n_ord):
                     M.counter_update(prob[k], count[k], idx[k], bit, limit)
                 M.counter_update(p0, n0, c0, bit, limit)
@@ -317,17 +320,17 @@ def _steps(t0, t1, starts, lengths, data, decode, payload, out, coder, cost, net
 
 class LaneCoder:
     """The context-mixing model of one block of n bytes in `lanes` lock-step lanes: codes
-    (or decodes, when given a payload) steps of all lanes, carrying its state across calls."""
+    (or decodes, when given a payload) steps of all lanes, carrying its state across calls;
+    the network is an input of the steps `code` is given its frequencies for."""
 
     def __init__(self, n: int, lanes: int, payload: bytes | None = None,
-                 network: bool = False, log2_slots: int = 22, rate: int = 8,
-                 limit: int = 255, variant: int = VARIANT) -> None:
+                 log2_slots: int = 22, rate: int = 8, limit: int = 255,
+                 variant: int = VARIANT) -> None:
         self.variant = variant
-        lengths = n // lanes + (np.arange(lanes) < n % lanes)
+        lengths = lane_lengths(n, lanes)
         self.lengths = lengths.astype(np.int64)
         self.starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
         self.steps = int(lengths.max()) if n else 0
-        self.network = network
         self.decode = payload is not None
         self.data = np.zeros(n, dtype=np.uint8)
         self.cost = np.zeros(n)  # ideal bits of each byte

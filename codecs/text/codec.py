@@ -23,6 +23,7 @@ from arzip.errors import FormatError
 from arzip.parallel import Splitter, threads
 
 from . import cm, settings
+from .cm import lane_lengths
 from .exact_model import ExactByteTransformer
 from .mixer import ContextMixer, MixerConfig
 from .model import ByteTransformer, TextModelConfig
@@ -56,11 +57,6 @@ def choose_cm_lanes(n: int) -> int:
     CM_MAX_LANES, and at least 16 lanes of at least 512 bytes for small blocks."""
     wanted = max(math.ceil(n / CM_LANE_BYTES), min(CM_MIN_LANES, math.ceil(n / MIN_LANE_BYTES)))
     return max(1, min(CM_MAX_LANES, wanted))
-
-
-def lane_lengths(n: int, lanes: int) -> np.ndarray:
-    """Lengths of the contiguous lanes: the first n % lanes lanes get one extra byte."""
-    return n // lanes + (np.arange(lanes) < n % lanes)
 
 
 class _Done:
@@ -238,7 +234,7 @@ class BytesCodec:
         network as one of its inputs (block method 5); payload None if it outgrew 1.5x the
         input. `bits_out` (n,), when given, receives each byte's ideal bits."""
         n, lanes = len(data), choose_cm_lanes(len(data))
-        coder = cm.LaneCoder(n, lanes, network=True)
+        coder = cm.LaneCoder(n, lanes)
         coder.data[:] = np.frombuffer(data, dtype=np.uint8)
         if n:
             raw = coder.data.astype(np.int64)
@@ -258,7 +254,7 @@ class BytesCodec:
         """The n bytes of one block of method 5 coded with `lanes` lanes."""
         if lanes > MAX_LANES:
             raise FormatError(f"corrupted block header ({lanes} lanes, at most {MAX_LANES})")
-        coder = cm.LaneCoder(n, lanes, payload, network=True)
+        coder = cm.LaneCoder(n, lanes, payload)
         tokens = np.full(lanes, BOS, dtype=np.int64)
         with Splitter(minimum=64) as split:
             network = self._stepper(lanes, coder.steps, split)
