@@ -129,7 +129,7 @@ def _compress_one(path: str, out: str, opts: dict) -> None:
          opts["quiet"] or not (opts["verbose"] or sys.stderr.isatty()))
     for opened in stats.opened:
         _say(f"  opened {opened}", opts["quiet"] or not opts["verbose"])
-    first = 1 if stats.opened else 0  # block 0 holds the opened streams' recipes
+    first = 1 if "side" in stats.methods else 0  # block 0: side data, or opened streams' recipes
     for i, decision in enumerate(stats.decisions, first):
         _say(f"  block {i}: {decision}", opts["quiet"] or not opts["verbose"])
 

@@ -11,10 +11,12 @@ The JSON header names the codec by a stable string id, the model (name, version,
 its weights), the coder settings and a codec-specific dictionary; from version 3 also the
 arzip that wrote it ("writer").
 
-Versions: 5 is written: version 4 plus blocks whose context mixing takes the network's
-bit probabilities as one input (method 5). Version 4 added context-mixing blocks (method
+Versions: 6 is written: version 5 plus blocks of a structured file that its codec's
+classical coder wrote (method 6: FLAC for an audio block that FLAC codes smaller than the
+model). Version 5 added blocks whose context mixing takes the network's bit probabilities
+as one input (method 5). Version 4 added context-mixing blocks (method
 4) and opened deflate streams (a side-data block first, then the opened stream's blocks;
-see `opened`). Every probability of a version 3-5 file is computed in exact arithmetic
+see `opened`). Every probability of a version 3-6 file is computed in exact arithmetic
 (`exact`), so it decodes on any machine. Versions 1 and 2 (arzip 0.1) are still read,
 but their model-coded data depended on the writer's machine and torch build:
 `PORTABLE_VERSIONS` says which versions a model-coded block may have.
@@ -33,9 +35,9 @@ from . import __version__
 from .errors import FormatError
 
 MAGIC = b"\x89ARZ"
-FORMAT_VERSION = 5  # what this arzip writes
-READABLE_VERSIONS = (1, 2, 3, 4, 5)
-PORTABLE_VERSIONS = (3, 4, 5)  # model-coded data of these versions decode on any machine
+FORMAT_VERSION = 6  # what this arzip writes
+READABLE_VERSIONS = (1, 2, 3, 4, 5, 6)
+PORTABLE_VERSIONS = (3, 4, 5, 6)  # model-coded data of these versions decode on any machine
 WRITER = f"arzip {__version__}"
 MAX_HEADER_JSON = 1 << 20
 # Preset dictionaries of the deflated JSON header: typical keys and values, so a header
@@ -78,7 +80,7 @@ _DICTIONARY_V4 = _DICTIONARY_V3 + (
     b'"log2_rows":18,"match_model":true,"max_order":5,"prior":0.0005},"model":"categorical",'
     b'"type":"range","words":"u32le"},"model":{"name":"text-byte-small","sha256":"')
 HEADER_DICTIONARIES = {1: _DICTIONARY_V1, 2: _DICTIONARY_V2, 3: _DICTIONARY_V3,
-                       4: _DICTIONARY_V4, 5: _DICTIONARY_V4}
+                       4: _DICTIONARY_V4, 5: _DICTIONARY_V4, 6: _DICTIONARY_V4}
 
 _HEAD = struct.Struct("<4sBI")
 _BLOCK = struct.Struct("<BIHIII")  # after the b"B" tag, before the record crc
@@ -95,9 +97,13 @@ class Method(IntEnum):
     MODEL = 3
     CM = 4  # binary context mixing without the network (version 4 on)
     NETCM = 5  # binary context mixing with the network as an input, in lanes (version 5 on)
+    FLAC = 6  # an audio block as a FLAC stream (version 6 on)
 
 
 MODEL_METHODS = (Method.MODEL, Method.NETCM)  # blocks that need the codec's model
+# the classical coding of a structured file's block (its codec writes and reads it) and
+# the first version that has it
+CODEC_METHODS = {Method.FLAC: 6}
 
 @dataclass
 class Header:

@@ -336,17 +336,26 @@ def _compress_file(data: bytes, dst: BinaryIO, codec_id: str, model: zoo.ModelIn
     parts = [container.pack_header(header), _side_block(parsed.side)]
     stats.methods = {"side": 1, "model": 0}
     total = max(1, parsed.symbols.size)
+    classical = getattr(codec, "classical", None) if classical_fallback else None
     with tempfile.SpooledTemporaryFile(SPOOL_SIZE) as spool:  # bounded memory
         for part in parts:
             spool.write(part)
         for raw, payload, bits in codec.encode(
                 parsed.symbols, (lambda k: progress(len(data) * k // total)) if progress else None,
                 info=parsed.info):
-            spool.write(container.pack_block(Block(Method.MODEL, len(raw), 1,
-                                                   container.crc32(raw), payload)))
-            stats.model_bits += bits
-            stats.model_coded_bits += 8 * len(payload)
-            stats.methods["model"] += 1
+            method, other = classical(raw, parsed.info) if classical else (None, b"")
+            if method is not None and len(other) < len(payload):  # never worse than it
+                block = Block(method, len(raw), 0, container.crc32(raw), other)
+            else:
+                block = Block(Method.MODEL, len(raw), 1, container.crc32(raw), payload)
+                stats.model_bits += bits
+                stats.model_coded_bits += 8 * len(payload)
+            name = block.method.name.lower()
+            stats.decisions.append(f"{name} {len(block.payload)} bytes" + (
+                f" ({method.name.lower()} {len(other)}, model {len(payload)} bytes)"
+                if method is not None else ""))
+            stats.methods[name] = stats.methods.get(name, 0) + 1
+            spool.write(container.pack_block(block))
         digest = hashlib.sha256(parsed.output).digest()
         spool.write(container.pack_end(End(len(parsed.output), digest)))
         stats.coded_bytes = spool.tell()
@@ -685,7 +694,7 @@ def _decode_file(src: BinaryIO, header: Header, get_codec: Callable[[], object],
         while True:
             try:
                 record = container.read_record(src)
-                if isinstance(record, Block) and (record.method != Method.MODEL
+                if isinstance(record, Block) and (record.method not in allowed
                                                   or record.raw_len > MAX_BLOCK_SIZE):
                     raise FormatError("corrupted file (unexpected block)")
             except FormatError as exc:
@@ -694,9 +703,11 @@ def _decode_file(src: BinaryIO, header: Header, get_codec: Callable[[], object],
             records.append(record)
             if isinstance(record, End):
                 return
-            yield record.payload, record.raw_len
+            yield record.payload, record.raw_len, record.method
 
     codec, info = get_codec(), header.codec_header
+    allowed = {Method.MODEL} | {m for m in getattr(codec, "classical_methods", ())
+                                if header.version >= container.CODEC_METHODS[m]}
 
     def checked_blocks():
         nonlocal decoded
@@ -717,7 +728,8 @@ def _decode_file(src: BinaryIO, header: Header, get_codec: Callable[[], object],
             stats.blocks.append(_record(len(stats.blocks), records[-1], decoded, True))
             decoded += len(raw)
             yield raw
-            stats.methods["model"] = stats.methods.get("model", 0) + 1
+            name = records[-1].method.name.lower()
+            stats.methods[name] = stats.methods.get(name, 0) + 1
 
     digest, length = hashlib.sha256(), 0
     for piece in codec.restore(info, side, checked_blocks()):

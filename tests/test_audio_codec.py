@@ -16,7 +16,7 @@ import soundfile as sf
 import torch
 from roundtrip import compress, decompress
 
-from arzip import engine, zoo
+from arzip import container, engine, zoo
 from arzip.codecs.audio import formats, lpc
 from arzip.codecs.audio.codec import AudioCodec, block_lanes
 from arzip.codecs.audio.exact_model import ExactWaveNet
@@ -260,6 +260,89 @@ def test_larger_than_the_file_falls_back_to_classical(tiny_audio_model):
     data = audio_file(signal("noise", 3000, 1), 8000)
     packed, stats = compress(data, tiny_audio_model, fallback=True)
     assert len(packed) < len(data) + 200 and decompress(packed, tiny_audio_model) == data
+
+
+def low_bits(frames: int, channels: int) -> np.ndarray:
+    """8-bit audio stored as 16-bit (multiples of 256): FLAC's wasted-bits detection codes
+    it in about half the bits the model spends."""
+    return signal("speechy", frames, channels) // 256 * 256
+
+
+def test_a_block_flac_codes_smaller_is_stored_as_flac(tiny_audio_model):
+    samples = low_bits(6000, 2)
+    data = audio_file(samples, 16000)
+    packed, stats = compress(data, tiny_audio_model, fallback=True)
+    assert stats.codec == "audio" and stats.methods.get("flac") == 1
+    assert stats.methods["model"] == 0 and stats.decisions[0].startswith("flac ")
+    assert "model " in stats.decisions[0]  # what the model would have taken
+    flac = formats.flac_block(samples)
+    assert len(packed) <= len(flac) + 300  # the container's framing, not more
+    assert decompress(packed, tiny_audio_model) == data
+    model_only, _ = compress(data, tiny_audio_model)  # no fallback: the model's blocks
+    assert len(model_only) > len(packed) and decompress(model_only, tiny_audio_model) == data
+
+
+def resonance(frames: int, seed: int = 3) -> np.ndarray:
+    """A resonance driven by Laplace noise (frames, 1): the shipped model codes it smaller
+    than FLAC."""
+    drive, x = np.random.default_rng(seed).laplace(0, 60, frames), np.zeros(frames)
+    for i in range(2, frames):
+        x[i] = 1.6 * x[i - 1] - 0.8 * x[i - 2] + drive[i]
+    return np.round(x).astype(np.int16)[:, None]
+
+
+def test_model_and_flac_blocks_mix_in_one_file(monkeypatch):
+    """The shipped model (a random one loses to FLAC everywhere)."""
+    samples = np.concatenate([resonance(3000), low_bits(3000, 1)])
+    data = audio_file(samples, 8000)
+    load = engine.load_codec
+
+    def blocks_of_3000(*args, **kwargs):  # the header records the block size for decoding
+        codec = load(*args, **kwargs)
+        codec.block_frames = 3000
+        return codec
+
+    monkeypatch.setattr(engine, "load_codec", blocks_of_3000)
+    packed, stats = compress(data, None, fallback=True)
+    assert stats.methods["model"] == 1 and stats.methods["flac"] == 1
+    monkeypatch.undo()
+    assert decompress(packed) == data
+
+
+def flac_block_of(packed: bytes) -> tuple[int, container.Block]:
+    """(offset, record) of the first FLAC block of an archive."""
+    src = io.BytesIO(packed)
+    container.read_header(src)
+    while True:
+        at = src.tell()
+        record = container.read_record(src)
+        if isinstance(record, container.Block) and record.method == container.Method.FLAC:
+            return at, record
+
+
+def test_damaged_flac_blocks_fail_cleanly(tiny_audio_model):
+    data = audio_file(low_bits(4000, 1), 8000)
+    packed, _ = compress(data, tiny_audio_model, fallback=True)
+    at, record = flac_block_of(packed)
+    end = at + len(container.pack_block(record))
+    for payload in (record.payload[:len(record.payload) // 2], b"not flac" * 9,
+                    formats.flac_block(low_bits(3999, 1)), formats.flac_block(low_bits(4000, 2)),
+                    record.payload[:-40] + bytes(40)):
+        # a valid record around a wrong payload: only decoding can tell
+        bad = packed[:at] + container.pack_block(container.Block(
+            container.Method.FLAC, record.raw_len, 0, record.raw_crc, payload)) + packed[end:]
+        with pytest.raises(ArzipError):
+            decompress(bad, tiny_audio_model)
+
+
+def test_a_flac_block_needs_format_6(tiny_audio_model):
+    data = audio_file(low_bits(4000, 1), 8000)
+    packed, _ = compress(data, tiny_audio_model, fallback=True)
+    header = container.read_header(io.BytesIO(packed))
+    rest = packed[len(container.pack_header(header)):]
+    header.version = 5
+    with pytest.raises(ArzipError, match="unexpected block"):
+        decompress(container.pack_header(header) + rest, tiny_audio_model)
 
 
 def test_corruption_gives_a_clean_error(tiny_audio_model):

@@ -1,6 +1,6 @@
 """Write the golden archives of tests/golden/ (run once per format version, then commit).
 
-    python tools/make_golden.py
+    python tools/make_golden.py [NAME ...]   # only these originals (default: all)
 
 Each original is small and made here (no third-party data): a text (the start of
 docs/FORMAT.md, frozen), a binary table, a PNG, a stereo WAV and a FLAC. The archives are
@@ -12,10 +12,12 @@ decode. Existing archives are never overwritten (delete one by hand to remake it
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
 import struct
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -49,13 +51,25 @@ def originals() -> dict[str, bytes]:
     sf.write(flac, samples[:, :1], 22050, format="FLAC", subtype="PCM_16",
              compression_level=1.0)  # the frames arzip restores: the round trip is byte-exact
     notes = (ROOT / "docs" / "FORMAT.md").read_bytes()[6000:10000]  # format 5: level 1 (CM)
+    # format 6: 8-bit audio in 16-bit samples (FLAC codes it smaller), then a resonance
+    # driven by Laplace noise (the model does): two blocks of 5000 frames
+    low = np.round(rng.normal(0, 30, (5000, 1))).astype(np.int16) * 256
+    drive, ar = rng.laplace(0, 60, 5000), np.zeros(5000)
+    for i in range(2, 5000):
+        ar[i] = 1.6 * ar[i - 1] - 0.8 * ar[i - 2] + drive[i]
+    low = np.concatenate([low, np.round(ar).astype(np.int16)[:, None]])
+    lowbits = io.BytesIO()
+    sf.write(lowbits, low, 8000, format="WAV", subtype="PCM_16")
     return {"text.txt": text, "table.bin": binary, "gradient.png": png.getvalue(),
             "stereo.wav": wav.getvalue(), "mono.flac": flac.getvalue(),
-            "streams.bin": streams(text, rng), "log.txt": log, "notes.txt": notes}
+            "streams.bin": streams(text, rng), "log.txt": log, "notes.txt": notes,
+            "lowbits.wav": lowbits.getvalue()}
 
 
 # originals coded at another level than the default (the default picks method 5 for text)
 EFFORTS = {"notes.txt": engine.LEVELS[1]}
+# originals coded with their classical fallbacks on (a FLAC block), in blocks of 5000 frames
+FALLBACK = {"lowbits.wav": 5000}
 
 
 def streams(text: bytes, rng: np.random.Generator) -> bytes:
@@ -77,11 +91,13 @@ def streams(text: bytes, rng: np.random.Generator) -> bytes:
             + variant + b"\ntail\n")
 
 
-def main() -> None:
+def main(names: list[str]) -> None:
     GOLDEN.mkdir(parents=True, exist_ok=True)
     manifest_path = GOLDEN / "manifest.json"
     manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
     for name, data in originals().items():
+        if names and name not in names:
+            continue
         archive = GOLDEN / f"{name}.v{container.FORMAT_VERSION}.arz"
         if archive.exists():
             continue
@@ -89,8 +105,11 @@ def main() -> None:
             data = (GOLDEN / name).read_bytes()
         out = io.BytesIO()
         # structured files keep the model's coding even where a classical one is smaller
-        stats = engine.compress_stream(io.BytesIO(data), out, classical_fallback=False,
-                                       effort=EFFORTS.get(name))
+        # (but for FALLBACK)
+        with block_frames(FALLBACK.get(name)):
+            stats = engine.compress_stream(io.BytesIO(data), out,
+                                           classical_fallback=name in FALLBACK,
+                                           effort=EFFORTS.get(name))
         archive.write_bytes(out.getvalue())
         (GOLDEN / name).write_bytes(data)
         restored = io.BytesIO()
@@ -105,5 +124,24 @@ def main() -> None:
     manifest_path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
 
 
+@contextlib.contextmanager
+def block_frames(frames: int | None):
+    """The audio codec's blocks of `frames` frames while compressing (the header records
+    them), or its default when None."""
+    load = engine.load_codec
+
+    def loaded(*args, **kwargs):
+        codec = load(*args, **kwargs)
+        if frames and hasattr(codec, "block_frames"):
+            codec.block_frames = frames
+        return codec
+
+    engine.load_codec = loaded
+    try:
+        yield
+    finally:
+        engine.load_codec = load
+
+
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

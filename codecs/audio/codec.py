@@ -29,6 +29,7 @@ import numpy as np
 
 from arzip import exact, kernels
 from arzip.coding import LaplaceDecoder, LaplaceEncoder, laplace_bits_each
+from arzip.container import Method
 from arzip.errors import FormatError
 from arzip.parallel import Splitter
 
@@ -81,6 +82,7 @@ class AudioCodec:
 
     codec_id = CODEC_ID
     structured = True  # whole files: analyze -> side data + symbols -> rebuild
+    classical_methods = (Method.FLAC,)  # what a block falls back to (`classical`)
     decoder_factory = LaplaceDecoder  # what decodes a payload (sampling tempers it)
 
     def __init__(self, model: ExactWaveNet, block_frames: int = BLOCK_FRAMES,
@@ -259,19 +261,36 @@ class AudioCodec:
             done += piece.size
             yield piece.astype("<i2").tobytes(), payload, bits
 
-    def decode(self, info: dict, payloads: Iterator[tuple[bytes, int]],
+    def classical(self, raw: bytes, info: dict) -> tuple[Method, bytes]:
+        """A block's classical coding: its samples (interleaved little-endian int16, as
+        `encode` yields them) as FLAC, which the engine stores instead of the model's
+        payload when it is smaller (never worse than FLAC)."""
+        _, channels, _ = audio_shape(info)
+        return Method.FLAC, formats.flac_block(np.frombuffer(raw, "<i2").reshape(-1, channels))
+
+    def decode(self, info: dict, payloads: Iterator[tuple],
                progress: Progress | None = None) -> Iterator[bytes]:
-        """Decode block after block; `payloads` yields (payload, raw length) in order and
-        each block's raw samples are yielded back (for the container's CRC check)."""
+        """Decode block after block; `payloads` yields (payload, raw length[, method]) in
+        order (method 3, the model, when not given; or 6, FLAC) and each block's raw
+        samples are yielded back (for the container's CRC check)."""
         frames, channels, rate = audio_shape(info)
         done = 0
         for block in self.blocks(frames):
-            payload, raw_len = next(payloads, (None, 0))
+            payload, raw_len, *method = next(payloads, (None, 0))
             if payload is None:
                 raise FormatError("truncated file (audio blocks missing)")
             if raw_len != 2 * len(block) * channels:
                 raise FormatError("corrupted block header (audio block length)")
-            yield self._decode_block(payload, len(block), channels, rate, progress, done)
+            if method and method[0] == Method.FLAC:
+                try:
+                    samples = formats.flac_block_samples(payload, len(block), channels)
+                except ValueError as exc:
+                    raise FormatError(f"corrupted block payload ({exc})") from None
+                if progress:
+                    progress(done + samples.size)
+                yield samples.astype("<i2").tobytes()
+            else:
+                yield self._decode_block(payload, len(block), channels, rate, progress, done)
             done += len(block) * channels
 
 

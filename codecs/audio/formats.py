@@ -233,3 +233,36 @@ def _analyze_flac(data: bytes) -> AudioFile | None:
             "frames": len(samples), "guarantee": "sample-exact"}
     output = _flac_bytes(side, samples, rate, prefix)
     return AudioFile(info, side, samples, output)
+
+
+FLAC_BLOCK_RATE = 48000  # the nominal rate of a FLAC block (the file's rate is in the header)
+
+
+def flac_block(samples: np.ndarray) -> bytes:
+    """A block's samples (frames, channels) int16 as a FLAC stream at libsndfile's highest
+    compression level: the classical coding a block falls back to (block method 6)."""
+    import soundfile as sf
+
+    buffer = io.BytesIO()
+    sf.write(buffer, samples, FLAC_BLOCK_RATE, format="FLAC", subtype="PCM_16",
+             compression_level=1.0)
+    return buffer.getvalue()
+
+
+def flac_block_samples(payload: bytes, frames: int, channels: int) -> np.ndarray:
+    """The (frames, channels) int16 samples of a FLAC block; ValueError when the payload
+    is not a 16-bit FLAC stream of exactly that shape."""
+    import soundfile as sf
+
+    try:
+        with sf.SoundFile(io.BytesIO(payload)) as f:
+            if (f.format, f.subtype, f.channels, f.frames) != ("FLAC", "PCM_16", channels,
+                                                               frames):
+                raise ValueError(f"a FLAC block of {f.frames} frames x {f.channels} "
+                                 f"channels ({f.subtype}), not {frames} x {channels}")
+            samples = f.read(frames, dtype="int16", always_2d=True)
+    except RuntimeError as exc:  # libsndfile's errors
+        raise ValueError(f"not a FLAC stream ({exc})") from None
+    if samples.shape != (frames, channels):
+        raise ValueError("a FLAC block shorter than its header says")
+    return samples

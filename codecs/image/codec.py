@@ -62,6 +62,7 @@ class ImageCodec:
 
     codec_id = CODEC_ID
     structured = True  # whole files: analyze -> side data + symbols -> rebuild
+    classical_methods = ()  # every block is the model's
     decoder_factory = CategoricalDecoder  # what decodes a payload (sampling tempers it)
 
     def __init__(self, model: ExactPixelCNN, block_subpixels: int = BLOCK_SUBPIXELS,
@@ -202,15 +203,15 @@ class ImageCodec:
                                 pool if threads() > 1 else None)
                 yield raw, block.encoder.finish(), block.bits
 
-    def decode(self, info: dict, payloads: Iterator[tuple[bytes, int]],
+    def decode(self, info: dict, payloads: Iterator[tuple],
                progress: Progress | None = None) -> Iterator[bytes]:
-        """Decode block after block; `payloads` yields (payload, raw length) in order and
-        each block's raw subpixels are yielded back (for the container's CRC check)."""
+        """Decode block after block; `payloads` yields (payload, raw length[, method 3]) in
+        order and each block's raw subpixels are yielded back (for the container's CRC check)."""
         height, width, channels = image_shape(info)
         wave, adapt = Wavefront(self.model, height, width), ResidualMixer(self.adaptive, height)
         with Splitter(minimum=48) as wave.split:
             for steps in self.blocks(height, width, channels):
-                payload, raw_len = next(payloads, (None, 0))
+                payload, raw_len, *_ = next(payloads, (None, 0))
                 if payload is None:
                     raise FormatError("truncated file (image blocks missing)")
                 if raw_len != block_subpixel_count(steps, height, width, channels):
