@@ -354,7 +354,7 @@ def _content_line(codec_header: dict) -> str:
             if "width" in codec_header and "height" in codec_header else "")
     if {"frames", "channels", "rate"} <= set(codec_header):
         size = (f"{codec_header['frames']} frames x {codec_header['channels']} channels "
-                f"at {codec_header['rate']} Hz")
+                f"of {codec_header.get('bits', 16)}-bit samples at {codec_header['rate']} Hz")
     parts = [codec_header.get("format", "?"), f"{size}{codec_header.get('mode', '')}".strip()]
     guarantee = codec_header.get("guarantee")
     if guarantee:

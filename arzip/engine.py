@@ -336,15 +336,19 @@ def _compress_file(data: bytes, dst: BinaryIO, codec_id: str, model: zoo.ModelIn
     parts = [container.pack_header(header), _side_block(parsed.side)]
     stats.methods = {"side": 1, "model": 0}
     total = max(1, parsed.symbols.size)
-    classical = getattr(codec, "classical", None) if classical_fallback else None
+    classical = getattr(codec, "classical", None)
     with tempfile.SpooledTemporaryFile(SPOOL_SIZE) as spool:  # bounded memory
         for part in parts:
             spool.write(part)
         for raw, payload, bits in codec.encode(
                 parsed.symbols, (lambda k: progress(len(data) * k // total)) if progress else None,
                 info=parsed.info):
-            method, other = classical(raw, parsed.info) if classical else (None, b"")
-            if method is not None and len(other) < len(payload):  # never worse than it
+            # the codec's classical coding, if it has one: where the model has no coding
+            # (payload None), and where it is smaller (never worse than it) unless the
+            # caller wants the model's blocks
+            method, other = (classical(raw, parsed.info) if classical and (
+                payload is None or classical_fallback) else (None, b""))
+            if payload is None or (method is not None and len(other) < len(payload)):
                 block = Block(method, len(raw), 0, container.crc32(raw), other)
             else:
                 block = Block(Method.MODEL, len(raw), 1, container.crc32(raw), payload)
@@ -353,7 +357,7 @@ def _compress_file(data: bytes, dst: BinaryIO, codec_id: str, model: zoo.ModelIn
             name = block.method.name.lower()
             stats.decisions.append(f"{name} {len(block.payload)} bytes" + (
                 f" ({method.name.lower()} {len(other)}, model {len(payload)} bytes)"
-                if method is not None else ""))
+                if method is not None and payload is not None else ""))
             stats.methods[name] = stats.methods.get(name, 0) + 1
             spool.write(container.pack_block(block))
         digest = hashlib.sha256(parsed.output).digest()

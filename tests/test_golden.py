@@ -27,6 +27,7 @@ def test_every_kind_and_the_model_path_is_covered():
     assert sum("netcm" in e["blocks"] for e in MANIFEST.values()) >= 2
     # format 6: an audio file whose blocks are FLAC and the model's
     assert any("flac" in e["blocks"] and e["blocks"].get("model") for e in MANIFEST.values())
+    assert "hires.wav.v6.arz" in MANIFEST  # 24-bit samples
     assert sum("model" in entry["blocks"] for entry in MANIFEST.values()) >= 4
 
 

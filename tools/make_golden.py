@@ -60,10 +60,14 @@ def originals() -> dict[str, bytes]:
     low = np.concatenate([low, np.round(ar).astype(np.int16)[:, None]])
     lowbits = io.BytesIO()
     sf.write(lowbits, low, 8000, format="WAV", subtype="PCM_16")
+    # format 6: 24-bit samples (always FLAC blocks)
+    hires = io.BytesIO()
+    deep = samples[:3000].astype(np.int32) * 300 + rng.integers(-99, 99, (3000, 2), np.int32)
+    sf.write(hires, deep << 8, 96000, format="WAV", subtype="PCM_24")
     return {"text.txt": text, "table.bin": binary, "gradient.png": png.getvalue(),
             "stereo.wav": wav.getvalue(), "mono.flac": flac.getvalue(),
             "streams.bin": streams(text, rng), "log.txt": log, "notes.txt": notes,
-            "lowbits.wav": lowbits.getvalue()}
+            "lowbits.wav": lowbits.getvalue(), "hires.wav": hires.getvalue()}
 
 
 # originals coded at another level than the default (the default picks method 5 for text)

@@ -248,11 +248,17 @@ class AudioCodec:
                info: dict | None = None, bits_out: np.ndarray | None = None
                ) -> Iterator[tuple[bytes, bytes, float]]:
         """(raw block samples, payload, ideal bits) for each block of (frames, channels);
-        `info` is the file's header info (its sample rate conditions the model);
+        the payload is None for 24-bit samples (the model codes 16-bit ones; the engine
+        stores such blocks as FLAC); `info` is the file's header info (its sample rate
+        conditions the model);
         `bits_out` (frames, channels), when given, receives each sample's ideal bits."""
         frames, channels = samples.shape
         rate = audio_shape(info)[2] if info else 16000
         done = 0
+        if info and formats.sample_bits(info) == 24:  # not the model's: FLAC (`classical`)
+            for block in self.blocks(frames):
+                yield formats.pack(samples[block.start:block.stop], 24), None, 0.0
+            return
         for block in self.blocks(frames):
             piece = samples[block.start:block.stop].astype(np.int16)  # native order
             payload, bits = self._encode_block(
@@ -262,11 +268,12 @@ class AudioCodec:
             yield piece.astype("<i2").tobytes(), payload, bits
 
     def classical(self, raw: bytes, info: dict) -> tuple[Method, bytes]:
-        """A block's classical coding: its samples (interleaved little-endian int16, as
-        `encode` yields them) as FLAC, which the engine stores instead of the model's
-        payload when it is smaller (never worse than FLAC)."""
+        """A block's classical coding: its samples (as `encode` yields them) as FLAC, which
+        the engine stores instead of the model's payload when it is smaller (never worse
+        than FLAC)."""
         _, channels, _ = audio_shape(info)
-        return Method.FLAC, formats.flac_block(np.frombuffer(raw, "<i2").reshape(-1, channels))
+        bits = formats.sample_bits(info)
+        return Method.FLAC, formats.flac_block(formats.unpack(raw, channels, bits), bits)
 
     def decode(self, info: dict, payloads: Iterator[tuple],
                progress: Progress | None = None) -> Iterator[bytes]:
@@ -274,21 +281,28 @@ class AudioCodec:
         order (method 3, the model, when not given; or 6, FLAC) and each block's raw
         samples are yielded back (for the container's CRC check)."""
         frames, channels, rate = audio_shape(info)
+        try:
+            bits = formats.sample_bits(info)
+        except (ValueError, TypeError):
+            raise FormatError(f"corrupted header (audio sample bits {info.get('bits')!r})"
+                              ) from None
         done = 0
         for block in self.blocks(frames):
             payload, raw_len, *method = next(payloads, (None, 0))
             if payload is None:
                 raise FormatError("truncated file (audio blocks missing)")
-            if raw_len != 2 * len(block) * channels:
+            if raw_len != bits // 8 * len(block) * channels:
                 raise FormatError("corrupted block header (audio block length)")
             if method and method[0] == Method.FLAC:
                 try:
-                    samples = formats.flac_block_samples(payload, len(block), channels)
+                    samples = formats.flac_block_samples(payload, len(block), channels, bits)
                 except ValueError as exc:
                     raise FormatError(f"corrupted block payload ({exc})") from None
                 if progress:
                     progress(done + samples.size)
-                yield samples.astype("<i2").tobytes()
+                yield formats.pack(samples, bits)
+            elif bits != 16:
+                raise FormatError("corrupted file (a model block of 24-bit samples)")
             else:
                 yield self._decode_block(payload, len(block), channels, rate, progress, done)
             done += len(block) * channels

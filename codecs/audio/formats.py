@@ -1,18 +1,21 @@
-"""Audio files <-> 16-bit samples + side data (no torch).
+"""Audio files <-> 16- or 24-bit samples + side data (no torch).
 
-- WAV (RIFF, PCM or WAVE_FORMAT_EXTENSIBLE PCM, 16-bit): the sample bytes of the `data`
-  chunk are the symbols; every other byte of the file (header, unknown chunks, trailing
-  bytes) is side data, so the file is restored byte for byte by construction.
-- AIFF / AIFF-C (`NONE` or `sowt`, 16-bit): the same, with the big-endian (or `sowt`
-  little-endian) samples of the `SSND` chunk: byte-exact.
-- FLAC (16-bit): decoded with soundfile; the metadata blocks (tags, pictures, seek tables,
-  application data, anything before `fLaC`) are side data. Rebuilt by encoding the samples
-  with soundfile's FLAC writer and putting the original metadata back: sample-exact with
-  the metadata kept, not byte-exact (the frames are libsndfile's).
+- WAV (RIFF, PCM or WAVE_FORMAT_EXTENSIBLE PCM, 16- or 24-bit): the sample bytes of the
+  `data` chunk are the symbols; every other byte of the file (header, unknown chunks,
+  trailing bytes) is side data, so the file is restored byte for byte by construction.
+- AIFF / AIFF-C (`NONE` or `sowt`, 16- or 24-bit): the same, with the big-endian (or
+  `sowt` little-endian) samples of the `SSND` chunk: byte-exact.
+- FLAC (16- or 24-bit): decoded with soundfile; the metadata blocks (tags, pictures, seek
+  tables, application data, anything before `fLaC`) are side data. Rebuilt by encoding the
+  samples with soundfile's FLAC writer and putting the original metadata back:
+  sample-exact with the metadata kept, not byte-exact (the frames are libsndfile's).
 
-Anything else (8-bit, 24-bit, float, more than MAX_CHANNELS channels, compressed WAV,
-RF64, a file soundfile cannot read) is not analyzed: the engine stores it with the
-classical methods of the bytes path, so it is never an error and never lossy.
+24-bit samples (info["bits"] = 24; absent means 16) are held as int32 and travel between
+the codec and the container as packed 3-byte little-endian values (`pack24`); the model
+codes 16-bit samples only, so every 24-bit block is FLAC (block method 6). Anything else
+(8-bit, 32-bit, float, more than MAX_CHANNELS channels, compressed WAV, RF64, a file
+soundfile cannot read) is not analyzed: the engine stores it with the classical methods of
+the bytes path, so it is never an error and never lossy.
 """
 
 from __future__ import annotations
@@ -31,7 +34,8 @@ FLAC_STREAMINFO = 0
 
 @dataclass
 class AudioFile:
-    """A file split into header info, side data and its samples (frames, channels) int16."""
+    """A file split into header info, side data and its samples (frames, channels): int16,
+    or int32 holding 24-bit values when info["bits"] is 24."""
 
     info: dict
     side: bytes
@@ -69,33 +73,64 @@ def analyze(data: bytes) -> AudioFile | None:
     return None
 
 
+def sample_bits(info: dict) -> int:
+    """16 or 24: the bits of the file's samples (ValueError for anything else)."""
+    bits = int(info.get("bits", 16))
+    if bits not in (16, 24):
+        raise ValueError(f"{bits}-bit samples")
+    return bits
+
+
+def pack(samples: np.ndarray, bits: int) -> bytes:
+    """Interleaved little-endian samples: int16, or 24-bit values in 3 bytes each."""
+    if bits == 16:
+        return samples.astype("<i2").tobytes()
+    return samples.astype("<i4").reshape(-1, 1).view(np.uint8)[:, :3].tobytes()
+
+
+def unpack(raw: bytes, channels: int, bits: int) -> np.ndarray:
+    """The inverse of `pack`: (frames, channels) int16, or int32 for 24-bit samples."""
+    if bits == 16:
+        return np.frombuffer(raw, "<i2").reshape(-1, channels)
+    three = np.frombuffer(raw, np.uint8).reshape(-1, 3).astype(np.int32)
+    values = three[:, 0] | (three[:, 1] << 8) | (three[:, 2] << 16)
+    return (values - ((values & 0x800000) << 1)).reshape(-1, channels)
+
+
 def rebuild(info: dict, side: bytes, samples: np.ndarray) -> bytes:
     """The file from its header info, side data and samples (the inverse of `analyze`)."""
-    return b"".join(restore(info, side, samples.shape[1], [samples.astype("<i2").tobytes()]))
+    return b"".join(restore(info, side, samples.shape[1],
+                            [pack(samples, sample_bits(info))]))
 
 
 def restore(info: dict, side: bytes, channels: int, blocks: Iterable[bytes]) -> Iterator[bytes]:
-    """`rebuild` from blocks of interleaved little-endian samples, piece by piece (WAV and
-    AIFF a block at a time); ValueError when the blocks do not hold info["frames"] frames."""
+    """`rebuild` from blocks of interleaved little-endian samples (`pack`), piece by piece
+    (WAV and AIFF a block at a time); ValueError when the blocks do not hold
+    info["frames"] frames."""
+    bits = sample_bits(info)
     if info["format"] in ("wav", "aiff"):
         if info.get("layout") == "canonical":
             side = canonical_wav_header(int(info["rate"]), channels, int(info["frames"]))
         offset = int(info["offset"])
         if not 0 <= offset <= len(side):
             raise ValueError(f"offset {offset}")
-        order = "<" if info["format"] == "wav" or info.get("byteorder") == "little" else ">"
+        little = info["format"] == "wav" or info.get("byteorder") == "little"
         yield side[:offset]
-        frames = 0
+        frames, width = 0, bits // 8
         for block in blocks:
-            samples = np.frombuffer(block, "<i2").reshape(-1, channels)
-            frames += len(samples)
-            yield samples.astype(f"{order}i2").tobytes()
+            if len(block) % (width * channels):
+                raise ValueError("a block of partial frames")
+            frames += len(block) // (width * channels)
+            if little:
+                yield block
+            else:  # each sample's bytes reversed
+                yield np.frombuffer(block, np.uint8).reshape(-1, width)[:, ::-1].tobytes()
         if frames != int(info["frames"]):
             raise ValueError("decoded audio has the wrong number of frames")
         yield side[offset:]
     elif info["format"] == "flac":
-        samples = np.frombuffer(b"".join(blocks), "<i2").reshape(-1, channels)
-        yield _flac_bytes(side, samples, int(info["rate"]), int(info["prefix"]))
+        samples = unpack(b"".join(blocks), channels, bits)
+        yield _flac_bytes(side, samples, int(info["rate"]), int(info["prefix"]), bits)
     else:
         raise ValueError(f"format {info['format']!r}")
 
@@ -110,16 +145,22 @@ def _chunks(data: bytes, start: int, endian: str):
         pos += 8 + size + (size & 1)
 
 
-def _pcm16_file(data: bytes, info: dict, start: int, size: int, order: str, channels: int
-                ) -> AudioFile | None:
+def _pcm_file(data: bytes, info: dict, start: int, size: int, order: str, channels: int,
+              bits: int = 16) -> AudioFile | None:
     """The samples at data[start:start + size] (whole frames only) and the rest as side."""
-    frame_bytes = 2 * channels
-    size = min(size, len(data) - start) // frame_bytes * frame_bytes
+    width = bits // 8
+    frame_bytes = width * channels
     if not 1 <= channels <= MAX_CHANNELS:
         return None
-    # a view of the file (a memory map for a large one): no copy of the samples
-    samples = np.frombuffer(data, dtype=f"{order}i2", count=size // 2, offset=start)
-    samples = samples.reshape(-1, channels)
+    size = min(size, len(data) - start) // frame_bytes * frame_bytes
+    if bits == 16:
+        # a view of the file (a memory map for a large one): no copy of the samples
+        samples = np.frombuffer(data, dtype=f"{order}i2", count=size // 2, offset=start)
+        samples = samples.reshape(-1, channels)
+    else:  # 24-bit: unpacked to int32 (4 bytes of memory per sample)
+        raw = np.frombuffer(data, np.uint8, count=size, offset=start).reshape(-1, 3)
+        samples = unpack((raw if order == "<" else raw[:, ::-1]).tobytes(), channels, 24)
+        info["bits"] = 24
     info.update(offset=start, channels=channels, frames=len(samples), guarantee="byte-exact")
     return AudioFile(info, data[:start] + data[start + size:], samples, data)
 
@@ -136,10 +177,12 @@ def _analyze_wav(data: bytes) -> AudioFile | None:
     if fmt is None or found is None:
         return None
     tag, channels, rate, _, align, bits = fmt
-    if tag != WAVE_PCM or bits != 16 or align != 2 * channels:
+    if tag != WAVE_PCM or bits not in (16, 24) or align != bits // 8 * channels:
         return None
-    found = _pcm16_file(data, {"format": "wav", "rate": rate}, found[0], found[1], "<", channels)
-    if found is not None and found.side == canonical_wav_header(rate, channels, len(found.samples)):
+    found = _pcm_file(data, {"format": "wav", "rate": rate}, found[0], found[1], "<", channels,
+                      bits)
+    if (found is not None and bits == 16
+            and found.side == canonical_wav_header(rate, channels, len(found.samples))):
         found.side, found.info["layout"] = b"", "canonical"  # rebuilt from rate/channels/frames
     return found
 
@@ -175,12 +218,12 @@ def _analyze_aiff(data: bytes) -> AudioFile | None:
     if comm is None or ssnd is None:
         return None
     channels, frames, bits, rate, compression = comm
-    if bits != 16 or compression not in (b"NONE", b"sowt", b"twos") or ssnd[1] < 0:
+    if bits not in (16, 24) or compression not in (b"NONE", b"sowt", b"twos") or ssnd[1] < 0:
         return None
     order = "<" if compression == b"sowt" else ">"
     info = {"format": "aiff", "rate": rate, "byteorder": "little" if order == "<" else "big"}
-    return _pcm16_file(data, info, ssnd[0], min(ssnd[1], 2 * channels * frames), order,
-                       channels)
+    return _pcm_file(data, info, ssnd[0], min(ssnd[1], bits // 8 * channels * frames), order,
+                     channels, bits)
 
 
 def _flac_blocks(data: bytes, start: int) -> tuple[list[tuple[int, bytes]], int]:
@@ -205,13 +248,10 @@ def _pack_flac_blocks(blocks: list[tuple[int, bytes]]) -> bytes:
     return b"".join(out)
 
 
-def _flac_bytes(side: bytes, samples: np.ndarray, rate: int, prefix: int) -> bytes:
+def _flac_bytes(side: bytes, samples: np.ndarray, rate: int, prefix: int,
+                bits: int = 16) -> bytes:
     """A FLAC file of `samples` with the original metadata blocks (side) put back."""
-    import soundfile as sf
-
-    buffer = io.BytesIO()
-    sf.write(buffer, samples, rate, format="FLAC", subtype="PCM_16", compression_level=1.0)
-    encoded = buffer.getvalue()
+    encoded = _flac(samples, rate, bits)
     new_blocks, frames_at = _flac_blocks(encoded, 0)
     original, _ = _flac_blocks(side, prefix)
     blocks = [new_blocks[0]] + [b for b in original if b[0] != FLAC_STREAMINFO]
@@ -224,43 +264,64 @@ def _analyze_flac(data: bytes) -> AudioFile | None:
     prefix = data.find(b"fLaC")
     blocks, frames_at = _flac_blocks(data, prefix)
     with sf.SoundFile(io.BytesIO(data)) as f:
-        if f.subtype != "PCM_16" or not 1 <= f.channels <= MAX_CHANNELS:
+        if f.subtype not in SUBTYPES.values() or not 1 <= f.channels <= MAX_CHANNELS:
             return None
-        samples = f.read(dtype="int16", always_2d=True)
+        bits = 16 if f.subtype == "PCM_16" else 24
+        samples = _read(f, f.frames, bits)
         rate = f.samplerate
     side = data[:frames_at]
     info = {"format": "flac", "rate": rate, "prefix": prefix, "channels": samples.shape[1],
             "frames": len(samples), "guarantee": "sample-exact"}
-    output = _flac_bytes(side, samples, rate, prefix)
+    if bits == 24:
+        info["bits"] = 24
+    output = _flac_bytes(side, samples, rate, prefix, bits)
     return AudioFile(info, side, samples, output)
 
 
 FLAC_BLOCK_RATE = 48000  # the nominal rate of a FLAC block (the file's rate is in the header)
 
 
-def flac_block(samples: np.ndarray) -> bytes:
-    """A block's samples (frames, channels) int16 as a FLAC stream at libsndfile's highest
-    compression level: the classical coding a block falls back to (block method 6)."""
+SUBTYPES = {16: "PCM_16", 24: "PCM_24"}
+
+
+def _flac(samples: np.ndarray, rate: int, bits: int) -> bytes:
+    """FLAC of (frames, channels) samples at libsndfile's highest compression level (24-bit
+    values are handed over in int32's top three bytes, as libsndfile expects them)."""
     import soundfile as sf
 
     buffer = io.BytesIO()
-    sf.write(buffer, samples, FLAC_BLOCK_RATE, format="FLAC", subtype="PCM_16",
-             compression_level=1.0)
+    data = samples.astype(np.int16) if bits == 16 else samples.astype(np.int32) << 8
+    sf.write(buffer, data, rate, format="FLAC", subtype=SUBTYPES[bits], compression_level=1.0)
     return buffer.getvalue()
 
 
-def flac_block_samples(payload: bytes, frames: int, channels: int) -> np.ndarray:
-    """The (frames, channels) int16 samples of a FLAC block; ValueError when the payload
-    is not a 16-bit FLAC stream of exactly that shape."""
+def _read(f, frames: int, bits: int) -> np.ndarray:
+    """`frames` frames of an open soundfile as (frames, channels) int16, or int32 24-bit
+    values."""
+    if bits == 16:
+        return f.read(frames, dtype="int16", always_2d=True)
+    return f.read(frames, dtype="int32", always_2d=True) >> 8
+
+
+def flac_block(samples: np.ndarray, bits: int = 16) -> bytes:
+    """A block's samples (frames, channels) as a FLAC stream at libsndfile's highest
+    compression level: the classical coding a block falls back to (block method 6)."""
+    return _flac(samples, FLAC_BLOCK_RATE, bits)
+
+
+def flac_block_samples(payload: bytes, frames: int, channels: int, bits: int = 16
+                       ) -> np.ndarray:
+    """The (frames, channels) samples of a FLAC block; ValueError when the payload is not
+    a FLAC stream of exactly that shape and sample size."""
     import soundfile as sf
 
     try:
         with sf.SoundFile(io.BytesIO(payload)) as f:
-            if (f.format, f.subtype, f.channels, f.frames) != ("FLAC", "PCM_16", channels,
+            if (f.format, f.subtype, f.channels, f.frames) != ("FLAC", SUBTYPES[bits], channels,
                                                                frames):
                 raise ValueError(f"a FLAC block of {f.frames} frames x {f.channels} "
                                  f"channels ({f.subtype}), not {frames} x {channels}")
-            samples = f.read(frames, dtype="int16", always_2d=True)
+            samples = _read(f, frames, bits)
     except RuntimeError as exc:  # libsndfile's errors
         raise ValueError(f"not a FLAC stream ({exc})") from None
     if samples.shape != (frames, channels):
