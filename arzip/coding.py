@@ -122,9 +122,11 @@ class _LaplaceRows:
 
     def __call__(self, index: np.ndarray, fraction: np.ndarray) -> np.ndarray:
         key = index * exact.LAPLACE_FRACTIONS + fraction
-        for k in np.unique(key[~self.built[key]]):
-            self.rows[k] = exact.laplace_row(*divmod(int(k), exact.LAPLACE_FRACTIONS))
-            self.built[k] = True
+        missing = ~self.built[key]
+        if missing.any():
+            for k in np.unique(key[missing]):
+                self.rows[k] = exact.laplace_row(*divmod(int(k), exact.LAPLACE_FRACTIONS))
+                self.built[k] = True
         return self.rows[key]
 
 
@@ -173,6 +175,29 @@ class LaplaceEncoder(_Encoder):
         if escaped.any():
             values = (symbols[escaped] - PCM16_MIN).astype(np.int32)
             self._encoder.encode(values, _UNIFORM, np.full(len(values), _ESCAPE_SIZE, np.int32))
+
+
+    def encode_batches(self, symbols: np.ndarray, base: np.ndarray, index: np.ndarray,
+                       fraction: np.ndarray, ends: np.ndarray) -> None:
+        """`encode` of consecutive non-empty batches symbols[ends[i - 1]:ends[i]] (a
+        decoder's steps; ends strictly increasing, the last len(symbols)) with as few coder
+        calls as the same stream allows: the coarse bins of batches that have no offsets
+        or escapes are coded in one call with those of the next batch."""
+        if not len(symbols):
+            return
+        table = _laplace_rows()
+        shift = table.shift[index]
+        coarse, _ = _laplace_coarse(symbols, base, shift)
+        extra = _escaped(coarse) | (shift > 0)  # symbols with a second part (an offset)
+        ends = np.asarray(ends)
+        seconds = np.diff(np.concatenate([[0], np.cumsum(extra)[ends - 1]]))  # per batch
+        start = 0
+        for end in ends[seconds > 0]:  # up to a batch with second parts: one `encode`
+            self.encode(symbols[start:end], base[start:end], index[start:end], fraction[start:end])
+            start = end
+        if start < len(symbols):  # the batches after the last with a second part
+            self._encoder.encode(coarse[start:].astype(np.int32), _CATEGORICAL,
+                                 table(index[start:], fraction[start:]))
 
 
 class LaplaceDecoder(_Decoder):

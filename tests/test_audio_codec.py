@@ -83,7 +83,12 @@ def test_cached_steps_equal_the_whole_signal_network():
     whole = exact.forward(features, frames_per_call=64)  # lanes in several groups
     state = exact.new_state(b)
     for i in range(t):
-        assert np.array_equal(exact.step(state), whole[:, i])
+        assert np.array_equal(exact.step(state), whole[:, i])  # the compiled step
+        exact.push(state, features[:, i])
+    state = exact.new_state(b)
+    for i in range(t):  # the step as matrix products (many lanes), by slices
+        assert np.array_equal(np.concatenate([exact._step_batched(state, 0, 2),
+                                              exact._step_batched(state, 2, 3)]), whole[:, i])
         exact.push(state, features[:, i])
     with torch.no_grad():
         out = model(x, x - prediction, torch.log(scale), stereo, rate).numpy()

@@ -87,7 +87,8 @@ def _float_kernels():
     from arzip.codecs.audio import adaptive, exact_model, lpc
 
     return [kernels.logistic_mixture_pmf, kernels.gated_residual, kernels.affine_lookup,
-            kernels.laplace_params, lpc._analyse, adaptive._run_all, exact_model.distribution,
+            kernels.laplace_params, lpc._analyse, adaptive._run_all, adaptive._run_all2,
+            adaptive._adjust2, adaptive._update2, exact_model.distribution,
             exact_model.frame_features]
 
 
@@ -96,6 +97,11 @@ def test_compiled_loops_have_no_fused_multiply_add():
     code of the float kernels (an FMA rounds once where the written code rounds twice)."""
     for name in ("gradient.png.v3.arz", "stereo.wav.v3.arz"):  # runs (compiles) them all
         engine.decompress_stream(io.BytesIO((GOLDEN / name).read_bytes()), None)
+    from arzip.codecs.audio import adaptive
+
+    shape = (2, 5, 2)  # cascade 1's encoder loop (this arzip writes cascade 2)
+    adaptive.run_all(adaptive.AdaptiveConfig(), np.array([5, 4]), np.array([True, False]),
+                     np.ones(shape), np.zeros(shape), np.ones(shape))
     for kernel in _float_kernels():
         if not kernel.signatures:  # the encoder's whole-lane loops
             engine.compress_stream(io.BytesIO((GOLDEN / "stereo.wav").read_bytes()), io.BytesIO())
@@ -138,3 +144,44 @@ def test_laplace_coder_round_trips_every_range():
     assert np.array_equal(coding.LaplaceDecoder(payload).decode(*params), x)
     ideal = coding.laplace_bits_each(x, *params).sum()
     assert abs(8 * len(payload) - ideal) < 0.002 * ideal + 64
+
+
+def test_laplace_batches_code_the_stream_of_one_call_per_batch():
+    """`encode_batches` merges coder calls but writes what batch-by-batch `encode` writes,
+    and the decoder reads it batch by batch."""
+    rng = np.random.default_rng(4)
+    n = 3000
+    means = rng.uniform(-3000, 3000, n)
+    # mostly narrow bins (no offsets: merged calls), some wide ones (offsets)
+    scales = np.exp(np.where(rng.random(n) < 0.97, rng.uniform(-3, 1.5, n), rng.uniform(2, 9, n)))
+    x = np.clip(np.rint(means + rng.laplace(0, scales)), -32768, 32767).astype(np.int64)
+    x[rng.integers(0, n, 5)] = 32767  # escapes
+    from arzip.codecs.audio.codec import laplace_params
+
+    params = laplace_params(means, scales)
+    ends = np.unique(np.concatenate([rng.integers(1, n, 400), [n]]))
+    one, merged = coding.LaplaceEncoder(), coding.LaplaceEncoder()
+    for a, b in zip(np.concatenate([[0], ends[:-1]]), ends, strict=True):
+        one.encode(x[a:b], *(p[a:b] for p in params))
+    merged.encode_batches(x, *params, ends)
+    payload = merged.finish()
+    assert payload == one.finish()
+    decoder = coding.LaplaceDecoder(payload)
+    back = [decoder.decode(*(p[a:b] for p in params))
+            for a, b in zip(np.concatenate([[0], ends[:-1]]), ends, strict=True)]
+    assert np.array_equal(np.concatenate(back), x)
+
+
+def test_the_audio_step_kernels_sums_are_the_exact_matrix_product():
+    """`_accumulate` may fuse and reorder (fast-math 'contract'): its products and sums are
+    integers below 2^53, so it must still equal the exact matrix product at the bounds."""
+    from arzip.codecs.audio import exact_model
+
+    rng = np.random.default_rng(5)
+    n_in, n_out, rows = 576, 128, 8
+    w = rng.choice([-32767, 32767, -1, 0, 1], (n_in, n_out)).astype(np.float32)
+    x = rng.choice([-(1 << 20) + 1, (1 << 20) - 1, 0, 7], (rows, n_in)).astype(np.float64)
+    out = np.empty((rows, n_out))
+    exact_model._accumulate(w.ravel(), 0, n_in, n_out, x, rows, out)
+    expected = (x.astype(object) @ w.astype(np.int64).astype(object)).astype(np.float64)
+    assert np.array_equal(out, expected)

@@ -1,12 +1,23 @@
 """Per-file adaptation of the audio model's distributions (exact, compiled by numba).
 
 The network is trained once; a file has its own spectrum, stereo image and noise level.
-A cascade stage learns them while coding, as the adaptive filters of classical lossless
-audio coders do: per lane and channel, a sign-error NLMS filter over the network's last
-`taps` prediction errors of both channels (and, for channel 1, channel 0's current
-error) corrects the mean, and a running mean of |error| / scale corrects the scale.
-Encoder and decoder run the same compiled loops, float64 +, -, *, /, sqrt one at a time in
-the order written (numba without fast-math), so every machine computes the same bits.
+Cascade stages learn them while coding, as the adaptive filters of classical lossless
+audio coders (Monkey's Audio, OptimFROG) do, per lane and channel:
+
+- cascade 1 (formats 3-5): a sign-error NLMS filter over the network's last `taps`
+  prediction errors of both channels (and, for channel 1, channel 0's current error)
+  corrects the mean;
+- cascade 2 (format 6 on): a long sign-error NLMS filter over the last `long_taps`
+  network errors of its own channel, then a short one over the last `taps` errors left
+  by the long one and `cross` of the other channel's (for channel 1: channel 0's current
+  one first); each learns from its own remaining error. Measured on training clips (lanes
+  of 2048 frames): 128 + (16 + 4) taps gave -0.58 % bits on music, -0.33 % on 16 kHz
+  speech and -0.26 % on 8 kHz digits against cascade 1;
+
+and in both a running mean of |error| / scale corrects the scale. Encoder and decoder run
+the same compiled loops (`_adjust2`/`_update2` serve both), float64 +, -, *, /, sqrt one
+at a time in the order written (numba without fast-math), so every machine computes the
+same bits.
 """
 
 from __future__ import annotations
@@ -29,6 +40,15 @@ class AdaptiveConfig:
     scale_decay: float = 0.98
     ratio_max: float = 50.0  # a single outlier moves the scale factor at most this much
     shared: bool = False  # one filter per channel for all lanes (not supported: False)
+    cascade: int = 1  # 1: the stage of formats 3-5 (these defaults); 2: see the module
+    long_taps: int = 0  # cascade 2: the long stage
+    long_rate: float = 0.0
+    cross: int = 0  # cascade 2: the short stage's taps of the other channel
+
+    @classmethod
+    def current(cls) -> AdaptiveConfig:
+        """What this arzip writes: cascade 2 (chosen on training clips)."""
+        return cls(taps=16, rate=0.002, cascade=2, long_taps=128, long_rate=0.0004, cross=4)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -84,27 +104,58 @@ def _update(errors: np.ndarray, weights: np.ndarray, ratio: np.ndarray, current:
         errors[lane, channel, 0] = net_error
 
 
+def check(cfg: AdaptiveConfig) -> AdaptiveConfig:
+    """`cfg` if this arzip runs it (settings read from a header), else ValueError."""
+    if cfg.shared:
+        raise ValueError("a shared adaptive filter is not supported")
+    if cfg.cascade not in (1, 2) or not 1 <= cfg.taps <= 256:
+        raise ValueError(f"adaptive cascade {cfg.cascade}, taps {cfg.taps}")
+    if cfg.cascade == 2 and not (0 <= cfg.long_taps <= 4096 and 0 <= cfg.cross <= 256):
+        raise ValueError(f"adaptive long taps {cfg.long_taps}, cross {cfg.cross}")
+    return cfg
+
+
 class Cascade:
     """Adaptive corrections for `lanes` lanes of 2 channels."""
 
     def __init__(self, cfg: AdaptiveConfig, lanes: int) -> None:
-        if cfg.shared:
-            raise ValueError("a shared adaptive filter is not supported")
-        self.cfg = cfg
-        self.errors = np.zeros((lanes, 2, cfg.taps))  # network errors, newest first
-        self.weights = np.zeros((lanes, 2, 2 * cfg.taps + 1))
+        self.cfg = check(cfg)
         self.ratio = np.ones((lanes, 2))
-        self.current = np.zeros(lanes)  # channel 0's network error at this frame
-        self._inputs = np.zeros((0, 2 * cfg.taps + 1))
+        self.current = np.zeros(lanes)  # channel 0's error at this frame (for channel 1)
+        if cfg.cascade == 1:
+            self.errors = np.zeros((lanes, 2, cfg.taps))  # network errors, newest first
+            self.weights = np.zeros((lanes, 2, 2 * cfg.taps + 1))
+            self._inputs = np.zeros((0, 2 * cfg.taps + 1))
+            return
+        # cascade 2: histories as doubled rings (a window is one slice), weights, and the
+        # inputs and predictions of the active lanes between `adjust` and `update`
+        self.long_history = np.zeros((lanes, 2, 2 * max(cfg.long_taps, 1)))
+        self.long_weights = np.zeros((lanes, 2, cfg.long_taps))
+        ring = max(cfg.taps, cfg.cross, 1)
+        self.short_history = np.zeros((lanes, 2, 2 * ring))
+        self.short_weights = np.zeros((lanes, 2, cfg.taps + cfg.cross))
+        self.t = np.zeros((lanes, 2), dtype=np.int64)  # frames each lane's channel has seen
+        self._long_in = np.zeros((0, cfg.long_taps))
+        self._short_in = np.zeros((0, cfg.taps + cfg.cross))
+        self._predictions = np.zeros((0, 2))
 
     def adjust(self, channel: int, means: np.ndarray, scales: np.ndarray, lanes: np.ndarray
                ) -> tuple[np.ndarray, np.ndarray]:
         """Corrected (means, scales) of `channel` for the given lanes (means clipped to
         ±40000)."""
         means, scales = means.astype(np.float64), scales.astype(np.float64)
-        self._inputs = np.empty((len(lanes), 2 * self.cfg.taps + 1))
-        _adjust(self.errors, self.weights, self.ratio, self.current, channel,
-                lanes.astype(np.int64), means, scales, self._inputs)
+        lanes = lanes.astype(np.int64)
+        if self.cfg.cascade == 1:
+            self._inputs = np.empty((len(lanes), 2 * self.cfg.taps + 1))
+            _adjust(self.errors, self.weights, self.ratio, self.current, channel, lanes, means,
+                    scales, self._inputs)
+            return means, scales
+        self._long_in = np.empty((len(lanes), self.cfg.long_taps))
+        self._short_in = np.empty((len(lanes), self.cfg.taps + self.cfg.cross))
+        self._predictions = np.empty((len(lanes), 2))
+        _adjust2(self.long_history, self.long_weights, self.short_history, self.short_weights,
+                 self.ratio, self.current, self.t, channel, lanes, self.cfg.taps, means, scales,
+                 self._long_in, self._short_in, self._predictions)
         return means, scales
 
     def update(self, channel: int, values: np.ndarray, net_means: np.ndarray,
@@ -112,9 +163,107 @@ class Cascade:
         """Learn from the coded `values` of `channel` (`means`, `scales`: what `adjust`
         returned; `net_means`: the network's)."""
         cfg = self.cfg
-        _update(self.errors, self.weights, self.ratio, self.current, channel,
-                lanes.astype(np.int64), values.astype(np.float64), net_means, means, scales,
-                self._inputs, cfg.rate, cfg.scale_decay, cfg.ratio_max)
+        values, lanes = values.astype(np.float64), lanes.astype(np.int64)
+        if cfg.cascade == 1:
+            _update(self.errors, self.weights, self.ratio, self.current, channel, lanes,
+                    values, net_means, means, scales, self._inputs, cfg.rate,
+                    cfg.scale_decay, cfg.ratio_max)
+            return
+        _update2(self.long_history, self.long_weights, self.short_history, self.short_weights,
+                 self.ratio, self.current, self.t, channel, lanes, values, net_means, means,
+                 scales, self._long_in, self._short_in, self._predictions, cfg.long_rate,
+                 cfg.rate, cfg.scale_decay, cfg.ratio_max)
+
+
+@njit(cache=True, nogil=True)
+def _adjust2(h1: np.ndarray, w1: np.ndarray, h2: np.ndarray, w2: np.ndarray,
+             ratio: np.ndarray, current: np.ndarray, seen: np.ndarray, channel: int,
+             lanes: np.ndarray, taps: int, means: np.ndarray, scales: np.ndarray,
+             in1: np.ndarray, in2: np.ndarray, predictions: np.ndarray) -> None:
+    """Cascade 2's corrected (means, scales) (n,) of `channel` for `lanes` from the
+    network's (in place); keeps each lane's inputs and the two stages' predictions for
+    `_update2`. Rings: h[..., i] = h[..., i + N] = the value of frame i mod N."""
+    long_taps, short = w1.shape[2], w2.shape[2]
+    cross = short - taps
+    n1, n2 = h1.shape[2] // 2, h2.shape[2] // 2
+    other = 1 - channel
+    for n in range(lanes.shape[0]):
+        lane = lanes[n]
+        t = seen[lane, channel]
+        b1, b2 = (t - 1) % n1 + n1, (t - 1) % n2 + n2  # where frame t - 1 is
+        for j in range(long_taps):
+            in1[n, j] = h1[lane, channel, b1 - j] if t - 1 - j >= 0 else 0.0
+        for j in range(taps):
+            in2[n, j] = h2[lane, channel, b2 - j] if t - 1 - j >= 0 else 0.0
+        if channel == 1:  # channel 0's error at t, then at t - 1 ...
+            if cross > 0:
+                in2[n, taps] = current[lane]
+            for j in range(1, cross):
+                in2[n, taps + j] = h2[lane, other, b2 - j + 1] if t - j >= 0 else 0.0
+        else:  # channel 1's errors at t - 1 ...
+            for j in range(cross):
+                in2[n, taps + j] = h2[lane, other, b2 - j] if t - 1 - j >= 0 else 0.0
+        p1 = 0.0
+        for j in range(long_taps):
+            p1 += w1[lane, channel, j] * in1[n, j]
+        p2 = 0.0
+        for j in range(short):
+            p2 += w2[lane, channel, j] * in2[n, j]
+        predictions[n, 0] = p1
+        predictions[n, 1] = p2
+        m = means[n] + p1
+        m = m + p2
+        means[n] = MEAN_MIN if m < MEAN_MIN else (MEAN_MAX if m > MEAN_MAX else m)
+        s = scales[n] * ratio[lane, channel]
+        scales[n] = s if s > SCALE_MIN else SCALE_MIN
+
+
+@njit(cache=True, nogil=True)
+def _sign_nlms(weights: np.ndarray, inputs: np.ndarray, error: float, rate: float) -> None:
+    """weights += rate sign(error) / (1e-3 + rms(inputs)) inputs (in this order)."""
+    width = inputs.shape[0]
+    if width == 0:
+        return
+    energy = 0.0
+    for j in range(width):
+        energy += inputs[j] * inputs[j]
+    sign = 1.0 if error > 0 else (-1.0 if error < 0 else 0.0)
+    step = rate * sign / (1e-3 + np.sqrt(energy / width))
+    for j in range(width):
+        weights[j] += step * inputs[j]
+
+
+@njit(cache=True, nogil=True)
+def _update2(h1: np.ndarray, w1: np.ndarray, h2: np.ndarray, w2: np.ndarray,
+             ratio: np.ndarray, current: np.ndarray, seen: np.ndarray, channel: int,
+             lanes: np.ndarray, values: np.ndarray, net_means: np.ndarray, means: np.ndarray,
+             scales: np.ndarray, in1: np.ndarray, in2: np.ndarray, predictions: np.ndarray,
+             rate1: float, rate2: float, decay: float, ratio_max: float) -> None:
+    """Cascade 2 learns from the coded `values` (n,) of `channel` (`means`, `scales`:
+    what `_adjust2` gave; `net_means`: the network's): each stage from its own remaining
+    error, then the scale ratio; the histories move on by one frame."""
+    n1, n2 = h1.shape[2] // 2, h2.shape[2] // 2
+    for n in range(lanes.shape[0]):
+        lane = lanes[n]
+        t = seen[lane, channel]
+        v = values[n]
+        u0 = v - net_means[n]  # the network's error
+        u1 = u0 - predictions[n, 0]  # left by the long stage
+        e2 = u1 - predictions[n, 1]  # left by the short stage
+        _sign_nlms(w1[lane, channel], in1[n], u1, rate1)
+        _sign_nlms(w2[lane, channel], in2[n], e2, rate2)
+        if n1 > 0 and w1.shape[2] > 0:
+            h1[lane, channel, t % n1] = u0
+            h1[lane, channel, t % n1 + n1] = u0
+        h2[lane, channel, t % n2] = u1
+        h2[lane, channel, t % n2 + n2] = u1
+        if channel == 0:
+            current[lane] = u1
+        r = abs(v - means[n]) / scales[n]
+        if r > ratio_max:
+            r = ratio_max
+        ratio[lane, channel] = decay * ratio[lane, channel] + (1.0 - decay) * r
+        seen[lane, channel] = t + 1
 
 
 @njit(cache=True, nogil=True)
@@ -157,13 +306,59 @@ def _run_all(errors: np.ndarray, weights: np.ndarray, ratio: np.ndarray, current
                 scales[active[n], t, channel] = s[n]
 
 
+@njit(cache=True, nogil=True)
+def _run_all2(h1: np.ndarray, w1: np.ndarray, h2: np.ndarray, w2: np.ndarray,
+              ratio: np.ndarray, current: np.ndarray, seen: np.ndarray, taps: int,
+              length: np.ndarray, stereo: np.ndarray, values: np.ndarray,
+              net_means: np.ndarray, net_scales: np.ndarray, rate1: float, rate2: float,
+              decay: float, ratio_max: float, means: np.ndarray, scales: np.ndarray) -> None:
+    """`_run_all` for cascade 2: `_adjust2` and `_update2` for every step and channel of
+    known samples, in the decoder's order."""
+    lanes, steps = values.shape[0], values.shape[1]
+    for t in range(steps):
+        for channel in range(2):
+            count = 0
+            for lane in range(lanes):
+                if length[lane] > t and (channel == 0 or stereo[lane]):
+                    count += 1
+            active = np.empty(count, dtype=np.int64)
+            count = 0
+            for lane in range(lanes):
+                if length[lane] > t and (channel == 0 or stereo[lane]):
+                    active[count] = lane
+                    count += 1
+            m, s, v, nm = np.empty(count), np.empty(count), np.empty(count), np.empty(count)
+            for n in range(count):
+                m[n] = net_means[active[n], t, channel]
+                s[n] = net_scales[active[n], t, channel]
+                v[n] = values[active[n], t, channel]
+                nm[n] = m[n]
+            in1, in2 = np.empty((count, w1.shape[2])), np.empty((count, w2.shape[2]))
+            predictions = np.empty((count, 2))
+            _adjust2(h1, w1, h2, w2, ratio, current, seen, channel, active, taps, m, s, in1,
+                     in2, predictions)
+            _update2(h1, w1, h2, w2, ratio, current, seen, channel, active, v, nm, m, s, in1,
+                     in2, predictions, rate1, rate2, decay, ratio_max)
+            for n in range(count):
+                means[active[n], t, channel] = m[n]
+                scales[active[n], t, channel] = s[n]
+
+
 def run_all(cfg: AdaptiveConfig, length: np.ndarray, stereo: np.ndarray, values: np.ndarray,
             net_means: np.ndarray, net_scales: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The corrected (means, scales) (lanes, steps, 2) of every known sample, computed as
     a `Cascade` would while coding them step by step."""
     state = Cascade(cfg, len(length))
     means, scales = np.zeros(values.shape), np.ones(values.shape)
-    _run_all(state.errors, state.weights, state.ratio, state.current, length.astype(np.int64),
-             stereo.astype(np.bool_), values.astype(np.float64), net_means, net_scales,
-             cfg.rate, cfg.scale_decay, cfg.ratio_max, means, scales)
+    length, stereo = length.astype(np.int64), stereo.astype(np.bool_)
+    values = values.astype(np.float64)
+    if cfg.cascade == 1:
+        _run_all(state.errors, state.weights, state.ratio, state.current, length, stereo,
+                 values, net_means, net_scales, cfg.rate, cfg.scale_decay, cfg.ratio_max,
+                 means, scales)
+    else:
+        _run_all2(state.long_history, state.long_weights, state.short_history,
+                  state.short_weights, state.ratio, state.current, state.t, cfg.taps, length,
+                  stereo, values, net_means, net_scales, cfg.long_rate, cfg.rate,
+                  cfg.scale_decay, cfg.ratio_max, means, scales)
     return means, scales

@@ -34,7 +34,7 @@ from arzip.errors import FormatError
 from arzip.parallel import Splitter
 
 from . import formats, lpc
-from .adaptive import AdaptiveConfig, Cascade, run_all
+from .adaptive import AdaptiveConfig, Cascade, check, run_all
 from .exact_model import ExactWaveNet, distribution, log_scales
 from .model import AudioModelConfig, WaveNet, rate_code
 
@@ -89,7 +89,7 @@ class AudioCodec:
                  chunk: int = CHUNK, adaptive: AdaptiveConfig | None = None) -> None:
         self.model = model
         self.block_frames, self.chunk = block_frames, chunk
-        self.adaptive = adaptive or AdaptiveConfig()
+        self.adaptive = adaptive or AdaptiveConfig.current()
 
     @classmethod
     def from_weights(cls, exported: dict, coder: dict | None = None) -> AudioCodec:
@@ -103,9 +103,7 @@ class AudioCodec:
         block_frames, chunk = int(coder["block_frames"]), int(coder["chunk"])
         if not 1 <= chunk <= block_frames <= BLOCK_FRAMES:
             raise ValueError(f"block_frames {block_frames}, chunk {chunk}")
-        adaptive = AdaptiveConfig(**coder["adaptive"])
-        if not 1 <= adaptive.taps <= 256:
-            raise ValueError(f"adaptive taps {adaptive.taps}")
+        adaptive = check(AdaptiveConfig(**coder["adaptive"]))  # absent keys: cascade 1
         return cls(model, block_frames, chunk, adaptive)
 
     def coder_settings(self) -> dict:
@@ -182,24 +180,25 @@ class AudioCodec:
         base, index, fraction = laplace_params(means.reshape(-1), scales.reshape(-1))
         shape = (count, steps, 2)
         base, index, fraction = (a.reshape(shape) for a in (base, index, fraction))
-        symbols = x.astype(np.int64)
-        encoder, bits = LaplaceEncoder(), 0.0
-        for step in range(steps):
-            for channel in (0, 1):
-                active = np.flatnonzero(running[:, step] & (lanes.stereo if channel else True))
-                if not len(active):
-                    continue
-                params = (base[active, step, channel], index[active, step, channel],
-                          fraction[active, step, channel])
-                encoder.encode(symbols[active, step, channel], *params)
-                each = laplace_bits_each(symbols[active, step, channel], *params)
-                bits += float(each.sum())
-                if bits_out is not None:
-                    bits_out[lanes.start[active] + step, lanes.channel[active] + channel] = each
-                done += len(active)
-            if progress and (step + 1) % PROGRESS_EVERY == 0:
-                progress(done)
-        return encoder.finish(), bits
+        # the samples in the decoder's order: per step, channel 0 of the running lanes,
+        # then channel 1 of the running stereo lanes
+        coded = np.stack([running, running & lanes.stereo[:, None]], -1)  # (lanes, steps, 2)
+        step, channel, lane = np.nonzero(coded.transpose(1, 2, 0))
+        ends = np.flatnonzero(np.diff(2 * step + channel, append=-1)) + 1  # batch ends
+        params = (base[lane, step, channel], index[lane, step, channel],
+                  fraction[lane, step, channel])
+        symbols = x[lane, step, channel].astype(np.int64)
+        encoder = LaplaceEncoder()
+        for first in range(0, steps, PROGRESS_EVERY):  # PROGRESS_EVERY steps at a time
+            part = slice(*np.searchsorted(step, [first, first + PROGRESS_EVERY]))
+            inside = ends[(ends > part.start) & (ends <= part.stop)] - part.start
+            encoder.encode_batches(symbols[part], *(p[part] for p in params), inside)
+            if progress:
+                progress(done + part.stop)
+        each = laplace_bits_each(symbols, *params)
+        if bits_out is not None:
+            bits_out[lanes.start[lane] + step, lanes.channel[lane] + channel] = each
+        return encoder.finish(), float(each.sum())
 
     def _decode_block(self, payload: bytes, frames: int, channels: int, rate: int,
                       progress: Progress | None, done: int) -> bytes:
@@ -214,31 +213,38 @@ class AudioCodec:
         errors = np.zeros((count, 2, m.cfg.taps))  # newest first
         out = np.zeros((frames, channels), dtype=np.int16)
         logs = np.empty((count, 2))
+        everyone = np.arange(count)
+        channels_of = [everyone, everyone[lanes.stereo]]  # the lanes each channel codes
         with Splitter(minimum=96) as split:  # its thread ends even when decoding fails
             for t in range(lanes.steps):
-                running = lanes.length > t
+                if t == lanes.length.min():  # from here on some lanes have ended
+                    running = lanes.length > t
+                    channels_of = [everyone[running], everyone[running & lanes.stereo]]
                 prediction = classical.predict().reshape(count, 2)
                 scale = classical.scale.reshape(count, 2).copy()
-                head = np.concatenate(split(lambda part: m.step(state, part), count))
+                parts = split(lambda part: m.step(state, part), count)
+                head = parts[0] if len(parts) == 1 else np.concatenate(parts)
                 log_scales(scale, m.log_table, logs)
                 frame = np.zeros((count, 2))
-                for channel in (0, 1):
-                    active = np.flatnonzero(running & (lanes.stereo if channel else True))
-                    if not len(active):
-                        continue
+                for channel, active in enumerate(channels_of):
                     n = len(active)
+                    if not n:
+                        continue
+                    # every lane: views; else copies of the active lanes' rows
+                    pick = slice(None) if n == count else active
                     net_mean, net_scale = np.empty(n), np.empty(n)
-                    error0 = frame[active, 0] - prediction[active, 0]
-                    distribution(head[active], channel, errors[active], prediction[active],
-                                 logs[active], error0, m.exp_table, net_mean, net_scale)
+                    error0 = frame[pick, 0] - prediction[pick, 0]
+                    distribution(head[pick], channel, errors[pick], prediction[pick],
+                                 logs[pick], error0, m.exp_table, net_mean, net_scale)
                     means, scales = cascade.adjust(channel, net_mean, net_scale, active)
                     values = decoder.decode(*laplace_params(means, scales))
                     cascade.update(channel, values, net_mean, means, scales, active)
-                    frame[active, channel] = values
-                    out[lanes.start[active] + t, lanes.channel[active] + channel] = values
+                    frame[pick, channel] = values
+                    out[lanes.start[pick] + t, lanes.channel[pick] + channel] = values
                     done += n
                 m.push(state, m.features(frame, prediction, scale, stereo, codes))
-                errors = np.concatenate([(frame - prediction)[:, :, None], errors[:, :, :-1]], 2)
+                errors[:, :, 1:] = errors[:, :, :-1]  # newest first
+                errors[:, :, 0] = frame - prediction
                 classical.push(frame.reshape(-1), prediction.reshape(-1))
                 if progress and (t + 1) % PROGRESS_EVERY == 0:
                     progress(done)

@@ -168,6 +168,126 @@ def log_scales(scale: np.ndarray, log_table: np.ndarray, out: np.ndarray) -> Non
             out[i, c] = kernels.ln(scale[i, c], log_table)
 
 
+@njit(cache=True, nogil=True, fastmath={"contract"})
+def _accumulate(weights: np.ndarray, at: int, n_in: int, n_out: int, x: np.ndarray, n: int,
+                out: np.ndarray) -> None:
+    """out[:n, :n_out] = x[:n, :n_in] @ W for integer x and W (in, out) at weights[at:]:
+    every product and partial sum is an integer below 2^53, so fused multiply-adds and any
+    summation order give the exact sums `IntLinear.acc` gives. Each weight row is read once
+    for the n rows, the output loop innermost (SIMD)."""
+    for i in range(n):
+        for j in range(n_out):
+            out[i, j] = 0.0
+    for k in range(n_in):
+        w = weights[at + k * n_out:at + (k + 1) * n_out]  # 16-bit integers, exact in float32
+        for i in range(n):
+            xk = x[i, k]
+            for j in range(n_out):
+                out[i, j] += xk * np.float64(w[j])
+
+
+@njit(cache=True, nogil=True)
+def _affine(layers: np.ndarray, weights: np.ndarray, factors: np.ndarray, layer: int,
+            x: np.ndarray, n: int, out: np.ndarray) -> None:
+    """out[:n, :n_out] = acc * factor + bias of packed layer `layer` (`_pack`) on integer
+    rows x[:n, :n_in] (`_accumulate`), scaled as `_Linear` does: one rounding per
+    operation (no fused multiply-add here)."""
+    at, n_in, n_out, fb = layers[layer, 0], layers[layer, 1], layers[layer, 2], layers[layer, 3]
+    _accumulate(weights, at, n_in, n_out, x, n, out)
+    for i in range(n):
+        for j in range(n_out):
+            out[i, j] = out[i, j] * factors[0, fb + j] + factors[1, fb + j]
+
+
+STEP_GROUP = 8  # lanes the step kernel runs together (one pass over the weights)
+KERNEL_LANES = 16  # up to this many lanes a step runs in the kernel, more as matrix products
+
+
+@njit(cache=True, nogil=True)
+def _step(layers: np.ndarray, weights: np.ndarray, factors: np.ndarray, inputs: np.ndarray,
+          queues: np.ndarray, t: int, lo: int, hi: int, dilated: int, residuals: int,
+          scales: np.ndarray, tanh: np.ndarray, out: np.ndarray) -> None:
+    """`ExactWaveNet.step` for lanes lo..hi-1 into out (hi - lo, O), every operation as
+    there (`_affine` for the layers), STEP_GROUP lanes at a time. Packed layers (`_pack`):
+    the input layer, the dilated ones, the residual ones, skip, hidden, out. queues
+    (sum 2^i slots x lanes, C): layer i's ring of h at rows ((2^i - 1) + slot) lanes +
+    lane. scales: 1 / the residual scale, 1 / the skip scale, 1 / the hidden scale."""
+    lanes, c, g = inputs.shape[0], queues.shape[1], STEP_GROUP
+    inv_resid, inv_skip, inv_hidden = scales[0], scales[1], scales[2]
+    limit = float(RESID_LIMIT - 1)
+    centre = (tanh.shape[0] - 1) // 2
+    wide = layers[:, 2].max()
+    x = np.empty((g, inputs.shape[1]))
+    h = np.empty((g, c))
+    both = np.empty((g, 2 * c))
+    z = np.empty((g, 2 * c))
+    r = np.empty((g, c))
+    gates = np.empty((g, dilated * c))
+    gate = np.empty((g, c))
+    y = np.empty((g, wide))
+    q = np.empty((g, wide))
+    skip = 1 + dilated + residuals
+    for first in range(lo, hi, g):
+        n = min(g, hi - first)
+        for i in range(n):
+            x[i] = inputs[first + i]
+        _affine(layers, weights, factors, 0, x, n, y)
+        for i in range(n):
+            for j in range(c):
+                h[i, j] = min(max(np.rint(y[i, j] * inv_resid), -limit), limit)
+        for d in range(dilated):
+            for i in range(n):
+                row = ((1 << d) - 1 + t % (1 << d)) * lanes + first + i
+                for j in range(c):
+                    both[i, j] = queues[row, j]
+                    both[i, c + j] = h[i, j]
+                    queues[row, j] = h[i, j]  # h of frame t, read again at frame t + 2**d
+            _affine(layers, weights, factors, 1 + d, both, n, z)
+            for i in range(n):
+                for j in range(c):
+                    ua = min(max(np.rint(z[i, j] * TANH_STEP), -centre), centre)
+                    ub = min(max(np.rint(z[i, j + c] * TANH_STEP), -centre), centre)
+                    ta, tb = tanh[int(ua) + centre], tanh[int(ub) + centre]
+                    gate[i, j] = np.rint(ta * (1.0 + tb) * (1 << GATE_BITS))
+                    gates[i, d * c + j] = gate[i, j]
+            if d < residuals:
+                _affine(layers, weights, factors, 1 + dilated + d, gate, n, r)
+                for i in range(n):
+                    for j in range(c):
+                        v = min(max(np.rint(r[i, j] * inv_resid), -limit), limit)
+                        h[i, j] = min(max(h[i, j] + v, -limit), limit)
+        _affine(layers, weights, factors, skip, gates, n, y)
+        for i in range(n):
+            for j in range(layers[skip, 2]):
+                q[i, j] = min(max(np.rint(y[i, j] * inv_skip), 0.0), float(ACT))
+        _affine(layers, weights, factors, skip + 1, q, n, y)
+        for i in range(n):
+            for j in range(layers[skip + 1, 2]):
+                q[i, j] = min(max(np.rint(y[i, j] * inv_hidden), 0.0), float(ACT))
+        _affine(layers, weights, factors, skip + 2, q, n, y)
+        for i in range(n):
+            for j in range(out.shape[1]):
+                out[first - lo + i, j] = y[i, j]
+
+
+def _pack(linears: list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(table (L, 4): weight offset, inputs, outputs, factor offset; the weights (in, out)
+    of every layer flat; factors (2, sum outputs): factor and bias) for `_step`."""
+    table, weights, factors, at, fb = [], [], [], 0, 0
+    for layer in linears:
+        w = np.asarray(layer.int.weight_t)
+        if (layer.int.dtype is not np.float64 or len(layer.int.blocks) != 1
+                or np.abs(w).max(initial=0) >= 1 << 24):
+            raise ValueError("the step kernel takes float64 layers of 16-bit weights")
+        table.append((at, w.shape[0], w.shape[1], fb))
+        weights.append(w.ravel())
+        factors.append(np.stack([np.broadcast_to(layer.factor, w.shape[1]),
+                                 np.broadcast_to(layer.bias, w.shape[1])]))
+        at, fb = at + w.size, fb + w.shape[1]
+    return (np.array(table, dtype=np.int64), np.concatenate(weights).astype(np.float32),
+            np.ascontiguousarray(np.concatenate(factors, 1), dtype=np.float64))
+
+
 class ExactWaveNet:
     """`WaveNet` with integer activations: head outputs (…, O) per frame."""
 
@@ -187,6 +307,9 @@ class ExactWaveNet:
         self.tanh = exact.tanh_table(Fraction(1, TANH_STEP), TANH_STEP * TANH_RANGE, 30
                                      ) / float(1 << 30)
         self.log_table, self.exp_table = exact.log_table(), exact.exp2_table()
+        self._packed = _pack([self.inp, *self.dilated, *self.residual, self.skip, self.hidden,
+                              self.out])
+        self._scales = np.array([1.0 / self.resid_scale, self.inv_skip, self.inv_hidden])
 
     def _resid(self, real: np.ndarray) -> np.ndarray:
         return exact.requant(real, 1.0 / self.resid_scale, RESID_LIMIT - 1)
@@ -241,17 +364,32 @@ class ExactWaveNet:
 
     # ---- one frame per lane (the decoder) ----
     def new_state(self, lanes: int) -> dict:
-        """Empty Fast-WaveNet queues and inputs for `lanes` lanes."""
+        """Empty Fast-WaveNet queues and inputs for `lanes` lanes (layer i's ring of 2^i
+        frames at rows (2^i - 1) lanes ... of one array)."""
         return {"t": 0, "inputs": np.zeros((lanes, 2 * FEATURES)),
-                "queues": [np.zeros((2 ** i, lanes, self.channels)) for i in range(self.layers)]}
+                "queues": np.zeros((((1 << self.layers) - 1) * lanes, self.channels))}
 
     def step(self, state: dict, lanes: slice = slice(None)) -> np.ndarray:
         """Head outputs (lanes, O) of frame t from the features of frames t-2, t-1 (of the
-        given lanes only: lanes are independent)."""
-        h = self._resid(self.inp(state["inputs"][lanes]))
+        given lanes only: lanes are independent, so slices may run in parallel threads).
+        A few lanes run in one compiled call (`_step`), many as matrix products; both give
+        `forward`'s numbers (exact integer sums)."""
+        lo, hi, _ = lanes.indices(len(state["inputs"]))
+        if hi - lo > KERNEL_LANES:
+            return self._step_batched(state, lo, hi)
+        out = np.empty((max(hi - lo, 0), int(self._packed[0][-1, 2])))
+        _step(*self._packed, state["inputs"], state["queues"], state["t"], lo, hi, self.layers,
+              len(self.residual), self._scales, self.tanh, out)
+        return out
+
+    def _step_batched(self, state: dict, lo: int, hi: int) -> np.ndarray:
+        """`step` of lanes lo..hi-1 as matrix products over the lanes."""
+        lanes = len(state["inputs"])
+        h = self._resid(self.inp(state["inputs"][lo:hi]))
         gates = []
         for i in range(self.layers):
-            queue = state["queues"][i][state["t"] % (2 ** i)][lanes]
+            row = ((1 << i) - 1 + state["t"] % (1 << i)) * lanes
+            queue = state["queues"][row + lo:row + hi]
             g = self._gate(i, queue, h)
             queue[:] = h  # h of frame t, read again at frame t + 2**i
             gates.append(g)

@@ -34,8 +34,9 @@ def as_pairs(samples: np.ndarray) -> list[np.ndarray]:
 
 
 class AudioCorpus:
-    """The 16-bit files below a folder, grouped by their top-level set; every set is drawn
-    equally often, and within a set every frame equally likely."""
+    """The 16-bit files below a folder, grouped by their top-level set (sets named alike
+    up to a '_', such as the music_* sets, are one group); every group is drawn equally
+    often, and within a group every frame equally likely."""
 
     def __init__(self, root: Path) -> None:
         root = Path(root)
@@ -44,7 +45,8 @@ class AudioCorpus:
             loaded = load_pcm16(path)
             if loaded is None or len(loaded[0]) < 2:
                 continue
-            group = path.relative_to(root).parts[0] if len(path.relative_to(root).parts) > 1 else ""
+            parts = path.relative_to(root).parts
+            group = parts[0].split("_")[0] if len(parts) > 1 else ""
             for stream in as_pairs(loaded[0]):
                 self.sets.setdefault(group, []).append((stream, loaded[1]))
         if not self.sets:
