@@ -17,7 +17,7 @@ from __future__ import annotations
 import constriction
 import numpy as np
 
-from . import exact
+from . import exact, kernels
 from .errors import FormatError
 
 Categorical = constriction.stream.model.Categorical  # submodules are attributes only
@@ -208,11 +208,12 @@ class LaplaceDecoder(_Decoder):
         table = _laplace_rows()
         shift = table.shift[index]
         coarse = self._decode(_CATEGORICAL, table(index, fraction))
-        escaped = _escaped(coarse)
-        inside = ~escaped & (shift > 0)
-        values = base + ((coarse - exact.LAPLACE_WINDOW - 1) << shift)
-        if inside.any():
-            values[inside] += self._decode(_UNIFORM, (1 << shift[inside]).astype(np.int32))
+        values, widths = np.empty(len(coarse), np.int64), np.empty(len(coarse), np.int32)
+        if kernels.laplace_values(coarse, base, shift, exact.LAPLACE_WINDOW,
+                                  exact.LAPLACE_BINS, values, widths):
+            inside = widths > 0
+            values[inside] += self._decode(_UNIFORM, widths[inside])
+        escaped = widths < 0
         if escaped.any():
             values[escaped] = self._decode(_UNIFORM, np.full(int(escaped.sum()), _ESCAPE_SIZE,
                                                              np.int32)) + PCM16_MIN

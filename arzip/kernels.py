@@ -154,6 +154,26 @@ def laplace_params(means: np.ndarray, scales: np.ndarray, log_table: np.ndarray,
 
 
 @njit(cache=True, nogil=True)
+def laplace_values(coarse: np.ndarray, base: np.ndarray, shift: np.ndarray, window: int,
+                   bins: int, values: np.ndarray, widths: np.ndarray) -> int:
+    """From decoded coarse bins (`exact.laplace_row`'s, 0 and bins - 1 the escapes): each
+    value's bin start, base + (coarse - window - 1) 2^shift, and widths: the size 2^shift
+    of the offset still to decode in the bin (0: none, or an escape: -1). Returns how
+    many have an offset."""
+    offsets = 0
+    for i in range(coarse.shape[0]):
+        c = coarse[i]
+        if c == 0 or c == bins - 1:
+            widths[i] = -1
+            values[i] = 0
+            continue
+        values[i] = base[i] + ((c - window - 1) << shift[i])
+        widths[i] = (1 << shift[i]) if shift[i] > 0 else 0
+        offsets += 1 if shift[i] > 0 else 0
+    return offsets
+
+
+@njit(cache=True, nogil=True)
 def layer_norm(r: np.ndarray, eps: float, gain: np.ndarray, bias: np.ndarray, limit: float,
                out: np.ndarray) -> None:
     """LayerNorm of integer rows r (n, d) to integers: with D = d r - sum(r) (exact) and

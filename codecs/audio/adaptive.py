@@ -143,8 +143,8 @@ class Cascade:
                ) -> tuple[np.ndarray, np.ndarray]:
         """Corrected (means, scales) of `channel` for the given lanes (means clipped to
         ±40000)."""
-        means, scales = means.astype(np.float64), scales.astype(np.float64)
-        lanes = lanes.astype(np.int64)
+        means, scales = means.astype(np.float64), scales.astype(np.float64)  # copies
+        lanes = np.asarray(lanes, dtype=np.int64)
         if self.cfg.cascade == 1:
             self._inputs = np.empty((len(lanes), 2 * self.cfg.taps + 1))
             _adjust(self.errors, self.weights, self.ratio, self.current, channel, lanes, means,
@@ -163,7 +163,7 @@ class Cascade:
         """Learn from the coded `values` of `channel` (`means`, `scales`: what `adjust`
         returned; `net_means`: the network's)."""
         cfg = self.cfg
-        values, lanes = values.astype(np.float64), lanes.astype(np.int64)
+        values, lanes = values.astype(np.float64), np.asarray(lanes, dtype=np.int64)
         if cfg.cascade == 1:
             _update(self.errors, self.weights, self.ratio, self.current, channel, lanes,
                     values, net_means, means, scales, self._inputs, cfg.rate,

@@ -209,18 +209,20 @@ class AudioCodec:
         classical = lpc.BackwardLPC(2 * count)  # rows: lane 0 ch 0, lane 0 ch 1, lane 1 ...
         state = m.new_state(count)
         cascade = Cascade(self.adaptive, count)
-        stereo, codes = lanes.stereo.astype(np.float64), np.full(count, rate_code(rate))
+        stereo = lanes.stereo.astype(np.float64)
+        codes = np.full(count, rate_code(rate), dtype=np.float64)
         errors = np.zeros((count, 2, m.cfg.taps))  # newest first
         out = np.zeros((frames, channels), dtype=np.int16)
         logs = np.empty((count, 2))
         everyone = np.arange(count)
         channels_of = [everyone, everyone[lanes.stereo]]  # the lanes each channel codes
+        predicted = classical.predict()
         with Splitter(minimum=96) as split:  # its thread ends even when decoding fails
             for t in range(lanes.steps):
                 if t == lanes.length.min():  # from here on some lanes have ended
                     running = lanes.length > t
                     channels_of = [everyone[running], everyone[running & lanes.stereo]]
-                prediction = classical.predict().reshape(count, 2)
+                prediction = predicted.reshape(count, 2)
                 scale = classical.scale.reshape(count, 2).copy()
                 parts = split(lambda part: m.step(state, part), count)
                 head = parts[0] if len(parts) == 1 else np.concatenate(parts)
@@ -242,10 +244,10 @@ class AudioCodec:
                     frame[pick, channel] = values
                     out[lanes.start[pick] + t, lanes.channel[pick] + channel] = values
                     done += n
-                m.push(state, m.features(frame, prediction, scale, stereo, codes))
+                m.push_frame(state, frame, prediction, scale, stereo, codes)
                 errors[:, :, 1:] = errors[:, :, :-1]  # newest first
                 errors[:, :, 0] = frame - prediction
-                classical.push(frame.reshape(-1), prediction.reshape(-1))
+                predicted = classical.advance(frame.reshape(-1), predicted)
                 if progress and (t + 1) % PROGRESS_EVERY == 0:
                     progress(done)
         return out.astype("<i2").tobytes()

@@ -110,6 +110,19 @@ def frame_features(x: np.ndarray, prediction: np.ndarray, scale: np.ndarray,
 
 
 @njit(cache=True, nogil=True)
+def _push_frame(x: np.ndarray, prediction: np.ndarray, scale: np.ndarray, stereo: np.ndarray,
+                rate: np.ndarray, log_table: np.ndarray, inputs: np.ndarray) -> None:
+    """inputs (n, 2 FEATURES) = (the newer half, the features of frames x) in place."""
+    n = x.shape[0]
+    features = np.empty((n, FEATURES))
+    frame_features(x, prediction, scale, stereo, rate, log_table, features)
+    for i in range(n):
+        for j in range(FEATURES):
+            inputs[i, j] = inputs[i, FEATURES + j]
+            inputs[i, FEATURES + j] = features[i, j]
+
+
+@njit(cache=True, nogil=True)
 def _gates(z: np.ndarray, table: np.ndarray, out: np.ndarray) -> None:
     """out[i, j] = rint(t_a (1 + t_b) 2^13) with t = tanh(z) from the table; z (n, 2C)."""
     centre = (table.shape[0] - 1) // 2
@@ -401,4 +414,11 @@ class ExactWaveNet:
     def push(self, state: dict, features: np.ndarray) -> None:
         """Append the integer features (lanes, 8) of frame t and move to t + 1."""
         state["inputs"] = np.concatenate([state["inputs"][:, FEATURES:], features], 1)
+        state["t"] += 1
+
+    def push_frame(self, state: dict, x: np.ndarray, prediction: np.ndarray,
+                   scale: np.ndarray, stereo: np.ndarray, rate: np.ndarray) -> None:
+        """`push` of the features of frame t (`features`' arguments, float64 arrays), in
+        one compiled call."""
+        _push_frame(x, prediction, scale, stereo, rate, self.log_table, state["inputs"])
         state["t"] += 1

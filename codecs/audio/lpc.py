@@ -134,6 +134,15 @@ def _step_push(buffer: np.ndarray, pos: int, x: np.ndarray, prediction: np.ndarr
         scale[s] = _scale(scale[s], x[s], prediction[s])
 
 
+@njit(cache=True, nogil=True)
+def _step_advance(buffer: np.ndarray, pos: int, t: int, window: np.ndarray, a: np.ndarray,
+                  x: np.ndarray, prediction: np.ndarray, scale: np.ndarray,
+                  out: np.ndarray) -> None:
+    """`_step_push` of sample t at pos, then `_step_predict` of sample t + 1 into out."""
+    _step_push(buffer, pos, x, prediction, scale)
+    _step_predict(buffer, pos + 1, t + 1, window, a, out)
+
+
 class BackwardLPC:
     """`analyse` one step at a time for N signals coded in lockstep."""
 
@@ -153,10 +162,24 @@ class BackwardLPC:
 
     def push(self, x: np.ndarray, prediction: np.ndarray) -> None:
         """Append integer samples t (N,) whose prediction was `prediction`."""
-        if self.pos == self.buffer.shape[1]:
-            self.buffer[:, :WINDOW] = self.buffer[:, -WINDOW:]
-            self.pos = WINDOW
+        self._room()
         _step_push(self.buffer, self.pos, np.asarray(x, dtype=np.float64), prediction,
                    self.scale)
         self.pos += 1
         self.t += 1
+
+    def advance(self, x: np.ndarray, prediction: np.ndarray) -> np.ndarray:
+        """`push` then `predict` (one compiled call): the predictions of sample t + 1."""
+        self._room()
+        out = np.empty(len(self.buffer))
+        _step_advance(self.buffer, self.pos, self.t, self._window, self.a,
+                      np.asarray(x, dtype=np.float64), prediction, self.scale, out)
+        self.pos += 1
+        self.t += 1
+        return out
+
+    def _room(self) -> None:
+        """Room for one more sample: the last WINDOW samples move to the front when full."""
+        if self.pos == self.buffer.shape[1]:
+            self.buffer[:, :WINDOW] = self.buffer[:, -WINDOW:]
+            self.pos = WINDOW
