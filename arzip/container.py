@@ -13,13 +13,14 @@ arzip that wrote it ("writer").
 
 Versions: 6 is written: version 5 plus blocks of a structured file that its codec's
 classical coder wrote (method 6: FLAC for an audio block that FLAC codes smaller than the
-model). Version 5 added blocks whose context mixing takes the network's bit probabilities
-as one input (method 5). Version 4 added context-mixing blocks (method
-4) and opened deflate streams (a side-data block first, then the opened stream's blocks;
-see `opened`). Every probability of a version 3-6 file is computed in exact arithmetic
-(`exact`), so it decodes on any machine. Versions 1 and 2 (arzip 0.1) are still read,
-but their model-coded data depended on the writer's machine and torch build:
-`PORTABLE_VERSIONS` says which versions a model-coded block may have.
+model; method 7: one lossless WebP of all of an image's pixels). Version 5 added blocks
+whose context mixing takes the network's bit probabilities as one input (method 5).
+Version 4 added context-mixing blocks (method 4) and opened deflate streams (a side-data
+block first, then the opened stream's blocks; see `opened`). Every probability of a
+version 3-6 file is computed in exact arithmetic (`exact`), so it decodes on any machine.
+Versions 1 and 2 (arzip 0.1) are still read, but their model-coded data depended on the
+writer's machine and torch build: `PORTABLE_VERSIONS` says which versions a model-coded
+block may have.
 """
 
 from __future__ import annotations
@@ -98,12 +99,13 @@ class Method(IntEnum):
     CM = 4  # binary context mixing without the network (version 4 on)
     NETCM = 5  # binary context mixing with the network as an input, in lanes (version 5 on)
     FLAC = 6  # an audio block as a FLAC stream (version 6 on)
+    WEBP = 7  # all of an image's pixels as a lossless WebP (version 6 on)
 
 
 MODEL_METHODS = (Method.MODEL, Method.NETCM)  # blocks that need the codec's model
 # the classical coding of a structured file's block (its codec writes and reads it) and
 # the first version that has it
-CODEC_METHODS = {Method.FLAC: 6}
+CODEC_METHODS = {Method.FLAC: 6, Method.WEBP: 6}
 
 @dataclass
 class Header:

@@ -345,6 +345,11 @@ def _compress_file(data: bytes, dst: BinaryIO, codec_id: str, model: zoo.ModelIn
     stats.methods = {"side": 1, "model": 0}
     total = max(1, parsed.symbols.size)
     classical = getattr(codec, "classical", None)
+    # a whole-file classical coding (an image's WebP), stored instead of all the blocks
+    # when it is smaller: (method, payload), or None
+    whole = (codec.classical_file(parsed.symbols) if classical_fallback
+             and hasattr(codec, "classical_file") else None)
+    raw_crc, raw_len = 0, 0
     with tempfile.SpooledTemporaryFile(SPOOL_SIZE) as spool:  # bounded memory
         for part in parts:
             spool.write(part)
@@ -368,6 +373,20 @@ def _compress_file(data: bytes, dst: BinaryIO, codec_id: str, model: zoo.ModelIn
                 if method is not None and payload is not None else ""))
             stats.methods[name] = stats.methods.get(name, 0) + 1
             spool.write(container.pack_block(block))
+            raw_crc, raw_len = zlib.crc32(raw, raw_crc), raw_len + len(raw)
+        if whole is not None and len(whole[1]) < spool.tell() - sum(map(len, parts)):
+            spool.seek(0)
+            spool.truncate()
+            spool.write(b"".join(parts))
+            spool.write(container.pack_block(Block(whole[0], raw_len, 0, raw_crc, whole[1])))
+            name = whole[0].name.lower()
+            stats.decisions = [f"{name} {len(whole[1])} bytes (all blocks: model "
+                               f"{stats.model_coded_bits // 8:.0f} bytes)"]
+            stats.methods = {"side": 1, "model": 0, name: 1}
+            stats.model_bits = stats.model_coded_bits = 0
+        elif whole is not None:
+            stats.decisions.append(f"(all blocks: {whole[0].name.lower()} would take "
+                                   f"{len(whole[1])} bytes)")
         digest = hashlib.sha256(parsed.output).digest()
         spool.write(container.pack_end(End(len(parsed.output), digest)))
         stats.coded_bytes = spool.tell()
@@ -706,8 +725,11 @@ def _decode_file(src: BinaryIO, header: Header, get_codec: Callable[[], object],
         while True:
             try:
                 record = container.read_record(src)
-                if isinstance(record, Block) and (record.method not in allowed
-                                                  or record.raw_len > MAX_BLOCK_SIZE):
+                if isinstance(record, Block) and (
+                        record.method not in allowed or (record.raw_len > MAX_BLOCK_SIZE
+                                                         and record.method == Method.MODEL)):
+                    # (a codec's classical block may hold a whole file: the codec checks
+                    # its length against the header's shape)
                     raise FormatError("corrupted file (unexpected block)")
             except FormatError as exc:
                 raise _RecordError(f"block {len(stats.blocks)} (from decoded byte {decoded}): "

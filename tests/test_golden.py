@@ -28,6 +28,7 @@ def test_every_kind_and_the_model_path_is_covered():
     # format 6: an audio file whose blocks are FLAC and the model's
     assert any("flac" in e["blocks"] and e["blocks"].get("model") for e in MANIFEST.values())
     assert "hires.wav.v6.arz" in MANIFEST  # 24-bit samples
+    assert MANIFEST["graphic.png.v6.arz"]["blocks"].get("webp") == 1
     # the audio model's blocks with the adaptive cascade of format 6 (cascade 2)
     header = container.read_header(io.BytesIO((GOLDEN / "stereo.wav.v6.arz").read_bytes()))
     assert header.coder["adaptive"]["cascade"] == 2

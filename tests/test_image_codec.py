@@ -38,6 +38,35 @@ def smooth(height: int, width: int, seed: int = 0) -> np.ndarray:
     return ((base + noise) % 256).astype(np.uint8)
 
 
+def photo(height: int, width: int, seed: int = 0) -> np.ndarray:
+    """Smooth shading under correlated noise: an image the shipped model codes smaller
+    than WebP lossless (flat graphics are WebP's)."""
+    y, x = np.mgrid[0:height, 0:width]
+    rng = np.random.default_rng(seed)
+    base = np.stack([60 + 40 * np.sin(x / 9.0) + y, 90 + 30 * np.cos(y / 7.0) + x / 2,
+                     120 + 20 * np.sin((x + y) / 11.0)], -1)
+    noisy = base + rng.normal(0, 6, (height, width, 1)) + rng.normal(0, 2, (height, width, 3))
+    return np.clip(noisy, 0, 255).astype(np.uint8)
+
+
+def graphic(height: int, width: int, mode: str = "RGB") -> bytes:
+    """A PNG of flat rectangles and text: WebP lossless codes it far smaller than the
+    model."""
+    from PIL import ImageDraw
+
+    rng = np.random.default_rng(0)
+    image = Image.new("RGB", (width, height), (255, 255, 255))
+    draw = ImageDraw.Draw(image)
+    for _ in range(40):
+        x, y = int(rng.integers(0, width)), int(rng.integers(0, height))
+        draw.rectangle([x, y, x + int(rng.integers(5, 50)), y + int(rng.integers(5, 30))],
+                       fill=tuple(int(v) for v in rng.integers(0, 256, 3)))
+    for i in range(30):
+        draw.text((int(rng.integers(0, width - 20)), int(rng.integers(0, height - 10))),
+                  f"arzip {i}", fill=(0, 0, 0))
+    return encode(image.convert(mode), "PNG")
+
+
 def encode(image: Image.Image, fmt: str, **options) -> bytes:
     out = io.BytesIO()
     image.save(out, fmt, **options)
@@ -220,6 +249,61 @@ def test_larger_than_the_file_falls_back_to_classical(tiny_image_model):
     assert decompress(packed) == data
 
 
+@pytest.mark.parametrize("mode", ["RGB", "L"])
+def test_an_image_webp_codes_smaller_is_stored_as_webp(tiny_image_model, mode):
+    data = graphic(120, 160, mode)
+    packed, stats = compress(data, tiny_image_model, fallback=True)
+    assert stats.codec == "image" and stats.methods == {"side": 1, "model": 0, "webp": 1}
+    assert stats.decisions[0].startswith("webp ")
+    pixels = np.asarray(Image.open(io.BytesIO(data)))
+    webp = formats.webp_bytes(pixels if pixels.ndim == 3 else pixels[:, :, None])
+    blocks = engine.describe(io.BytesIO(packed))["blocks"]
+    assert [b["method"] for b in blocks][1:] == ["webp"]
+    assert blocks[1]["payload_bytes"] == len(webp)  # plus side data and framing:
+    assert len(packed) <= len(webp) + blocks[0]["payload_bytes"] + 250
+    assert decompress(packed, tiny_image_model) == data
+    model_only, stats = compress(data, tiny_image_model)  # no fallback: the model's blocks
+    assert stats.methods["model"] >= 1 and decompress(model_only, tiny_image_model) == data
+
+
+def test_the_model_is_kept_where_it_beats_webp():
+    """The shipped model on a photo-like image: model blocks, WebP's size in the report."""
+    data = encode(Image.fromarray(photo(30, 26)), "PNG", compress_level=0)
+    packed, stats = compress(data, None, fallback=True)
+    assert stats.methods["model"] == 1 and "webp" not in stats.methods
+    assert "webp would take" in stats.decisions[-1]
+    assert decompress(packed) == data
+
+
+@pytest.mark.parametrize("height,width,channels", [(1, 1, 3), (7, 3, 1), (5, 40, 3)])
+def test_step_order_of_the_pixels_inverts_their_reassembly(height, width, channels):
+    pixels = np.random.default_rng(1).integers(0, 256, (height, width, channels), np.uint8)
+    flat = image_codec.subpixels_in_steps(pixels)
+    assert np.array_equal(pixels_from_blocks([flat], height, width, channels), pixels)
+
+
+def test_damaged_webp_blocks_fail_cleanly(tiny_image_model):
+    from arzip import container
+
+    data = graphic(60, 80)
+    packed, _ = compress(data, tiny_image_model, fallback=True)
+    src = io.BytesIO(packed)
+    container.read_header(src)
+    container.read_record(src)  # the side data
+    at = src.tell()
+    record = container.read_record(src)
+    assert record.method == container.Method.WEBP
+    end = at + len(container.pack_block(record))
+    small = formats.webp_bytes(np.zeros((60, 79, 3), np.uint8))
+    for payload, raw_len in ((record.payload[:len(record.payload) // 2], record.raw_len),
+                             (b"RIFF" + bytes(40), record.raw_len), (small, record.raw_len),
+                             (record.payload, record.raw_len - 3)):
+        bad = packed[:at] + container.pack_block(container.Block(
+            container.Method.WEBP, raw_len, 0, record.raw_crc, payload)) + packed[end:]
+        with pytest.raises(ArzipError):
+            decompress(bad, tiny_image_model)
+
+
 def test_corruption_gives_a_clean_error(tiny_image_model):
     data = encode(make_image("RGB", 20, 20), "PNG")
     packed, _ = compress(data, tiny_image_model)
@@ -287,28 +371,29 @@ def run_cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
                           text=True, env={**os.environ, **(env or {})})
 
 
-def test_cli_round_trip_in_separate_processes(tiny_image_model, tmp_path):
-    """Compress and decompress in two processes with different thread settings."""
+def test_cli_round_trip_in_separate_processes(tmp_path):
+    """Compress and decompress in two processes with different thread settings (the
+    shipped model, on an image it codes smaller than WebP)."""
     path = tmp_path / "photo.png"
     meta = PngImagePlugin.PngInfo()
     meta.add_text("Author", "arzip")
-    image = make_image("RGB", 21, 17).convert("RGBA")  # opaque: the alpha plane costs ~0
-    image.save(path, pnginfo=meta, compress_level=0)  # so the random model beats the PNG
-    done = run_cli("compress", "-q", "-m", tiny_image_model, str(path),
-                   env={"OMP_NUM_THREADS": "1"})
+    image = Image.fromarray(photo(21, 17)).convert("RGBA")  # opaque: alpha costs ~0
+    image.save(path, pnginfo=meta, compress_level=0)
+    done = run_cli("compress", "-q", str(path), env={"OMP_NUM_THREADS": "1"})
     assert done.returncode == 0, done.stderr
     packed = tmp_path / "photo.png.arz"
     info = run_cli("info", str(packed))
     assert "png, 17x21 RGBA" in info.stdout and "byte-exact" in info.stdout
+    assert "'model': 1" in info.stdout
     out = tmp_path / "back.png"
-    done = run_cli("decompress", "-q", "-m", tiny_image_model, "-o", str(out), str(packed),
+    done = run_cli("decompress", "-q", "-o", str(out), str(packed),
                    env={"OMP_NUM_THREADS": "2"})
     assert done.returncode == 0, done.stderr
     assert out.read_bytes() == path.read_bytes()
     bad = bytearray(packed.read_bytes())
     bad[-60] ^= 0xFF
     (tmp_path / "bad.png.arz").write_bytes(bytes(bad))
-    done = run_cli("decompress", "-m", tiny_image_model, str(tmp_path / "bad.png.arz"))
+    done = run_cli("decompress", str(tmp_path / "bad.png.arz"))
     assert done.returncode == 1 and len(done.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "bad.png").exists()
 

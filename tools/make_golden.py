@@ -64,16 +64,25 @@ def originals() -> dict[str, bytes]:
     hires = io.BytesIO()
     deep = samples[:3000].astype(np.int32) * 300 + rng.integers(-99, 99, (3000, 2), np.int32)
     sf.write(hires, deep << 8, 96000, format="WAV", subtype="PCM_24")
+    # format 6: flat rectangles, which lossless WebP codes smaller than the model
+    flat = np.full((120, 160, 3), 255, np.uint8)
+    for _ in range(50):
+        top, left = rng.integers(0, 120), rng.integers(0, 160)
+        flat[top:top + rng.integers(3, 40), left:left + rng.integers(3, 60)] = \
+            rng.integers(0, 256, 3)
+    graphic = io.BytesIO()
+    Image.fromarray(flat).save(graphic, "PNG")
     return {"text.txt": text, "table.bin": binary, "gradient.png": png.getvalue(),
             "stereo.wav": wav.getvalue(), "mono.flac": flac.getvalue(),
             "streams.bin": streams(text, rng), "log.txt": log, "notes.txt": notes,
-            "lowbits.wav": lowbits.getvalue(), "hires.wav": hires.getvalue()}
+            "lowbits.wav": lowbits.getvalue(), "hires.wav": hires.getvalue(),
+            "graphic.png": graphic.getvalue()}
 
 
 # originals coded at another level than the default (the default picks method 5 for text)
 EFFORTS = {"notes.txt": engine.LEVELS[1]}
-# originals coded with their classical fallbacks on (a FLAC block), in blocks of 5000 frames
-FALLBACK = {"lowbits.wav": 5000}
+# originals coded with their classical fallbacks on (FLAC blocks of 5000 frames; WebP)
+FALLBACK = {"lowbits.wav": 5000, "graphic.png": None}
 
 
 def streams(text: bytes, rng: np.random.Generator) -> bytes:

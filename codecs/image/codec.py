@@ -21,6 +21,7 @@ from dataclasses import asdict
 import numpy as np
 
 from arzip.coding import CategoricalDecoder, CategoricalEncoder, ideal_bits_each
+from arzip.container import Method
 from arzip.errors import FormatError
 from arzip.parallel import Splitter, threads
 
@@ -62,7 +63,7 @@ class ImageCodec:
 
     codec_id = CODEC_ID
     structured = True  # whole files: analyze -> side data + symbols -> rebuild
-    classical_methods = ()  # every block is the model's
+    classical_methods = (Method.WEBP,)  # a whole image may be stored as WebP instead
     decoder_factory = CategoricalDecoder  # what decodes a payload (sampling tempers it)
 
     def __init__(self, model: ExactPixelCNN, block_subpixels: int = BLOCK_SUBPIXELS,
@@ -203,17 +204,40 @@ class ImageCodec:
                                 pool if threads() > 1 else None)
                 yield raw, block.encoder.finish(), block.bits
 
+    @staticmethod
+    def classical_file(pixels: np.ndarray) -> tuple[Method, bytes] | None:
+        """The whole image's classical coding: its pixels as lossless WebP (Pillow,
+        exact, method 6), which the engine stores instead of the model's blocks when it
+        is smaller (never worse than WebP); None when this Pillow has no WebP or the
+        image is too large for it."""
+        payload = formats.webp_bytes(pixels)
+        return None if payload is None else (Method.WEBP, payload)
+
     def decode(self, info: dict, payloads: Iterator[tuple],
                progress: Progress | None = None) -> Iterator[bytes]:
-        """Decode block after block; `payloads` yields (payload, raw length[, method 3]) in
-        order and each block's raw subpixels are yielded back (for the container's CRC check)."""
+        """Decode block after block; `payloads` yields (payload, raw length[, method]) in
+        order (method 3, the model's, when not given) and each block's raw subpixels are
+        yielded back (for the container's CRC check). A WebP block (method 7) holds the
+        whole image: its subpixels in step order, as the model's blocks would."""
         height, width, channels = image_shape(info)
         wave, adapt = Wavefront(self.model, height, width), ResidualMixer(self.adaptive, height)
         with Splitter(minimum=48) as wave.split:
-            for steps in self.blocks(height, width, channels):
-                payload, raw_len, *_ = next(payloads, (None, 0))
+            for i, steps in enumerate(self.blocks(height, width, channels)):
+                payload, raw_len, *method = next(payloads, (None, 0))
                 if payload is None:
                     raise FormatError("truncated file (image blocks missing)")
+                if method and method[0] == Method.WEBP:
+                    if i or raw_len != height * width * channels:
+                        raise FormatError("corrupted block header (a WebP block that is not "
+                                          "the whole image)")
+                    try:
+                        pixels = formats.webp_pixels(payload, height, width, channels)
+                    except ValueError as exc:
+                        raise FormatError(f"corrupted block payload ({exc})") from None
+                    if progress:
+                        progress(pixels.size)
+                    yield subpixels_in_steps(pixels)
+                    return
                 if raw_len != block_subpixel_count(steps, height, width, channels):
                     raise FormatError("corrupted block header (image block length)")
                 block = _BlockDecoder(payload, self.decoder_factory)
@@ -236,6 +260,19 @@ def block_subpixel_count(steps: range, height: int, width: int, channels: int) -
     """How many subpixels a block of wavefront `steps` holds."""
     return channels * sum(max(0, hi - lo + 1) for lo, hi in (
         active_rows(t, height, width) for t in steps))
+
+
+def subpixels_in_steps(pixels: np.ndarray) -> bytes:
+    """The (H, W, C) image's subpixels in the model's step order (the inverse of
+    `pixels_from_blocks`)."""
+    height, width, _ = pixels.shape
+    parts = []
+    for t in range(step_count(height, width)):
+        lo, hi = active_rows(t, height, width)
+        if hi >= lo:
+            rows = np.arange(lo, hi + 1)
+            parts.append(pixels[rows, t - SLOPE * rows].tobytes())
+    return b"".join(parts)
 
 
 def pixels_from_blocks(blocks: list[bytes], height: int, width: int,

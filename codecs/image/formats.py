@@ -324,3 +324,36 @@ def rebuild(info: dict, side: bytes, pixels: np.ndarray) -> bytes:
     if info["format"] == "png":
         return _rebuild_png(info, pieces, pixels)
     return _rebuild_raster(info, pieces, pixels)
+
+
+WEBP_MAX_SIDE = 16383  # the WebP format's limit
+
+
+def webp_bytes(pixels: np.ndarray) -> bytes | None:
+    """(H, W, C) uint8 pixels (C 3, or 1: grayscale, stored as RGB) as lossless WebP
+    (Pillow: lossless, exact, method 6); None when this Pillow has no WebP encoder or the
+    image is larger than WebP allows."""
+    from PIL import features
+
+    height, width, channels = pixels.shape
+    if max(height, width) > WEBP_MAX_SIDE or not features.check("webp"):
+        return None
+    rgb = pixels if channels == 3 else np.repeat(pixels, 3, axis=2)
+    out = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(rgb), "RGB").save(out, "WEBP", lossless=True,
+                                                            exact=True, method=6)
+    return out.getvalue()
+
+
+def webp_pixels(payload: bytes, height: int, width: int, channels: int) -> np.ndarray:
+    """The (H, W, C) pixels of a `webp_bytes` payload; ValueError when it is not a WebP of
+    that size."""
+    try:
+        with Image.open(io.BytesIO(payload), formats=["WEBP"]) as im:
+            if im.size != (width, height) or im.mode not in ("RGB", "RGBA"):
+                raise ValueError(f"a {im.mode} WebP of {im.size[0]}x{im.size[1]}, not "
+                                 f"{width}x{height}")
+            rgb = np.asarray(im.convert("RGB"))
+    except (OSError, SyntaxError, Image.DecompressionBombError) as exc:
+        raise ValueError(f"not a WebP image ({exc})") from None
+    return np.ascontiguousarray(rgb if channels == 3 else rgb[:, :, :1])
