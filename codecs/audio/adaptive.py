@@ -267,6 +267,40 @@ def _update2(h1: np.ndarray, w1: np.ndarray, h2: np.ndarray, w2: np.ndarray,
 
 
 @njit(cache=True, nogil=True)
+def _gather(length: np.ndarray, stereo: np.ndarray, t: int, channel: int, values: np.ndarray,
+            net_means: np.ndarray, net_scales: np.ndarray) -> tuple:
+    """For step t of `channel` in the decoder's order: (the lanes that code it, ascending;
+    their network means (to be corrected), scales, values, and the network means kept)."""
+    lanes = length.shape[0]
+    count = 0
+    for lane in range(lanes):
+        if length[lane] > t and (channel == 0 or stereo[lane]):
+            count += 1
+    active = np.empty(count, dtype=np.int64)
+    count = 0
+    for lane in range(lanes):
+        if length[lane] > t and (channel == 0 or stereo[lane]):
+            active[count] = lane
+            count += 1
+    m, s, v, nm = np.empty(count), np.empty(count), np.empty(count), np.empty(count)
+    for n in range(count):
+        m[n] = net_means[active[n], t, channel]
+        s[n] = net_scales[active[n], t, channel]
+        v[n] = values[active[n], t, channel]
+        nm[n] = m[n]
+    return active, m, s, v, nm
+
+
+@njit(cache=True, nogil=True)
+def _scatter(active: np.ndarray, t: int, channel: int, m: np.ndarray, s: np.ndarray,
+             means: np.ndarray, scales: np.ndarray) -> None:
+    """The corrected (m, s) of `_gather`'s lanes into (lanes, steps, 2) means and scales."""
+    for n in range(active.shape[0]):
+        means[active[n], t, channel] = m[n]
+        scales[active[n], t, channel] = s[n]
+
+
+@njit(cache=True, nogil=True)
 def _run_all(errors: np.ndarray, weights: np.ndarray, ratio: np.ndarray, current: np.ndarray,
              length: np.ndarray, stereo: np.ndarray, values: np.ndarray, net_means: np.ndarray,
              net_scales: np.ndarray, rate: float, decay: float, ratio_max: float,
@@ -274,36 +308,16 @@ def _run_all(errors: np.ndarray, weights: np.ndarray, ratio: np.ndarray, current
     """`Cascade.adjust` and `update` for every step and channel of known samples, in the
     decoder's order: per step, channel 0 of the running lanes, then channel 1 of the
     running stereo lanes. values, net_* and the outputs are (lanes, steps, 2)."""
-    lanes, steps = values.shape[0], values.shape[1]
     width = 2 * errors.shape[2] + 1
-    for t in range(steps):
+    for t in range(values.shape[1]):
         for channel in range(2):
-            count = 0
-            for lane in range(lanes):
-                if length[lane] > t and (channel == 0 or stereo[lane]):
-                    count += 1
-            active = np.empty(count, dtype=np.int64)
-            count = 0
-            for lane in range(lanes):
-                if length[lane] > t and (channel == 0 or stereo[lane]):
-                    active[count] = lane
-                    count += 1
-            m = np.empty(count)
-            s = np.empty(count)
-            v = np.empty(count)
-            nm = np.empty(count)
-            for n in range(count):
-                m[n] = net_means[active[n], t, channel]
-                s[n] = net_scales[active[n], t, channel]
-                v[n] = values[active[n], t, channel]
-                nm[n] = m[n]
-            inputs = np.empty((count, width))
+            active, m, s, v, nm = _gather(length, stereo, t, channel, values, net_means,
+                                          net_scales)
+            inputs = np.empty((len(active), width))
             _adjust(errors, weights, ratio, current, channel, active, m, s, inputs)
             _update(errors, weights, ratio, current, channel, active, v, nm, m, s, inputs,
                     rate, decay, ratio_max)
-            for n in range(count):
-                means[active[n], t, channel] = m[n]
-                scales[active[n], t, channel] = s[n]
+            _scatter(active, t, channel, m, s, means, scales)
 
 
 @njit(cache=True, nogil=True)
@@ -314,34 +328,18 @@ def _run_all2(h1: np.ndarray, w1: np.ndarray, h2: np.ndarray, w2: np.ndarray,
               decay: float, ratio_max: float, means: np.ndarray, scales: np.ndarray) -> None:
     """`_run_all` for cascade 2: `_adjust2` and `_update2` for every step and channel of
     known samples, in the decoder's order."""
-    lanes, steps = values.shape[0], values.shape[1]
-    for t in range(steps):
+    for t in range(values.shape[1]):
         for channel in range(2):
-            count = 0
-            for lane in range(lanes):
-                if length[lane] > t and (channel == 0 or stereo[lane]):
-                    count += 1
-            active = np.empty(count, dtype=np.int64)
-            count = 0
-            for lane in range(lanes):
-                if length[lane] > t and (channel == 0 or stereo[lane]):
-                    active[count] = lane
-                    count += 1
-            m, s, v, nm = np.empty(count), np.empty(count), np.empty(count), np.empty(count)
-            for n in range(count):
-                m[n] = net_means[active[n], t, channel]
-                s[n] = net_scales[active[n], t, channel]
-                v[n] = values[active[n], t, channel]
-                nm[n] = m[n]
+            active, m, s, v, nm = _gather(length, stereo, t, channel, values, net_means,
+                                          net_scales)
+            count = len(active)
             in1, in2 = np.empty((count, w1.shape[2])), np.empty((count, w2.shape[2]))
             predictions = np.empty((count, 2))
             _adjust2(h1, w1, h2, w2, ratio, current, seen, channel, active, taps, m, s, in1,
                      in2, predictions)
             _update2(h1, w1, h2, w2, ratio, current, seen, channel, active, v, nm, m, s, in1,
                      in2, predictions, rate1, rate2, decay, ratio_max)
-            for n in range(count):
-                means[active[n], t, channel] = m[n]
-                scales[active[n], t, channel] = s[n]
+            _scatter(active, t, channel, m, s, means, scales)
 
 
 def run_all(cfg: AdaptiveConfig, length: np.ndarray, stereo: np.ndarray, values: np.ndarray,
