@@ -368,12 +368,15 @@ def _compress_file(data: bytes, dst: BinaryIO, codec_id: str, model: zoo.ModelIn
                 stats.model_bits += bits
                 stats.model_coded_bits += 8 * len(payload)
             name = block.method.name.lower()
-            stats.decisions.append(f"{name} {len(block.payload)} bytes" + (
-                f" ({method.name.lower()} {len(other)}, model {len(payload)} bytes)"
-                if method is not None and payload is not None else ""))
+            note = ""
+            if method is not None and payload is not None:  # the side not taken
+                note = (f" (model {len(payload)} bytes)" if block.method != Method.MODEL
+                        else f" ({method.name.lower()} {len(other)} bytes)")
+            stats.decisions.append(f"{name} {len(block.payload)} bytes{note}")
             stats.methods[name] = stats.methods.get(name, 0) + 1
             spool.write(container.pack_block(block))
-            raw_crc, raw_len = zlib.crc32(raw, raw_crc), raw_len + len(raw)
+            if whole is not None:  # the whole file's CRC, should its block replace these
+                raw_crc, raw_len = zlib.crc32(raw, raw_crc), raw_len + len(raw)
         if whole is not None and len(whole[1]) < spool.tell() - sum(map(len, parts)):
             spool.seek(0)
             spool.truncate()
