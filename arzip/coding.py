@@ -205,22 +205,26 @@ class LaplaceDecoder(_Decoder):
 
     def decode(self, base: np.ndarray, index: np.ndarray, fraction: np.ndarray) -> np.ndarray:
         """Decode one sample for each (base, scale index, fraction)."""
-        table = _laplace_rows()
-        shift = table.shift[index]
-        coarse = self._decode(_CATEGORICAL, table(index, fraction))
-        values, widths = np.empty(len(coarse), np.int64), np.empty(len(coarse), np.int32)
-        if kernels.laplace_values(coarse, base, shift, exact.LAPLACE_WINDOW,
-                                  exact.LAPLACE_BINS, values, widths):
+        table, n = _laplace_rows(), len(base)
+        rows, shift = np.empty((n, exact.LAPLACE_BINS)), np.empty(n, np.int64)
+        if not kernels.gather_rows(table.rows, table.built, table.shift, index, fraction,
+                                   exact.LAPLACE_FRACTIONS, rows, shift):  # build them first
+            rows, shift = table(index, fraction), table.shift[index]
+        coarse = self._decode(_CATEGORICAL, rows)
+        values, widths = np.empty(n, np.int64), np.empty(n, np.int32)
+        offsets, escapes = kernels.laplace_values(coarse, base, shift, exact.LAPLACE_WINDOW,
+                                                  exact.LAPLACE_BINS, values, widths)
+        if offsets:
             inside = widths > 0
             values[inside] += self._decode(_UNIFORM, widths[inside])
-        escaped = widths < 0
-        if escaped.any():
-            values[escaped] = self._decode(_UNIFORM, np.full(int(escaped.sum()), _ESCAPE_SIZE,
+        if escapes:
+            escaped = widths < 0
+            values[escaped] = self._decode(_UNIFORM, np.full(escapes, _ESCAPE_SIZE,
                                                              np.int32)) + PCM16_MIN
         return self._in_range(values)
 
     def _in_range(self, values: np.ndarray) -> np.ndarray:
-        if len(values) and (values.min() < PCM16_MIN or values.max() > PCM16_MAX):
+        if not kernels.within(values, PCM16_MIN, PCM16_MAX):
             raise FormatError("corrupted payload: a decoded sample is out of range")
         return values
 

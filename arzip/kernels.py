@@ -155,22 +155,47 @@ def laplace_params(means: np.ndarray, scales: np.ndarray, log_table: np.ndarray,
 
 @njit(cache=True, nogil=True)
 def laplace_values(coarse: np.ndarray, base: np.ndarray, shift: np.ndarray, window: int,
-                   bins: int, values: np.ndarray, widths: np.ndarray) -> int:
+                   bins: int, values: np.ndarray, widths: np.ndarray) -> tuple[int, int]:
     """From decoded coarse bins (`exact.laplace_row`'s, 0 and bins - 1 the escapes): each
     value's bin start, base + (coarse - window - 1) 2^shift, and widths: the size 2^shift
     of the offset still to decode in the bin (0: none, or an escape: -1). Returns how
-    many have an offset."""
-    offsets = 0
+    many have an offset and how many are escapes."""
+    offsets, escapes = 0, 0
     for i in range(coarse.shape[0]):
         c = coarse[i]
         if c == 0 or c == bins - 1:
             widths[i] = -1
             values[i] = 0
+            escapes += 1
             continue
         values[i] = base[i] + ((c - window - 1) << shift[i])
         widths[i] = (1 << shift[i]) if shift[i] > 0 else 0
         offsets += 1 if shift[i] > 0 else 0
-    return offsets
+    return offsets, escapes
+
+
+@njit(cache=True, nogil=True)
+def gather_rows(rows: np.ndarray, built: np.ndarray, shifts: np.ndarray, index: np.ndarray,
+                fraction: np.ndarray, fractions: int, out: np.ndarray, shift: np.ndarray
+                ) -> bool:
+    """out[i] = rows[index[i] * fractions + fraction[i]] and shift[i] = shifts[index[i]];
+    False (out unfinished) if one of those rows is not built yet."""
+    for i in range(index.shape[0]):
+        key = index[i] * fractions + fraction[i]
+        if not built[key]:
+            return False
+        out[i] = rows[key]
+        shift[i] = shifts[index[i]]
+    return True
+
+
+@njit(cache=True, nogil=True)
+def within(values: np.ndarray, low: int, high: int) -> bool:
+    """Whether every value lies in low..high."""
+    for i in range(values.shape[0]):
+        if values[i] < low or values[i] > high:
+            return False
+    return True
 
 
 @njit(cache=True, nogil=True)

@@ -139,6 +139,12 @@ class Cascade:
         self._short_in = np.zeros((0, cfg.taps + cfg.cross))
         self._predictions = np.zeros((0, 2))
 
+    def arrays(self) -> tuple:
+        """Cascade 2's state in `_adjust2`'s and `_update2`'s argument order (for a
+        decoder that calls them from its own compiled step)."""
+        return (self.long_history, self.long_weights, self.short_history, self.short_weights,
+                self.ratio, self.current, self.t)
+
     def adjust(self, channel: int, means: np.ndarray, scales: np.ndarray, lanes: np.ndarray
                ) -> tuple[np.ndarray, np.ndarray]:
         """Corrected (means, scales) of `channel` for the given lanes (means clipped to

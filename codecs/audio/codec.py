@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 
 from arzip import exact, kernels
 from arzip.coding import LaplaceDecoder, LaplaceEncoder, laplace_bits_each
@@ -34,7 +35,7 @@ from arzip.errors import FormatError
 from arzip.parallel import Splitter
 
 from . import formats, lpc
-from .adaptive import AdaptiveConfig, Cascade, check, run_all
+from .adaptive import AdaptiveConfig, Cascade, _adjust2, _update2, check, run_all
 from .exact_model import ExactWaveNet, distribution, log_scales
 from .model import AudioModelConfig, WaveNet, rate_code
 
@@ -209,6 +210,8 @@ class AudioCodec:
         classical = lpc.BackwardLPC(2 * count)  # rows: lane 0 ch 0, lane 0 ch 1, lane 1 ...
         state = m.new_state(count)
         cascade = Cascade(self.adaptive, count)
+        fused = (_FusedChannel(cascade, m.exp_table, lanes) if self.adaptive.cascade == 2
+                 else None)
         stereo = lanes.stereo.astype(np.float64)
         codes = np.full(count, rate_code(rate), dtype=np.float64)
         errors = np.zeros((count, 2, m.cfg.taps))  # newest first
@@ -234,8 +237,13 @@ class AudioCodec:
                         continue
                     # every lane: views; else copies of the active lanes' rows
                     pick = slice(None) if n == count else active
-                    net_mean, net_scale = np.empty(n), np.empty(n)
                     error0 = frame[pick, 0] - prediction[pick, 0]
+                    if fused is not None:  # cascade 2: two compiled calls around the coder
+                        fused.decode(decoder, channel, active, head[pick], errors[pick],
+                                     prediction[pick], logs[pick], error0, frame, out, t)
+                        done += n
+                        continue
+                    net_mean, net_scale = np.empty(n), np.empty(n)
                     distribution(head[pick], channel, errors[pick], prediction[pick],
                                  logs[pick], error0, m.exp_table, net_mean, net_scale)
                     means, scales = cascade.adjust(channel, net_mean, net_scale, active)
@@ -314,6 +322,80 @@ class AudioCodec:
             else:
                 yield self._decode_block(payload, len(block), channels, rate, progress, done)
             done += len(block) * channels
+
+
+class _FusedChannel:
+    """One channel of a decoder step with cascade 2, as two compiled calls around the
+    range decoder (`_channel_params`, `_channel_learn`): the same operations in the same
+    order as `distribution`, `Cascade.adjust`, `laplace_params` and `Cascade.update`."""
+
+    def __init__(self, cascade: Cascade, exp_table: np.ndarray, lanes: Lanes) -> None:
+        cfg = cascade.cfg
+        self.state, self.taps, self.exp_table = cascade.arrays(), cfg.taps, exp_table
+        self.rates = (cfg.long_rate, cfg.rate, cfg.scale_decay, cfg.ratio_max)
+        count = len(lanes.length)
+        self.in1 = np.zeros((count, cfg.long_taps))
+        self.in2 = np.zeros((count, cfg.taps + cfg.cross))
+        self.predictions = np.zeros((count, 2))
+        self.start, self.channel = lanes.start.astype(np.int64), lanes.channel.astype(np.int64)
+        self.log_table = exact.log_table()
+
+    def decode(self, decoder: LaplaceDecoder, channel: int, active: np.ndarray,
+               head: np.ndarray, errors: np.ndarray, prediction: np.ndarray,
+               logs: np.ndarray, error0: np.ndarray, frame: np.ndarray, out: np.ndarray,
+               t: int) -> None:
+        """Decode `channel` of frame t of the `active` lanes (head ... error0: their rows)
+        into frame (lanes, 2) and out (frames, channels), and learn from it."""
+        n = len(active)
+        net_mean, means, scales = np.empty(n), np.empty(n), np.empty(n)
+        base, index, fraction = np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n, np.int64)
+        _channel_params(head, channel, errors, prediction, logs, error0, self.exp_table,
+                        *self.state, active, self.taps, self.log_table, LN_SCALE_MIN,
+                        exact.LAPLACE_SCALES, exact.LAPLACE_FRACTIONS, net_mean, means, scales,
+                        self.in1, self.in2, self.predictions, base, index, fraction)
+        values = decoder.decode(base, index, fraction)
+        _channel_learn(*self.state, channel, active, values.astype(np.float64), net_mean,
+                       means, scales, self.in1, self.in2, self.predictions, *self.rates,
+                       frame, out, self.start, self.channel, t)
+
+
+@njit(cache=True, nogil=True)
+def _channel_params(head: np.ndarray, channel: int, errors: np.ndarray, prediction: np.ndarray,
+                    logs: np.ndarray, error0: np.ndarray, exp_table: np.ndarray, h1: np.ndarray,
+                    w1: np.ndarray, h2: np.ndarray, w2: np.ndarray, ratio: np.ndarray,
+                    current: np.ndarray, seen: np.ndarray, active: np.ndarray, taps: int,
+                    log_table: np.ndarray, ln_scale_min: float, scales_count: int,
+                    fractions: int, net_mean: np.ndarray, means: np.ndarray,
+                    scales: np.ndarray, in1: np.ndarray, in2: np.ndarray,
+                    predictions: np.ndarray, base: np.ndarray, index: np.ndarray,
+                    fraction: np.ndarray) -> None:
+    """The network's means (net_mean) and the cascade's means and scales of `channel` for
+    the `active` lanes, then their exact coding parameters (base, index, fraction)."""
+    distribution(head, channel, errors, prediction, logs, error0, exp_table, net_mean, scales)
+    for i in range(net_mean.shape[0]):
+        means[i] = net_mean[i]
+    _adjust2(h1, w1, h2, w2, ratio, current, seen, channel, active, taps, means, scales, in1,
+             in2, predictions)
+    kernels.laplace_params(means, scales, log_table, ln_scale_min, scales_count, fractions,
+                           base, index, fraction)
+
+
+@njit(cache=True, nogil=True)
+def _channel_learn(h1: np.ndarray, w1: np.ndarray, h2: np.ndarray, w2: np.ndarray,
+                   ratio: np.ndarray, current: np.ndarray, seen: np.ndarray, channel: int,
+                   active: np.ndarray, values: np.ndarray, net_mean: np.ndarray,
+                   means: np.ndarray, scales: np.ndarray, in1: np.ndarray, in2: np.ndarray,
+                   predictions: np.ndarray, rate1: float, rate2: float, decay: float,
+                   ratio_max: float, frame: np.ndarray, out: np.ndarray, start: np.ndarray,
+                   lane_channel: np.ndarray, t: int) -> None:
+    """The cascade learns from the decoded `values` of the `active` lanes, which go into
+    frame (lanes, 2) and out (frames, channels)."""
+    _update2(h1, w1, h2, w2, ratio, current, seen, channel, active, values, net_mean, means,
+             scales, in1, in2, predictions, rate1, rate2, decay, ratio_max)
+    for n in range(active.shape[0]):
+        lane = active[n]
+        frame[lane, channel] = values[n]
+        out[start[lane] + t, lane_channel[lane] + channel] = values[n]
 
 
 def laplace_params(means: np.ndarray, scales: np.ndarray
