@@ -169,7 +169,10 @@ def _round_to(v: int, bits: int) -> int:
 # ---------------------------------------------------------------------------------------
 
 def _as_table(values: list[int]) -> np.ndarray:
-    table = np.array(values, dtype=np.int64)
+    return _frozen(np.array(values, dtype=np.int64))
+
+
+def _frozen(table: np.ndarray) -> np.ndarray:
     table.flags.writeable = False
     return table
 
@@ -180,6 +183,9 @@ def exp_table(step: Fraction, n: int, bits: int) -> np.ndarray:
     factor, value, out = _exp_neg(Fraction(step)), _ONE, []
     for _ in range(n):
         out.append(_round_to(value, bits))
+        if not out[-1]:  # value only falls from here: every later entry rounds to 0 too
+            out += [0] * (n - len(out))
+            break
         value = value * factor >> _PREC
     return _as_table(out)
 
@@ -207,6 +213,9 @@ def sigmoid_table(step: Fraction, n: int, bits: int) -> np.ndarray:
     for _ in range(n + 1):  # e = exp(-k step); sigmoid(k step) = 1 / (1 + e)
         num, den = _ONE << bits, _ONE + e
         upper.append((2 * num + den) // (2 * den))
+        if not e:  # e stays 0: so do the later entries
+            upper += [upper[-1]] * (n + 1 - len(upper))
+            break
         e = e * factor >> _PREC
     lower = [(1 << bits) - v for v in reversed(upper[1:])]
     return _as_table(lower + upper)
@@ -224,10 +233,12 @@ def elu_table(step: Fraction, n: int, bits: int) -> np.ndarray:
     """round(2^bits elu(k step)) for k = -n .. n (elu(u) = u for u > 0, e^u - 1 below)."""
     neg = exp_table(Fraction(step), n + 1, bits)
     step = Fraction(step)
-    out = [int(neg[k]) - (1 << bits) for k in range(n, 0, -1)]
-    out += [(k * step.numerator * 2 * (1 << bits) + step.denominator) // (2 * step.denominator)
-            for k in range(n + 1)]  # round(2^bits k step), in integers
-    return _as_table(out)
+    num, den = step.numerator * 2 * (1 << bits), 2 * step.denominator
+    if n * num + den >= 1 << 62:  # beyond int64: Python's integers
+        raise ValueError(f"elu table too large ({n} entries of {bits} bits)")
+    k = np.arange(n + 1, dtype=np.int64)
+    # round(2^bits k step) = (2 k step 2^bits + 1) // 2 in integers; below 0, e^u - 1
+    return _frozen(np.concatenate([neg[n:0:-1] - (1 << bits), (k * num + den // 2) // den]))
 
 
 @functools.cache
