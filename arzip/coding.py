@@ -121,13 +121,17 @@ class _LaplaceRows:
         self.shift = np.array([exact.laplace_shift(j) for j in range(exact.LAPLACE_SCALES)])
 
     def __call__(self, index: np.ndarray, fraction: np.ndarray) -> np.ndarray:
+        return self.rows[self.build(index, fraction)]
+
+    def build(self, index: np.ndarray, fraction: np.ndarray) -> np.ndarray:
+        """The rows' keys (indices into `rows`), after building those not built yet."""
         key = index * exact.LAPLACE_FRACTIONS + fraction
         missing = ~self.built[key]
         if missing.any():
             for k in np.unique(key[missing]):
                 self.rows[k] = exact.laplace_row(*divmod(int(k), exact.LAPLACE_FRACTIONS))
                 self.built[k] = True
-        return self.rows[key]
+        return key
 
 
 _ROWS: _LaplaceRows | None = None
@@ -235,8 +239,8 @@ def laplace_bits_each(symbols: np.ndarray, base: np.ndarray, index: np.ndarray,
     table = _laplace_rows()
     shift = table.shift[index]
     coarse, _ = _laplace_coarse(symbols, base, shift)
-    rows = table(index, fraction)
-    p = rows[np.arange(len(rows)), coarse] / rows.sum(1)
+    key = table.build(index, fraction)  # one entry of each row, not the rows (memory)
+    p = table.rows[key, coarse] / table.rows.sum(1)[key]  # rows not built: never read
     escaped = _escaped(coarse)
     return -np.log2(p) + np.where(escaped, 16.0, shift)
 
