@@ -89,7 +89,8 @@ def _float_kernels():
     return [codec._channel_params, codec._channel_learn, kernels.logistic_mixture_pmf,
             kernels.gated_residual, kernels.affine_lookup, kernels.laplace_params,
             lpc._analyse, adaptive._run_all, adaptive._run_all2, adaptive._adjust2,
-            adaptive._update2, exact_model.distribution, exact_model.frame_features]
+            adaptive._update2, exact_model.distribution, exact_model.frame_features,
+            exact_model._gates_of, exact_model._add_residual, exact_model._relu_quant_of]
 
 
 def test_compiled_loops_have_no_fused_multiply_add():

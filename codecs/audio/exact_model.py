@@ -123,27 +123,45 @@ def _push_frame(x: np.ndarray, prediction: np.ndarray, scale: np.ndarray, stereo
 
 
 @njit(cache=True, nogil=True)
-def _gates(z: np.ndarray, table: np.ndarray, out: np.ndarray) -> None:
-    """out[i, j] = rint(t_a (1 + t_b) 2^13) with t = tanh(z) from the table; z (n, 2C)."""
+def _gates_of(acc: np.ndarray, factor: np.ndarray, bias: np.ndarray, table: np.ndarray,
+              out: np.ndarray) -> None:
+    """out[i, j] = rint(t_a (1 + t_b) 2^13), t = tanh(z) from the table, of z = acc * factor
+    + bias (n, 2C) (a dilated layer's `_Linear` output, one rounding per operation)."""
     centre = (table.shape[0] - 1) // 2
     n, c = out.shape
     for i in range(n):
         for j in range(c):
-            ua = np.rint(z[i, j] * TANH_STEP)
-            ub = np.rint(z[i, j + c] * TANH_STEP)
-            ua = min(max(ua, -centre), centre)
-            ub = min(max(ub, -centre), centre)
+            za = acc[i, j] * factor[j] + bias[j]
+            zb = acc[i, j + c] * factor[j + c] + bias[j + c]
+            ua = min(max(np.rint(za * TANH_STEP), -centre), centre)
+            ub = min(max(np.rint(zb * TANH_STEP), -centre), centre)
             ta = table[int(ua) + centre]
             tb = table[int(ub) + centre]
             out[i, j] = np.rint(ta * (1.0 + tb) * (1 << GATE_BITS))
 
 
 @njit(cache=True, nogil=True)
-def _relu_quant(y: np.ndarray, inv_scale: float, out: np.ndarray) -> None:
-    n, m = y.shape
+def _add_residual(acc: np.ndarray, factor: np.ndarray, bias: np.ndarray, inv_scale: float,
+                  limit: float, h: np.ndarray) -> None:
+    """h = clip(h + clip(rint((acc * factor + bias) * inv_scale), ±limit), ±limit) in place
+    (a residual layer's output requantised and added, as `forward` did in numpy)."""
+    n, c = h.shape
+    for i in range(n):
+        for j in range(c):
+            v = np.rint((acc[i, j] * factor[j] + bias[j]) * inv_scale)
+            v = min(max(v, -limit), limit)
+            h[i, j] = min(max(h[i, j] + v, -limit), limit)
+
+
+@njit(cache=True, nogil=True)
+def _relu_quant_of(acc: np.ndarray, factor: np.ndarray, bias: np.ndarray, inv_scale: float,
+                   out: np.ndarray) -> None:
+    """out = clip(rint(y * inv_scale), 0, ACT) of y = acc * factor + bias (a `_Linear`
+    output, one rounding per operation)."""
+    n, m = out.shape
     for i in range(n):
         for j in range(m):
-            v = np.rint(y[i, j] * inv_scale)
+            v = np.rint((acc[i, j] * factor[j] + bias[j]) * inv_scale)
             out[i, j] = min(max(v, 0.0), float(ACT))
 
 
@@ -328,18 +346,18 @@ class ExactWaveNet:
         return exact.requant(real, 1.0 / self.resid_scale, RESID_LIMIT - 1)
 
     def _gate(self, i: int, past: np.ndarray, h: np.ndarray) -> np.ndarray:
-        z = self.dilated[i](np.concatenate([past, h], axis=-1))
-        g = np.empty((len(z), self.channels))
-        _gates(z, self.tanh, g)
+        layer = self.dilated[i]
+        g = np.empty((len(h), self.channels))
+        _gates_of(layer.int.acc(np.concatenate([past, h], axis=-1)), layer.factor, layer.bias,
+                  self.tanh, g)
         return g
 
     def _head(self, gates: np.ndarray) -> np.ndarray:
-        y = self.skip(gates)
-        q = np.empty_like(y)
-        _relu_quant(y, self.inv_skip, q)
-        y = self.hidden(q)
-        q = np.empty_like(y)
-        _relu_quant(y, self.inv_hidden, q)
+        q = gates
+        for layer, inv in ((self.skip, self.inv_skip), (self.hidden, self.inv_hidden)):
+            y = q
+            q = np.empty((len(y), len(layer.factor)))
+            _relu_quant_of(layer.int.acc(y), layer.factor, layer.bias, inv, q)
         return self.out(q)
 
     def features(self, x: np.ndarray, prediction: np.ndarray, scale: np.ndarray,
@@ -371,8 +389,11 @@ class ExactWaveNet:
             g = self._gate(i, past.reshape(b * t, -1), h.reshape(b * t, -1))
             gates.append(g)
             if i < len(self.residual):
-                h = np.clip(h + self._resid(self.residual[i](g)).reshape(b, t, -1),
-                            -(RESID_LIMIT - 1), RESID_LIMIT - 1)
+                layer = self.residual[i]
+                h = np.ascontiguousarray(h)  # updated in place (`past` is a copy)
+                _add_residual(layer.int.acc(g), layer.factor, layer.bias,
+                              1.0 / self.resid_scale, float(RESID_LIMIT - 1),
+                              h.reshape(b * t, -1))
         return self._head(np.concatenate(gates, -1)).reshape(b, t, -1)
 
     # ---- one frame per lane (the decoder) ----
