@@ -345,11 +345,11 @@ class ExactWaveNet:
     def _resid(self, real: np.ndarray) -> np.ndarray:
         return exact.requant(real, 1.0 / self.resid_scale, RESID_LIMIT - 1)
 
-    def _gate(self, i: int, past: np.ndarray, h: np.ndarray) -> np.ndarray:
+    def _gate(self, i: int, both: np.ndarray) -> np.ndarray:
+        """Gates (n, C) of dilated layer i from [h of frame t - 2^i, h of frame t] (n, 2C)."""
         layer = self.dilated[i]
-        g = np.empty((len(h), self.channels))
-        _gates_of(layer.int.acc(np.concatenate([past, h], axis=-1)), layer.factor, layer.bias,
-                  self.tanh, g)
+        g = np.empty((len(both), self.channels))
+        _gates_of(layer.int.acc(both), layer.factor, layer.bias, self.tanh, g)
         return g
 
     def _head(self, gates: np.ndarray) -> np.ndarray:
@@ -382,15 +382,19 @@ class ExactWaveNet:
         f = np.concatenate([np.zeros((b, 2, FEATURES)), features], axis=1)
         h = self._resid(self.inp(np.concatenate([f[:, :-2], f[:, 1:-1]], -1).reshape(b * t, -1)))
         h = h.reshape(b, t, -1)
-        gates = []
+        gates, c = [], self.channels
+        both = np.empty((b, t, 2 * c))  # [h of frame t - 2^i (zeros before 0), h of frame t]
         for i in range(self.layers):
             d = 2 ** i
-            past = np.concatenate([np.zeros((b, min(d, t), self.channels)), h[:, :t - d]], 1)
-            g = self._gate(i, past.reshape(b * t, -1), h.reshape(b * t, -1))
+            both[:, :d, :c] = 0.0
+            if d < t:
+                both[:, d:, :c] = h[:, :t - d]
+            both[..., c:] = h
+            g = self._gate(i, both.reshape(b * t, -1))
             gates.append(g)
             if i < len(self.residual):
                 layer = self.residual[i]
-                h = np.ascontiguousarray(h)  # updated in place (`past` is a copy)
+                h = np.ascontiguousarray(h)  # updated in place (`both` holds copies)
                 _add_residual(layer.int.acc(g), layer.factor, layer.bias,
                               1.0 / self.resid_scale, float(RESID_LIMIT - 1),
                               h.reshape(b * t, -1))
@@ -424,7 +428,7 @@ class ExactWaveNet:
         for i in range(self.layers):
             row = ((1 << i) - 1 + state["t"] % (1 << i)) * lanes
             queue = state["queues"][row + lo:row + hi]
-            g = self._gate(i, queue, h)
+            g = self._gate(i, np.concatenate([queue, h], -1))
             queue[:] = h  # h of frame t, read again at frame t + 2**i
             gates.append(g)
             if i < len(self.residual):
