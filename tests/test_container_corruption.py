@@ -448,8 +448,22 @@ def test_new_files_are_portable_and_name_their_writer(tiny_model):
     packed = io.BytesIO()
     engine.compress_stream(io.BytesIO(b"hello hello hello"), packed, tiny_model)
     header = container.read_header(io.BytesIO(packed.getvalue()))
-    assert header.version == container.FORMAT_VERSION == 6 and header.portable
+    assert header.version == container.FORMAT_VERSION == 7 and header.portable
     assert header.writer == f"arzip {arzip.__version__}"
+
+
+def test_format_7_headers_are_raw_deflate_against_their_dictionary():
+    """Version 7 codes the same header JSON in fewer bytes than version 6 (its dictionary
+    holds each codec's default header), and each version reads back its own."""
+    meta = dict(codec="audio", model={"name": "m", "version": "1", "sha256": "ab" * 32},
+                coder={"chunk": 2048, "schedule": "lanes-1"}, codec_header={"rate": 8000})
+    sizes = {}
+    for version in (6, 7):
+        packed = container.pack_header(container.Header(**meta, version=version))
+        back = container.read_header(io.BytesIO(packed))
+        assert (back.version, back.coder, back.model) == (version, meta["coder"], meta["model"])
+        sizes[version] = len(packed)
+    assert sizes[7] <= sizes[6] - 10  # no zlib wrapper (2 + 4 bytes) nor dictionary id (4)
 
 
 # --- which part is damaged (arzip test --json) -----------------------------------------

@@ -20,7 +20,7 @@ MANIFEST = json.loads((GOLDEN / "manifest.json").read_text())
 def test_every_kind_and_the_model_path_is_covered():
     codecs = {entry["codec"] for entry in MANIFEST.values()}
     assert {"bytes", "image", "audio"} <= codecs
-    assert {name.split(".")[-2] for name in MANIFEST} >= {"v3", "v4", "v5", "v6"}
+    assert {name.split(".")[-2] for name in MANIFEST} >= {"v3", "v4", "v5", "v6", "v7"}
     assert any("side" in e["blocks"] and e["codec"] == "bytes" for e in MANIFEST.values())
     for version in ("v4", "v5"):  # context mixing changed in format 5 (variant 2)
         assert any("cm" in e["blocks"] for name, e in MANIFEST.items() if version in name)
