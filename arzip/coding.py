@@ -112,12 +112,14 @@ def ideal_bits_each(symbols: np.ndarray, probs: np.ndarray) -> np.ndarray:
 
 
 class _LaplaceRows:
-    """Rows of `exact.laplace_row`, built on first use and kept (float64 integers)."""
+    """Rows of `exact.laplace_row` (float64 integers): the table shipped with arzip, else
+    built on first use and kept."""
 
     def __init__(self) -> None:
         count = exact.LAPLACE_SCALES * exact.LAPLACE_FRACTIONS
-        self.rows = np.zeros((count, exact.LAPLACE_BINS))
-        self.built = np.zeros(count, dtype=bool)
+        shipped = exact.shipped_laplace_rows()
+        self.rows = np.zeros((count, exact.LAPLACE_BINS)) if shipped is None else shipped
+        self.built = np.full(count, shipped is not None)
         self.shift = np.array([exact.laplace_shift(j) for j in range(exact.LAPLACE_SCALES)])
 
     def __call__(self, index: np.ndarray, fraction: np.ndarray) -> np.ndarray:

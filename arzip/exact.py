@@ -22,8 +22,11 @@ same bits.
 from __future__ import annotations
 
 import functools
+import hashlib
+import lzma
 import math
 from fractions import Fraction
+from importlib import resources
 
 import numpy as np
 
@@ -382,6 +385,28 @@ def laplace_row(j: int, fraction: int) -> np.ndarray:
     cdf = [g[q] // 2 if q < first_positive else _ONE - g[q] // 2 for q in qs]
     masses = [cdf[0]] + [b - a for a, b in zip(cdf, cdf[1:], strict=False)] + [_ONE - cdf[-1]]
     return _as_table([(m >> (_PREC - LAPLACE_BITS)) + 1 for m in masses])
+
+
+# every laplace_row, shipped in arzip/tables, and the sha256 of its uncompressed bytes
+# (both written by tools/make_tables.py)
+LAPLACE_ROWS_FILE = "laplace_rows.u32le.xz"
+LAPLACE_ROWS_SHA256 = "8824b980037d9d6a3bc3a8b06a6c0795cc6b1571f33d305c7e86681d27017519"
+
+
+def shipped_laplace_rows() -> np.ndarray | None:
+    """Every `laplace_row` (LAPLACE_SCALES * LAPLACE_FRACTIONS rows, scale index major)
+    as float64 from the table shipped with arzip, or None if it is missing or does not
+    match its sha256 (the rows are then built as needed). The tests compare it with
+    `laplace_row` entry by entry."""
+    try:
+        raw = lzma.decompress((resources.files("arzip") / "tables" / LAPLACE_ROWS_FILE
+                               ).read_bytes())
+    except (OSError, lzma.LZMAError):
+        return None
+    if hashlib.sha256(raw).hexdigest() != LAPLACE_ROWS_SHA256:
+        return None
+    rows = np.frombuffer(raw, dtype="<u4").astype(np.float64)
+    return rows.reshape(LAPLACE_SCALES * LAPLACE_FRACTIONS, LAPLACE_BINS)
 
 
 def fixed(x: Fraction | int | str, bits: int) -> int:

@@ -115,6 +115,16 @@ def test_compiled_loops_have_no_fused_multiply_add():
             assert "vfmadd" not in asm and "vfmsub" not in asm and "vfnmadd" not in asm, kernel
 
 
+def test_the_shipped_laplace_rows_are_laplace_row():
+    """arzip/tables/ holds every row of `exact.laplace_row` (tools/make_tables.py); the
+    coder reads them from there instead of building them in each process."""
+    shipped = exact.shipped_laplace_rows()
+    assert shipped is not None and shipped.shape == (
+        exact.LAPLACE_SCALES * exact.LAPLACE_FRACTIONS, exact.LAPLACE_BINS)
+    for key, row in enumerate(shipped):
+        assert np.array_equal(row, exact.laplace_row(*divmod(key, exact.LAPLACE_FRACTIONS)))
+
+
 def test_laplace_rows_match_the_float_laplace():
     for j, fraction in ((0, 0), (37, 7), (64, 15), (130, 3), (exact.LAPLACE_SCALES - 1, 9)):
         row = exact.laplace_row(j, fraction)

@@ -41,6 +41,7 @@ def test_wheel_contains_codecs_and_weights(wheel):
     for entry in manifest.values():
         assert f"arzip/codecs/models/{entry['file']}" in names
     assert not any(n.startswith("codecs/") for n in names), "codecs must not be top-level"
+    assert "arzip/tables/laplace_rows.u32le.xz" in names  # read instead of rebuilt
 
 
 def test_installed_wheel_round_trips(wheel, tmp_path):
