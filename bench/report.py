@@ -3,7 +3,8 @@
 
     python bench/report.py bench/results/dev.json [--readme README.md]
 
-With --readme, the tables between <!-- results:NAME --> markers in the README are replaced.
+With --readme, the tables between <!-- results:NAME --> markers in the README are replaced
+(--only NAME ...: just those sections, e.g. when one kind was re-run).
 """
 
 from __future__ import annotations
@@ -164,8 +165,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("result", type=Path, help="JSON written by arzip bench --json")
     parser.add_argument("--readme", type=Path, help="also update the README's result tables")
+    parser.add_argument("--only", nargs="+", metavar="SECTION",
+                        help="only these sections (header, bytes, image, audio, likelihood)")
     args = parser.parse_args()
     parts = sections(args.result)
+    if args.only:
+        parts = {name: body for name, body in parts.items() if name in args.only}
     print("\n\n".join(parts.values()))
     if args.readme:
         update_readme(args.readme, parts)
