@@ -220,7 +220,9 @@ class LaplaceDecoder(_Decoder):
         values, widths = np.empty(n, np.int64), np.empty(n, np.int32)
         offsets, escapes = kernels.laplace_values(coarse, base, shift, exact.LAPLACE_WINDOW,
                                                   exact.LAPLACE_BINS, values, widths)
-        if offsets:
+        if offsets == n:  # every value has an offset in its bin
+            values += self._decode(_UNIFORM, widths)
+        elif offsets:
             inside = widths > 0
             values[inside] += self._decode(_UNIFORM, widths[inside])
         if escapes:

@@ -220,9 +220,10 @@ class AudioCodec:
         everyone = np.arange(count)
         channels_of = [everyone, everyone[lanes.stereo]]  # the lanes each channel codes
         predicted = classical.predict()
+        shortest = int(lanes.length.min())
         with Splitter(minimum=96) as split:  # its thread ends even when decoding fails
             for t in range(lanes.steps):
-                if t == lanes.length.min():  # from here on some lanes have ended
+                if t == shortest:  # from here on some lanes have ended
                     running = lanes.length > t
                     channels_of = [everyone[running], everyone[running & lanes.stereo]]
                 prediction = predicted.reshape(count, 2)
@@ -253,8 +254,7 @@ class AudioCodec:
                     out[lanes.start[pick] + t, lanes.channel[pick] + channel] = values
                     done += n
                 m.push_frame(state, frame, prediction, scale, stereo, codes)
-                errors[:, :, 1:] = errors[:, :, :-1]  # newest first
-                errors[:, :, 0] = frame - prediction
+                _push_errors(errors, frame, prediction)
                 predicted = classical.advance(frame.reshape(-1), predicted)
                 if progress and (t + 1) % PROGRESS_EVERY == 0:
                     progress(done)
@@ -357,6 +357,17 @@ class _FusedChannel:
         _channel_learn(*self.state, channel, active, values.astype(np.float64), net_mean,
                        means, scales, self.in1, self.in2, self.predictions, *self.rates,
                        frame, out, self.start, self.channel, t)
+
+
+@njit(cache=True, nogil=True)
+def _push_errors(errors: np.ndarray, frame: np.ndarray, prediction: np.ndarray) -> None:
+    """errors (lanes, 2, taps), newest first, move on by one frame: the newest is frame -
+    prediction (lanes, 2)."""
+    for lane in range(errors.shape[0]):
+        for c in range(2):
+            for k in range(errors.shape[2] - 1, 0, -1):
+                errors[lane, c, k] = errors[lane, c, k - 1]
+            errors[lane, c, 0] = frame[lane, c] - prediction[lane, c]
 
 
 @njit(cache=True, nogil=True)
