@@ -237,7 +237,7 @@ def elu_table(step: Fraction, n: int, bits: int) -> np.ndarray:
     neg = exp_table(Fraction(step), n + 1, bits)
     step = Fraction(step)
     num, den = step.numerator * 2 * (1 << bits), 2 * step.denominator
-    if n * num + den >= 1 << 62:  # beyond int64: Python's integers
+    if n * num + den >= 1 << 62:  # beyond int64 (far beyond any model's table)
         raise ValueError(f"elu table too large ({n} entries of {bits} bits)")
     k = np.arange(n + 1, dtype=np.int64)
     # round(2^bits k step) = (2 k step 2^bits + 1) // 2 in integers; below 0, e^u - 1

@@ -127,17 +127,14 @@ class Cascade:
             self.weights = np.zeros((lanes, 2, 2 * cfg.taps + 1))
             self._inputs = np.zeros((0, 2 * cfg.taps + 1))
             return
-        # cascade 2: histories as doubled rings (a window is one slice), weights, and the
-        # inputs and predictions of the active lanes between `adjust` and `update`
+        # cascade 2: histories as doubled rings (a window is one slice) and weights; the
+        # decoder runs `_adjust2`/`_update2` on them from its compiled step (`arrays`)
         self.long_history = np.zeros((lanes, 2, 2 * max(cfg.long_taps, 1)))
         self.long_weights = np.zeros((lanes, 2, cfg.long_taps))
         ring = max(cfg.taps, cfg.cross, 1)
         self.short_history = np.zeros((lanes, 2, 2 * ring))
         self.short_weights = np.zeros((lanes, 2, cfg.taps + cfg.cross))
         self.t = np.zeros((lanes, 2), dtype=np.int64)  # frames each lane's channel has seen
-        self._long_in = np.zeros((0, cfg.long_taps))
-        self._short_in = np.zeros((0, cfg.taps + cfg.cross))
-        self._predictions = np.zeros((0, 2))
 
     def arrays(self) -> tuple:
         """Cascade 2's state in `_adjust2`'s and `_update2`'s argument order (for a
@@ -147,38 +144,25 @@ class Cascade:
 
     def adjust(self, channel: int, means: np.ndarray, scales: np.ndarray, lanes: np.ndarray
                ) -> tuple[np.ndarray, np.ndarray]:
-        """Corrected (means, scales) of `channel` for the given lanes (means clipped to
-        ±40000)."""
+        """Cascade 1's corrected (means, scales) of `channel` for the given lanes (means
+        clipped to ±40000)."""
+        assert self.cfg.cascade == 1, "cascade 2 runs from `arrays()`"
         means, scales = means.astype(np.float64), scales.astype(np.float64)  # copies
         lanes = np.asarray(lanes, dtype=np.int64)
-        if self.cfg.cascade == 1:
-            self._inputs = np.empty((len(lanes), 2 * self.cfg.taps + 1))
-            _adjust(self.errors, self.weights, self.ratio, self.current, channel, lanes, means,
-                    scales, self._inputs)
-            return means, scales
-        self._long_in = np.empty((len(lanes), self.cfg.long_taps))
-        self._short_in = np.empty((len(lanes), self.cfg.taps + self.cfg.cross))
-        self._predictions = np.empty((len(lanes), 2))
-        _adjust2(self.long_history, self.long_weights, self.short_history, self.short_weights,
-                 self.ratio, self.current, self.t, channel, lanes, self.cfg.taps, means, scales,
-                 self._long_in, self._short_in, self._predictions)
+        self._inputs = np.empty((len(lanes), 2 * self.cfg.taps + 1))
+        _adjust(self.errors, self.weights, self.ratio, self.current, channel, lanes, means,
+                scales, self._inputs)
         return means, scales
 
     def update(self, channel: int, values: np.ndarray, net_means: np.ndarray,
                means: np.ndarray, scales: np.ndarray, lanes: np.ndarray) -> None:
-        """Learn from the coded `values` of `channel` (`means`, `scales`: what `adjust`
-        returned; `net_means`: the network's)."""
+        """Cascade 1 learns from the coded `values` of `channel` (`means`, `scales`: what
+        `adjust` returned; `net_means`: the network's)."""
         cfg = self.cfg
         values, lanes = values.astype(np.float64), np.asarray(lanes, dtype=np.int64)
-        if cfg.cascade == 1:
-            _update(self.errors, self.weights, self.ratio, self.current, channel, lanes,
-                    values, net_means, means, scales, self._inputs, cfg.rate,
-                    cfg.scale_decay, cfg.ratio_max)
-            return
-        _update2(self.long_history, self.long_weights, self.short_history, self.short_weights,
-                 self.ratio, self.current, self.t, channel, lanes, values, net_means, means,
-                 scales, self._long_in, self._short_in, self._predictions, cfg.long_rate,
-                 cfg.rate, cfg.scale_decay, cfg.ratio_max)
+        _update(self.errors, self.weights, self.ratio, self.current, channel, lanes, values,
+                net_means, means, scales, self._inputs, cfg.rate, cfg.scale_decay,
+                cfg.ratio_max)
 
 
 @njit(cache=True, nogil=True)
@@ -361,8 +345,6 @@ def run_all(cfg: AdaptiveConfig, length: np.ndarray, stereo: np.ndarray, values:
                  values, net_means, net_scales, cfg.rate, cfg.scale_decay, cfg.ratio_max,
                  means, scales)
     else:
-        _run_all2(state.long_history, state.long_weights, state.short_history,
-                  state.short_weights, state.ratio, state.current, state.t, cfg.taps, length,
-                  stereo, values, net_means, net_scales, cfg.long_rate, cfg.rate,
-                  cfg.scale_decay, cfg.ratio_max, means, scales)
+        _run_all2(*state.arrays(), cfg.taps, length, stereo, values, net_means, net_scales,
+                  cfg.long_rate, cfg.rate, cfg.scale_decay, cfg.ratio_max, means, scales)
     return means, scales
