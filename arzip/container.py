@@ -39,9 +39,9 @@ from . import __version__
 from .errors import FormatError
 
 MAGIC = b"\x89ARZ"
-FORMAT_VERSION = 7  # what this arzip writes
-READABLE_VERSIONS = (1, 2, 3, 4, 5, 6, 7)
-PORTABLE_VERSIONS = (3, 4, 5, 6, 7)  # model-coded data of these versions decode anywhere
+FORMAT_VERSION = 8  # what this arzip writes
+READABLE_VERSIONS = (1, 2, 3, 4, 5, 6, 7, 8)
+PORTABLE_VERSIONS = (3, 4, 5, 6, 7, 8)  # model-coded data of these versions decode anywhere
 WRITER = f"arzip {__version__}"
 MAX_HEADER_JSON = 1 << 20
 # Preset dictionaries of the deflated JSON header: typical keys and values, so a header
@@ -122,7 +122,7 @@ _DICTIONARY_V7 = _DICTIONARY_V4 + (  # format 7: whole headers of each codec's d
     b'zip 0.2.0"}')
 HEADER_DICTIONARIES = {1: _DICTIONARY_V1, 2: _DICTIONARY_V2, 3: _DICTIONARY_V3,
                        4: _DICTIONARY_V4, 5: _DICTIONARY_V4, 6: _DICTIONARY_V4,
-                       7: _DICTIONARY_V7}
+                       7: _DICTIONARY_V7, 8: _DICTIONARY_V7}
 RAW_DEFLATE_FROM = 7  # headers of this version on are raw deflate (the header's CRC checks)
 
 _HEAD = struct.Struct("<4sBI")

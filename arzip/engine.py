@@ -593,8 +593,9 @@ def _decode_block(block: Block, codec_loader: Callable[[], object],
     if not 1 <= block.lanes <= max(block.raw_len, 1):
         raise FormatError(f"corrupted block header (lanes {block.lanes})")
     if block.method == Method.NETCM:
+        variant = codec_module("bytes", "cm").variant_of(version)
         return codec_loader().decode_cm_block(block.payload, block.raw_len, block.lanes,
-                                              progress)
+                                              progress, variant)
     return codec_loader().decode_block(block.payload, block.raw_len, block.lanes, progress)
 
 

@@ -5,7 +5,7 @@ Each byte is coded as 8 binary decisions, most significant bit first. The contex
 long repeats; the full list at `ORDERS`) each give the probability of the next bit from
 statistics learned on this input only; the core mixing primitives (`arzip.mixing`)
 combine them: mixers whose weight sets small contexts select, then APM stages. Variant 1
-is format 4's model, variant 2 format 5's (docs/FORMAT.md).
+is format 4's model, variant 2 that of formats 5-7, variant 3 format 8's (docs/FORMAT.md).
 
 A block may be cut into lanes that advance in lock-step (step t codes byte t of every
 lane, lane after lane), all sharing the learned statistics; then the byte Transformer can
@@ -34,18 +34,25 @@ REC_FIRST = 10  # the first record context
 REC_CONFIDENT = 4  # record contexts are inputs once the record length is this sure
 ORDERS_V1 = 9  # variant 1 (format 4) has the first nine
 INPUTS = ORDERS + 3  # + order 0, match model, bias
-NET_INPUTS = 2  # the network's bit probability, and it refined by an APM
+NET_INPUTS = 3  # the network's bit probability, it refined by an APM of order 1 and (variant
+# 3) by one of order 3
 MATCH_MIN = 6  # bytes hashed to find a match
 MATCH_LIMIT = 63
 MATCH_SLOTS = 1 << 20
-VARIANT = 2  # the context tables' layout: 1 hashed per bit (format 4), 2 buckets
+VARIANT = 3  # 1: format 4, context slots hashed per bit; 2: formats 5-7, 16-slot buckets;
+# 3: format 8, variant 2 with a fourth mixer, the network's order-3 APM and the mixers'
+# learning rate raised at the start of a block
 # mixer weight sets: variant 1's (partial byte x match; bit position x match), then those
 # chosen by the partial byte x the network's confidence, by how many orders know the
-# context x bit position x match, by partial byte x match x the previous byte's top bits
+# context x bit position x match, by partial byte x match x the previous byte's top bits,
+# and by the previous byte x bit position
 NET_ROWS = 256 * 4 + 8 * 4
 SEEN_ROWS = NET_ROWS + 256 * 16
 C1_ROWS = SEEN_ROWS + 8 * 32
-MIXER_ROWS = C1_ROWS + 8 * 1024
+C1B_ROWS = C1_ROWS + 8 * 1024  # variant 3: the previous byte x bit position
+MIXER_ROWS = C1B_ROWS + 256 * 8
+LR_SPAN = 32768  # variant 3: the mixers' rate starts LR_BOOST higher, falling to the
+LR_BOOST = 24  # block's rate over its first LR_SPAN bytes (they learn fast, then settle)
 MAX_BYTE_OUT = 24  # coded bytes one byte can cost at most (8 bits, p >= 1/65536)
 
 
@@ -98,7 +105,7 @@ def _known(p, lane, t, starts, n):
 def _steps(t0, t1, starts, lengths, data, decode, payload, out, coder, cost, net, use_net,
            lane_c4, lane_word, lane_prev, lane_prev2, lane_bin, lane_mptr, lane_mlen,
            rec_pos, rec_dist, rec_len, rec_conf, prob, count, p0, n0, mprob, mcount, weights,
-           apm1, apm2, apm3, match_table, ind1, ind2, rate, limit, variant):
+           apm1, apm2, apm3, apm4, match_table, ind1, ind2, rate, limit, variant):
     """Code steps t0 .. t1-1 of every lane (encode: data -> out; decode: payload -> data);
     net[lane, t - t0] holds the network's frequencies when `use_net`; cost[i] receives the
     ideal bits of byte i (reports only). The model's state
@@ -114,7 +121,9 @@ def _steps(t0, t1, starts, lengths, data, decode, payload, out, coder, cost, net
     idx = np.zeros(ORDERS, dtype=np.int64)
     inputs = np.zeros(INPUTS + NET_INPUTS, dtype=np.int64)
     n_ord = ORDERS_V1 if variant < 2 else ORDERS
-    n_in = n_ord + 3 + (NET_INPUTS if use_net else 0)
+    n_in = n_ord + 3 + ((NET_INPUTS if variant >= 3 else 2) if use_net else 0)
+    lo4, w4, actx4 = 0, 0, 0
+    row4, p4 = 0, 0
     net_at = n_ord + 3
     cum = np.zeros(257, dtype=np.int64)
     lo3, w3 = 0, 0
@@ -168,6 +177,11 @@ def _steps(t0, t1, starts, lengths, data, decode, payload, out, coder, cost, net
             if use_net:
                 for x in range(256):
                     cum[x + 1] = cum[x] + net[lane, t - t0, x]
+            lr = rate
+            if variant >= 3:
+                coded = t * lanes + lane
+                if coded < LR_SPAN:
+                    lr = rate + (LR_BOOST * (LR_SPAN - coded)) // LR_SPAN
             c0 = 1
             nib = 1
             for bit_index in range(8):
@@ -214,6 +228,11 @@ def _steps(t0, t1, starts, lengths, data, decode, payload, out, coder, cost, net
                     inputs[net_at] = M.stretch(pn)
                     q3, lo3, w3 = M.apm_p(apm3, actx, pn)
                     inputs[net_at + 1] = M.stretch(q3)
+                    if variant >= 3:
+                        actx4 = np.int64((hashes[2] + np.uint64(c0) * np.uint64(0x9E3779B1))
+                                         >> np.uint64(46))  # order 3, hashed
+                        q4, lo4, w4 = M.apm_p(apm4, actx4, pn)
+                        inputs[net_at + 2] = M.stretch(q4)
                 mbucket = 0 if match_len == 0 else (1 if match_len < 16 else (
                     2 if match_len < 32 else 3))
                 row = c0 * 4 + mbucket
@@ -231,7 +250,12 @@ def _steps(t0, t1, starts, lengths, data, decode, payload, out, coder, cost, net
                 if use_net:
                     row3 = NET_ROWS + c0 * 16 + ((inputs[net_at] + 2048) >> 8)
                     pc, dc = M.mix(weights, row3, inputs, n_in)
-                    pm = M.squash((da + db + dc) // 3)
+                    if variant >= 3:
+                        row4 = C1B_ROWS + (np.int64(c4 & np.uint64(0xFF)) << 3) + bit_index
+                        p4, d4 = M.mix(weights, row4, inputs, n_in)
+                        pm = M.squash((da + db + dc + d4) >> 2)
+                    else:
+                        pm = M.squash((da + db + dc) // 3)
                 else:
                     pm = M.squash((da + db) >> 1)
                 actx1 = c0
@@ -251,14 +275,18 @@ def _steps(t0, t1, starts, lengths, data, decode, payload, out, coder, cost, net
                     bit = (np.int64(data[i]) >> (7 - bit_index)) & 1
                     M.encode_bit(coder, out, bit, p)
                 cost[i] += M.COST[p if bit else M.PROB_ONE - p]
-                M.mix_update(weights, row, inputs, n_in, pa, bit, rate)
-                M.mix_update(weights, row2, inputs, n_in, pb, bit, rate)
+                M.mix_update(weights, row, inputs, n_in, pa, bit, lr)
+                M.mix_update(weights, row2, inputs, n_in, pb, bit, lr)
                 if use_net:
-                    M.mix_update(weights, row3, inputs, n_in, pc, bit, rate)
+                    M.mix_update(weights, row3, inputs, n_in, pc, bit, lr)
+                    if variant >= 3:
+                        M.mix_update(weights, row4, inputs, n_in, p4, bit, lr)
                 M.apm_update(apm1, actx1, lo1, w1, bit, 7 if variant < 2 else 6)
                 M.apm_update(apm2, actx, lo2, w2, bit, 7 if variant < 2 else 6)
                 if use_net:
                     M.apm_update(apm3, actx, lo3, w3, bit, 6)
+                    if variant >= 3:
+                        M.apm_update(apm4, actx4, lo4, w4, bit, 6)
                 for k in range(n_ord):
                     M.counter_update(prob[k], count[k], idx[k], bit, limit)
                 M.counter_update(p0, n0, c0, bit, limit)
@@ -359,7 +387,8 @@ class LaneCoder:
         self.tables = (prob.reshape(orders, -1), count.reshape(orders, -1), p0, n0, mprob,
                        mcount, M.mixer(MIXER_ROWS, INPUTS + NET_INPUTS,
                                        1 << (14 if variant < 2 else 13)), apm1,
-                       M.apm(65536), M.apm(65536), np.zeros(MATCH_SLOTS, dtype=np.int64),
+                       M.apm(65536), M.apm(65536), M.apm(1 << 18 if variant >= 3 else 1),
+                       np.zeros(MATCH_SLOTS, dtype=np.int64),
                        np.zeros(256, dtype=np.uint16), np.zeros(65536, dtype=np.uint16))
         self.rate, self.limit = rate, limit
         self.overflow = False
@@ -390,8 +419,9 @@ class LaneCoder:
 
 
 def variant_of(version: int) -> int:
-    """The model variant of a file of format `version` (method 4 changed in format 5)."""
-    return 1 if version <= 4 else 2
+    """The model variant of a file of format `version` (methods 4 and 5 changed in formats
+    5 and 8)."""
+    return 1 if version <= 4 else (2 if version <= 7 else 3)
 
 
 def encode(data: bytes, log2_slots: int = 22, rate: int = 8, limit: int = 255,

@@ -250,11 +250,12 @@ class BytesCodec:
         return lanes, coder.finish(), float(coder.cost.sum())
 
     def decode_cm_block(self, payload: bytes, n: int, lanes: int,
-                        progress: Progress | None = None) -> bytes:
-        """The n bytes of one block of method 5 coded with `lanes` lanes."""
+                        progress: Progress | None = None, variant: int = cm.VARIANT) -> bytes:
+        """The n bytes of one block of method 5 coded with `lanes` lanes by the context
+        mixing model `variant` (`cm.variant_of` the file's format version)."""
         if lanes > MAX_LANES:
             raise FormatError(f"corrupted block header ({lanes} lanes, at most {MAX_LANES})")
-        coder = cm.LaneCoder(n, lanes, payload)
+        coder = cm.LaneCoder(n, lanes, payload, variant=variant)
         tokens = np.full(lanes, BOS, dtype=np.int64)
         with Splitter(minimum=64) as split:
             network = self._stepper(lanes, coder.steps, split)
