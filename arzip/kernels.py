@@ -309,6 +309,73 @@ def weighted_mean(num: np.ndarray, weights: np.ndarray, factor: np.float32, limi
             out[i, j] = min(max(v, np.float32(-limit)), np.float32(limit))
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _rotate_pairs(x: np.ndarray, at: int, cos: np.ndarray, sin: np.ndarray, shift: float,
+                  out: np.ndarray) -> None:
+    """out = rint((pairs of x[at:at + 2 len(cos)] rotated by the integer cos/sin) * shift)
+    in float64, then stored in out (float32): the rotary embedding of one head."""
+    for i in range(cos.shape[0]):
+        x1 = x[at + 2 * i]
+        x2 = x[at + 2 * i + 1]
+        out[2 * i] = np.rint((x1 * cos[i] - x2 * sin[i]) * shift)
+        out[2 * i + 1] = np.rint((x1 * sin[i] + x2 * cos[i]) * shift)
+
+
+@njit(cache=True, nogil=True)
+def attend_step(qkv: np.ndarray, heads: int, cos: np.ndarray, sin: np.ndarray, shift: float,
+                keys_k: np.ndarray, keys_v: np.ndarray, slot: int, seen: int,
+                score: np.float32, table: np.ndarray, att: np.float32, limit: float,
+                out: np.ndarray) -> None:
+    """One decoding step of multi-query attention with integer softmax, per row b of qkv
+    (rows, heads hd + 2 hd: the queries, the key, the value): the key is rotated into
+    keys_k[b, :, slot], the value stored in keys_v[b, slot]; each head's rotated query
+    scores the first `seen` slots of the ring (all when seen >= its length); the weights
+    are table[min(rint((max - score) * score), last)] (0 for unseen slots) and out[b, h]
+    = clip(rint(sum_j w_j v_j / sum_j w_j * att), +-limit). Every sum is of integers below
+    2^24 in float32, so exact in any order: the same values as the batched numpy path."""
+    rows = qkv.shape[0]
+    hd = keys_k.shape[1]
+    slots = keys_k.shape[2]
+    last = np.float32(table.shape[0] - 1)
+    q = np.empty(hd, dtype=np.float32)
+    k = np.empty(hd, dtype=np.float32)
+    scores = np.empty(slots, dtype=np.float32)
+    weights = np.empty(slots, dtype=np.float32)
+    num = np.empty(hd, dtype=np.float32)
+    n = min(seen, slots)
+    for b in range(rows):
+        _rotate_pairs(qkv[b], heads * hd, cos, sin, shift, k)
+        for d in range(hd):
+            keys_k[b, d, slot] = k[d]
+            keys_v[b, slot, d] = np.float32(qkv[b, heads * hd + hd + d])
+        for h in range(heads):
+            _rotate_pairs(qkv[b], h * hd, cos, sin, shift, q)
+            for j in range(n):
+                scores[j] = np.float32(0.0)
+            for d in range(hd):
+                qd = q[d]
+                for j in range(n):
+                    scores[j] += qd * keys_k[b, d, j]
+            top = scores[0]
+            for j in range(1, n):
+                if scores[j] > top:
+                    top = scores[j]
+            den = np.float32(0.0)
+            for j in range(n):
+                w = table[int(min(np.rint((top - scores[j]) * score), last))]
+                weights[j] = w
+                den += w
+            for d in range(hd):
+                num[d] = np.float32(0.0)
+            for j in range(n):
+                w = weights[j]
+                for d in range(hd):
+                    num[d] += w * keys_v[b, j, d]
+            for d in range(hd):
+                v = np.rint(num[d] / den * att)
+                out[b, h * hd + d] = min(max(v, np.float32(-limit)), np.float32(limit))
+
+
 @njit(cache=True, nogil=True)
 def temper(probs: np.ndarray, inv_t: float, log_table: np.ndarray, exp2_table: np.ndarray,
            out: np.ndarray) -> None:

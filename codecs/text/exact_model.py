@@ -197,13 +197,17 @@ class ExactByteTransformer:
                              b["gelu"], h)
         return self._add(r, b["out"], h)
 
-    def _qkv(self, b: dict, r: np.ndarray) -> tuple[np.ndarray, ...]:
-        d, hd = self.cfg.d_model, self.head_dim
+    def _qkv_rows(self, b: dict, r: np.ndarray) -> np.ndarray:
+        """Queries, key and value (rows, d + 2 hd) of the residual rows r, int8 (float64)."""
         x = b["ln1"](r)
         acc = b["qkv"].int.acc(x.reshape(-1, x.shape[-1]))
         qkv = np.empty(acc.shape)
         kernels.requant(acc, b["qkv"].factor, b["qkv"].bias, b["qkv_scale"], float(Q8), qkv)
-        qkv = qkv.reshape(*r.shape[:-1], -1)
+        return qkv
+
+    def _qkv(self, b: dict, r: np.ndarray) -> tuple[np.ndarray, ...]:
+        d, hd = self.cfg.d_model, self.head_dim
+        qkv = self._qkv_rows(b, r).reshape(*r.shape[:-1], -1)
         return qkv[..., :d], qkv[..., d:d + hd], qkv[..., d + hd:]
 
     def _attend(self, b: dict, scores: np.ndarray, valid: np.ndarray | None,
@@ -283,20 +287,16 @@ class ExactByteTransformer:
     def step(self, tokens: np.ndarray, position: int, cache: dict) -> np.ndarray:
         """Frequencies (B, 256) after feeding tokens (B,) at `position`."""
         lanes = len(tokens)
-        h, hd, w = self.n_head, self.head_dim, self.window
         cos_t, sin_t = self._rotary(position + 1)
         cos, sin = cos_t[position], sin_t[position]
-        slot = position % w
-        valid = None
-        if position + 1 < w:
-            valid = np.arange(w) <= position
+        slot = position % self.window
         r = self.embed[np.asarray(tokens, dtype=np.int64)]  # (B, d)
+        att = np.empty((lanes, self.cfg.d_model), dtype=np.float32)
         for b, ck, cv in zip(self.blocks, cache["k"], cache["v"], strict=True):
-            q, k, v = self._qkv(b, r)
-            q = self._rotate(q.reshape(lanes, h, hd), cos, sin)  # (B, H, hd) float32
-            ck[:, :, slot] = self._rotate(k, cos, sin)
-            cv[:, slot] = v
-            scores = np.matmul(q, ck)[:, :, None]  # (B, H, 1, W)
-            att = self._attend(b, scores, valid, cv[:, None])  # (B, H, 1, hd)
-            r = self._mlp(b, self._add(r, b["proj"], att.reshape(lanes, -1)))
+            # rotate, cache, score, integer softmax and weighted mean in one compiled call
+            # (the same integers as `forward`'s batched path)
+            kernels.attend_step(self._qkv_rows(b, r), self.n_head, cos, sin, 2.0 ** -ROT_BITS,
+                                ck, cv, slot, position + 1, b["score"], self.att_exp, b["att"],
+                                float(Q8), att)
+            r = self._mlp(b, self._add(r, b["proj"], att))
         return self.freqs(r)
