@@ -37,6 +37,7 @@ LANE_GROUP = 64  # lanes the encoder's network computes together
 CM_LANE_BYTES = 4096  # method 5: bytes per lane wanted
 CM_MIN_LANES = 16
 CM_MAX_LANES = 16
+CM_SPLIT_LANES = 16  # a method-5 decoder step of this many lanes is split over two threads
 
 Progress = Callable[[int], None]
 # the network's integer frequencies (lanes, 256) at step t, given the tokens fed at t
@@ -119,29 +120,34 @@ class BytesCodec:
                  pool: ThreadPoolExecutor | None) -> Iterator[tuple[int, np.ndarray]]:
         """The encoder's network: the inputs of every step are known, so it computes
         ENCODE_STEPS steps of all lanes in one pass: yields (first step, frequencies
-        (lanes, steps, 256)); the next pass runs in `pool` (when given) while the caller
-        codes the current one."""
+        (lanes, steps, 256)). With a `pool`, the next pass runs there while the caller
+        codes the current one, its lanes in two groups side by side (exact arithmetic:
+        the same integers however the lanes are grouped)."""
         steps = int(lengths.max())
         t_all = np.arange(steps)
         ended = t_all[None, :] > lengths[:, None]  # inputs after a lane's last byte are 0
         pos = np.minimum(starts[:, None] + t_all[None, :] - 1, len(raw) - 1)
         tokens = np.where(ended | (t_all[None, :] == 0), BOS, raw[np.maximum(pos, 0)])
-        groups = [slice(g, g + LANE_GROUP) for g in range(0, len(lengths), LANE_GROUP)]
+        lanes = len(lengths)
+        size = LANE_GROUP if pool is None or lanes > 2 * LANE_GROUP else (lanes + 1) // 2
+        groups = [slice(g, g + size) for g in range(0, lanes, size)]
         past: list = [None] * len(groups)
 
-        def chunk(t: int) -> np.ndarray:
-            out = []
-            for i, g in enumerate(groups):  # lane groups keep the temporaries in cache
-                freqs, past[i] = self.model.forward(tokens[g, t:t + ENCODE_STEPS], t, past[i])
-                out.append(freqs)
-            return np.concatenate(out)
+        def group(i: int, t: int) -> np.ndarray:
+            freqs, past[i] = self.model.forward(tokens[groups[i], t:t + ENCODE_STEPS], t, past[i])
+            return freqs
 
-        pending = _Done(chunk(0))
+        def chunk(t: int) -> list:
+            if pool is None:  # lane groups keep the temporaries in cache
+                return [_Done(group(i, t)) for i in range(len(groups))]
+            return [pool.submit(group, i, t) for i in range(len(groups))]
+
+        pending = chunk(0)
         for first in range(0, steps, ENCODE_STEPS):
-            freqs = pending.result()
+            freqs = np.concatenate([part.result() for part in pending])
             following = first + ENCODE_STEPS
             if following < steps:
-                pending = pool.submit(chunk, following) if pool else _Done(chunk(following))
+                pending = chunk(following)
             yield first, freqs
 
     def _teacher_steps(self, raw: np.ndarray, starts: np.ndarray, lengths: np.ndarray,
@@ -194,7 +200,7 @@ class BytesCodec:
             return symbols
 
         if n:
-            with ThreadPoolExecutor(1) as pool:
+            with ThreadPoolExecutor(2) as pool:
                 network = self._teacher_steps(raw, starts, lengths,
                                               pool if threads() > 1 else None)
                 self._run_lanes(n, lanes, network, code, progress)
@@ -239,7 +245,7 @@ class BytesCodec:
         coder.data[:] = np.frombuffer(data, dtype=np.uint8)
         if n:
             raw = coder.data.astype(np.int64)
-            with ThreadPoolExecutor(1) as pool:
+            with ThreadPoolExecutor(2) as pool:
                 for first, freqs in self._teacher(raw, coder.starts, coder.lengths,
                                                   pool if threads() > 1 else None):
                     last = min(coder.steps, first + freqs.shape[1])
@@ -258,7 +264,7 @@ class BytesCodec:
             raise FormatError(f"corrupted block header ({lanes} lanes, at most {MAX_LANES})")
         coder = cm.LaneCoder(n, lanes, payload, variant=variant)
         tokens = np.full(lanes, BOS, dtype=np.int64)
-        with Splitter(minimum=64) as split:
+        with Splitter(minimum=CM_SPLIT_LANES) as split:
             network = self._stepper(lanes, coder.steps, split)
             for t in range(coder.steps):
                 freqs = network(t, tokens)
