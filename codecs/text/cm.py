@@ -23,16 +23,19 @@ from arzip import mixing as M
 
 jitcache.depends(__file__, M)
 
-ORDERS = 18  # hashed context models: orders 1, 2, 3, 4, 5, 6, 8, sparse, word, word prefix,
+ORDERS = 20  # hashed context models: orders 1, 2, 3, 4, 5, 6, 8, sparse, word, word prefix,
 # three record contexts (the bytes one and two records above, the one above with the
 # previous byte, the column with the one above), the last three words, and two sparse
 # contexts (the second byte back; the third and fourth), and two indirect contexts (the
-# previous byte, or two, with the two bytes that followed them when they last occurred)
+# previous byte, or two, with the two bytes that followed them when they last occurred);
+# variant 3 adds two text-line contexts: the column (bytes since the last newline) with
+# the previous byte, and the byte at this column of the previous line with the previous byte
 SPARSE_FIRST = 14  # two sparse and two indirect contexts, inputs in binary data only
 BINARY = 4096 * 4  # binary: about 4 in 64 recent bytes are control bytes
 REC_FIRST = 10  # the first record context
 REC_CONFIDENT = 4  # record contexts are inputs once the record length is this sure
 ORDERS_V1 = 9  # variant 1 (format 4) has the first nine
+ORDERS_V2 = 18  # variant 2 the first 18
 INPUTS = ORDERS + 3  # + order 0, match model, bias
 NET_INPUTS = 3  # the network's bit probability, it refined by an APM of order 1 and (variant
 # 3) by one of order 3
@@ -104,8 +107,9 @@ def _known(p, lane, t, starts, n):
 @njit(cache=True, nogil=True)
 def _steps(t0, t1, starts, lengths, data, decode, payload, out, coder, cost, net, use_net,
            lane_c4, lane_word, lane_prev, lane_prev2, lane_bin, lane_mptr, lane_mlen,
-           rec_pos, rec_dist, rec_len, rec_conf, prob, count, p0, n0, mprob, mcount, weights,
-           apm1, apm2, apm3, apm4, match_table, ind1, ind2, rate, limit, variant):
+           rec_pos, rec_dist, rec_len, rec_conf, lane_col, lane_line, prob, count, p0, n0,
+           mprob, mcount, weights, apm1, apm2, apm3, apm4, match_table, ind1, ind2, rate, limit,
+           variant):
     """Code steps t0 .. t1-1 of every lane (encode: data -> out; decode: payload -> data);
     net[lane, t - t0] holds the network's frequencies when `use_net`; cost[i] receives the
     ideal bits of byte i (reports only). The model's state
@@ -120,7 +124,7 @@ def _steps(t0, t1, starts, lengths, data, decode, payload, out, coder, cost, net
     hashes = np.zeros(ORDERS, dtype=np.uint64)
     idx = np.zeros(ORDERS, dtype=np.int64)
     inputs = np.zeros(INPUTS + NET_INPUTS, dtype=np.int64)
-    n_ord = ORDERS_V1 if variant < 2 else ORDERS
+    n_ord = ORDERS_V1 if variant < 2 else (ORDERS_V2 if variant < 3 else ORDERS)
     n_in = n_ord + 3 + ((NET_INPUTS if variant >= 3 else 2) if use_net else 0)
     lo4, w4, actx4 = 0, 0, 0
     row4, p4 = 0, 0
@@ -169,6 +173,14 @@ def _steps(t0, t1, starts, lengths, data, decode, payload, out, coder, cost, net
                 c1 = np.int64(c4 & np.uint64(0xFF))
                 c2c1 = np.int64(c4 & np.uint64(0xFFFF))
                 hashes[16] = _hash(np.uint64(16), np.uint64(c1 | (np.int64(ind1[c1]) << 8)))
+                col = lane_col[lane]
+                prev_line = lane_line[lane]  # where the previous line started (-1: none)
+                above = np.uint64(0)
+                if prev_line >= 0 and prev_line + col < i - col - 1:
+                    above = np.uint64(data[prev_line + col]) + np.uint64(256)
+                hashes[19] = _hash(np.uint64(20) + (above << np.uint64(8)), c4 & np.uint64(0xFF))
+                hashes[18] = _hash(np.uint64(19) + (np.uint64(min(lane_col[lane], 255))
+                                                    << np.uint64(8)), c4 & np.uint64(0xFF))
                 hashes[17] = _hash(np.uint64(17), np.uint64(c2c1 | (np.int64(ind2[c2c1])
                                                                     << 16)))
             expected = -1
@@ -302,6 +314,11 @@ def _steps(t0, t1, starts, lengths, data, decode, payload, out, coder, cost, net
                 c2c1 = np.int64(c4 & np.uint64(0xFFFF))
                 ind1[c1] = ((np.int64(ind1[c1]) << 8) | byte) & 0xFFFF
                 ind2[c2c1] = ((np.int64(ind2[c2c1]) << 8) | byte) & 0xFFFF
+            if byte == 10:
+                lane_line[lane] = i - lane_col[lane]  # this line's start
+                lane_col[lane] = 0
+            else:
+                lane_col[lane] += 1
             c4 = (c4 << np.uint64(8)) | np.uint64(byte)
             lane_c4[lane] = c4
             lower = byte | 32 if 65 <= byte <= 90 else byte
@@ -373,13 +390,15 @@ class LaneCoder:
         def zeros(dtype: type) -> np.ndarray:
             return np.zeros(lanes, dtype=dtype)
 
-        # per lane: last 8 bytes, word, previous two words, binary score, match, record
+        # per lane: last 8 bytes, word, previous two words, binary score, match, record,
+        # column and the previous line's start
         self.lane_state = (zeros(np.uint64), zeros(np.uint64), zeros(np.uint64),
                            zeros(np.uint64), zeros(np.int64), zeros(np.int64),
                            zeros(np.int64), np.full((lanes, 256), -1, dtype=np.int64),
                            np.zeros((lanes, 256), dtype=np.int64), zeros(np.int64),
-                           zeros(np.int64))
-        orders = ORDERS_V1 if variant < 2 else ORDERS
+                           zeros(np.int64), zeros(np.int64),
+                           np.full(lanes, -1, dtype=np.int64))
+        orders = ORDERS_V1 if variant < 2 else (ORDERS_V2 if variant < 3 else ORDERS)
         prob, count = M.counters(orders << log2_slots)  # 2^22 slots: 151 or 302 MB
         p0, n0 = M.counters(256)
         mprob, mcount = M.counters(2 * (MATCH_LIMIT + 1))
