@@ -23,13 +23,14 @@ from arzip import mixing as M
 
 jitcache.depends(__file__, M)
 
-ORDERS = 20  # hashed context models: orders 1, 2, 3, 4, 5, 6, 8, sparse, word, word prefix,
+ORDERS = 21  # hashed context models: orders 1, 2, 3, 4, 5, 6, 8, sparse, word, word prefix,
 # three record contexts (the bytes one and two records above, the one above with the
 # previous byte, the column with the one above), the last three words, and two sparse
 # contexts (the second byte back; the third and fourth), and two indirect contexts (the
 # previous byte, or two, with the two bytes that followed them when they last occurred);
 # variant 3 adds two text-line contexts: the column (bytes since the last newline) with
-# the previous byte, and the byte at this column of the previous line with the previous byte
+# the previous byte, and the byte at this column of the previous line with the previous
+# byte; and the word before the previous one with the current word (skipping one)
 SPARSE_FIRST = 14  # two sparse and two indirect contexts, inputs in binary data only
 BINARY = 4096 * 4  # binary: about 4 in 64 recent bytes are control bytes
 REC_FIRST = 10  # the first record context
@@ -178,6 +179,7 @@ def _steps(t0, t1, starts, lengths, data, decode, payload, out, coder, cost, net
                 above = np.uint64(0)
                 if prev_line >= 0 and prev_line + col < i - col - 1:
                     above = np.uint64(data[prev_line + col]) + np.uint64(256)
+                hashes[20] = _hash(_hash(lane_prev2[lane], np.uint64(21)), lane_word[lane])
                 hashes[19] = _hash(np.uint64(20) + (above << np.uint64(8)), c4 & np.uint64(0xFF))
                 hashes[18] = _hash(np.uint64(19) + (np.uint64(min(lane_col[lane], 255))
                                                     << np.uint64(8)), c4 & np.uint64(0xFF))
