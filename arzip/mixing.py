@@ -100,9 +100,10 @@ def counter_update(prob, count, i, bit, limit):
         count[i] = n + 1
 
 
-def counters(size: int) -> tuple[np.ndarray, np.ndarray]:
-    """(probabilities at 1/2, counts at 0) for `size` slots."""
-    return np.full(size, PROB_ONE // 2, dtype=np.uint16), np.zeros(size, dtype=np.uint16)
+def counters(size: int, count_dtype: type = np.uint16) -> tuple[np.ndarray, np.ndarray]:
+    """(probabilities at 1/2, counts at 0) for `size` slots (counts up to a limit of 255
+    fit np.uint8)."""
+    return np.full(size, PROB_ONE // 2, dtype=np.uint16), np.zeros(size, dtype=count_dtype)
 
 
 # --- mixer ---------------------------------------------------------------------------------

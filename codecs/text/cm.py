@@ -401,7 +401,8 @@ class LaneCoder:
                            zeros(np.int64), zeros(np.int64),
                            np.full(lanes, -1, dtype=np.int64))
         orders = ORDERS_V1 if variant < 2 else (ORDERS_V2 if variant < 3 else ORDERS)
-        prob, count = M.counters(orders << log2_slots)  # 2^22 slots: 151 or 302 MB
+        prob, count = M.counters(orders << log2_slots,  # 2^22 slots: 12 or 16 MB per order
+                                 np.uint8 if limit <= 255 else np.uint16)
         p0, n0 = M.counters(256)
         mprob, mcount = M.counters(2 * (MATCH_LIMIT + 1))
         apm1 = M.apm(256 if variant < 2 else 1 << 18)  # order 0 (variant 1), else order 2
