@@ -135,6 +135,20 @@ INCOMPRESSIBLE_ZLIB = 0.99  # ... that zlib's fastest level cannot shrink by 1 %
 PROBE_MIN = 1 << 16  # blocks shorter than this run the model without a probe
 PROBE_SLICES, PROBE_SLICE = 8, 4096  # the probe codes 8 slices of 4 KiB spread over the block
 PROBE_MARGIN = 1.25  # run the model unless the probe is 25 % above the best classical size
+CM_SKIP = 0.85  # skip context mixing alone where the probe is 15 % below it on the sample
+CM_SKIP_MIN_BITS = 1.0  # ... and context mixing alone needs at least 1 bit/byte there
+
+
+def _network_clearly_better(sample: bytes | None, estimate: float) -> bool:
+    """Whether the model probe (`estimate` bits/byte on `sample`) beats context mixing
+    alone on the same sample by CM_SKIP: then the block's context mixing alone is not run
+    (it would lose: on text it costs a sixth of the compression time)."""
+    if sample is None or estimate == float("inf"):
+        return False
+    alone = codec_module("bytes", "cm").encode(sample)
+    if alone is None or 8 * len(alone) < CM_SKIP_MIN_BITS * len(sample):
+        return False  # very redundant data: one lane's long matches may still win
+    return estimate <= CM_SKIP * 8 * len(alone) / len(sample)
 
 
 def incompressible(data: bytes) -> bool:
@@ -458,15 +472,17 @@ def _compress_blocks(src: BinaryIO, dst: BinaryIO, model: zoo.ModelInfo,
             candidates, decision = [(Method.STORED, data)], "stored: incompressible"
         else:
             candidates, decision = _classical(data), f"classical: {why}" if why else ""
-            if effort.cm and not decision:
-                payload = codec_module("bytes", "cm").encode(data)
-                if payload is not None:  # None: it outgrew its buffer (worse than stored)
-                    candidates.append((Method.CM, payload))
         sample = (probe_sample(data) if effort.network and effort.probe and not decision
                   else None)
+        estimate = float("inf")
         if sample is not None:
             coded = codec().encode_cm_block(sample)[1]  # None: larger than 1.5x the sample
             estimate = 8 * len(coded) / len(sample) if coded is not None else float("inf")
+        if effort.cm and not decision and not _network_clearly_better(sample, estimate):
+            payload = codec_module("bytes", "cm").encode(data)
+            if payload is not None:  # None: it outgrew its buffer (worse than stored)
+                candidates.append((Method.CM, payload))
+        if sample is not None:
             best = 8 * min(len(c[1]) for c in candidates) / len(data)
             if estimate > PROBE_MARGIN * best:
                 decision = f"network skipped: model probe {estimate:.2f} vs {best:.2f} bits/byte"

@@ -101,3 +101,17 @@ def test_already_compressed_formats_skip_the_model(tiny_model, monkeypatch):
     assert len(blob) < len(data)
     monkeypatch.undo()
     assert decompress(blob, tiny_model) == data
+
+
+def test_context_mixing_alone_is_skipped_only_where_the_probe_beats_it_clearly():
+    from pathlib import Path
+
+    from arzip.codecs.text import cm
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "FORMAT.md").read_bytes()[:32768]
+    alone = 8 * len(cm.encode(text)) / len(text)
+    assert engine._network_clearly_better(text, 0.8 * alone)
+    assert not engine._network_clearly_better(text, 0.9 * alone)
+    assert not engine._network_clearly_better(None, 0.0)
+    redundant = b"abcabd" * 5000  # context mixing alone: far below 1 bit/byte
+    assert not engine._network_clearly_better(redundant, 0.0)
