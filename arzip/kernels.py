@@ -322,6 +322,18 @@ def _rotate_pairs(x: np.ndarray, at: int, cos: np.ndarray, sin: np.ndarray, shif
 
 
 @njit(cache=True, nogil=True)
+def rotate_heads(x: np.ndarray, cos: np.ndarray, sin: np.ndarray, shift: float,
+                 out: np.ndarray) -> None:
+    """The rotary embedding of x (lanes, steps, heads, hd) at positions whose integer
+    cos/sin rows are cos[t], sin[t] (steps, hd/2): out = rint(rotated * shift), float32."""
+    lanes, steps, heads, _ = x.shape
+    for b in range(lanes):
+        for t in range(steps):
+            for h in range(heads):
+                _rotate_pairs(x[b, t, h], 0, cos[t], sin[t], shift, out[b, t, h])
+
+
+@njit(cache=True, nogil=True)
 def attend_step(qkv: np.ndarray, heads: int, cos: np.ndarray, sin: np.ndarray, shift: float,
                 keys_k: np.ndarray, keys_v: np.ndarray, slot: int, seen: int,
                 score: np.float32, table: np.ndarray, att: np.float32, limit: float,

@@ -172,14 +172,11 @@ class ExactByteTransformer:
         return self._rot
 
     def _rotate(self, x: np.ndarray, cos: np.ndarray, sin: np.ndarray) -> np.ndarray:
-        """Rotate channel pairs of int8 x (..., hd) by integer tables (..., hd/2) and round
-        back to x's scale: float32 integers, |value| <= 180."""
-        x1, x2 = x[..., 0::2], x[..., 1::2]
-        out = np.empty(x.shape, dtype=np.float64)
-        out[..., 0::2] = x1 * cos - x2 * sin
-        out[..., 1::2] = x1 * sin + x2 * cos
-        out *= 2.0 ** -ROT_BITS
-        return np.rint(out, out=out).astype(np.float32)
+        """Rotate channel pairs of int8 x (lanes, steps, heads, hd) by the integer tables'
+        rows (steps, hd/2) and round back to x's scale: float32 integers, |value| <= 180."""
+        out = np.empty(x.shape, dtype=np.float32)
+        kernels.rotate_heads(np.ascontiguousarray(x), cos, sin, 2.0 ** -ROT_BITS, out)
+        return out
 
     def _add(self, r: np.ndarray, layer: _Linear, x: np.ndarray) -> np.ndarray:
         """r + the layer's output on x, requantised to the residual's integers (in place)."""
@@ -247,7 +244,7 @@ class ExactByteTransformer:
         lanes, steps = tokens.shape
         h, hd, w = self.n_head, self.head_dim, self.window
         cos_t, sin_t = self._rotary(position + steps)
-        cos, sin = cos_t[position:position + steps, None], sin_t[position:position + steps, None]
+        cos, sin = cos_t[position:position + steps], sin_t[position:position + steps]
         r = self.embed[tokens]  # (B, T, d)
         empty = np.zeros((lanes, 0, hd), np.float32)
         past = past or [(empty, empty)] * len(self.blocks)
