@@ -14,7 +14,6 @@ import click
 
 from . import (  # noqa: F401
     __version__,
-    _threads,
     api,
     batch,
     benchmark,

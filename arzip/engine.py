@@ -28,6 +28,7 @@ import numpy as np
 from . import __version__, container, opened, signals, zoo
 from .container import FORMAT_VERSION, MODEL_METHODS, Block, End, Header, Method
 from .errors import FormatError, IntegrityError, ModelError
+from .parallel import one_blas_thread
 from .registry import (
     SNIFF_BYTES,
     STRUCTURED,
@@ -198,6 +199,7 @@ class _Prefixed:
         return out
 
 
+@one_blas_thread()
 def compress_stream(src: BinaryIO, dst: BinaryIO, model_spec: str | None = None,
                     codec_id: str | None = None, progress: Progress | None = None,
                     block_size: int = BLOCK_SIZE, classical_fallback: bool = True,
@@ -615,6 +617,7 @@ def _decode_block(block: Block, codec_loader: Callable[[], object],
     return codec_loader().decode_block(block.payload, block.raw_len, block.lanes, progress)
 
 
+@one_blas_thread()
 def decompress_stream(src: BinaryIO, write: Callable[[bytes], object] | None,
                       model_override: str | None = None,
                       progress: Progress | None = None, stats: Stats | None = None) -> Stats:
@@ -827,6 +830,7 @@ def describe(src: BinaryIO) -> dict:
             "original_bytes": record.total_len, "sha256": record.sha256.hex(), "blocks": blocks}
 
 
+@one_blas_thread()
 def verify_stream(src: BinaryIO, model_override: str | None = None) -> dict:
     """Decode an .arz stream without output and report every block's status (`arzip test
     --json`): "ok", "damaged" (with the error), "unreadable" (its record is broken, so

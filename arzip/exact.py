@@ -25,6 +25,7 @@ import functools
 import hashlib
 import lzma
 import math
+import threading
 from fractions import Fraction
 from importlib import resources
 
@@ -273,19 +274,51 @@ def ln_table(n: int, bits: int) -> np.ndarray:
 
 
 @functools.cache
+class _RotaryRows:
+    """The recurrence behind `rotary_table` for one (head_dim, bits, base), kept so that a
+    longer table continues where the last one stopped (the same integers as one run)."""
+
+    def __init__(self, head_dim: int, bits: int, base: int) -> None:
+        ln_base, two_pi = _ln(Fraction(base)), 2 * _pi()
+        self.bits = bits
+        self.turns = []  # (cos, sin) of theta_i, fixed point
+        for i in range(head_dim // 2):
+            theta = _exp_neg(Fraction(2 * i * ln_base, head_dim * _ONE))  # fixed point
+            self.turns.append(_cos_sin(theta % two_pi))
+        self.at = [(_ONE, 0)] * len(self.turns)  # (cos, sin) of the next position
+        self.cos = np.zeros((0, len(self.turns)), np.int64)
+        self.sin = self.cos.copy()
+
+    def grow(self, positions: int) -> None:
+        have = len(self.cos)
+        if positions <= have:
+            return
+        cos = np.zeros((positions - have, len(self.turns)), np.int64)
+        sin = np.zeros_like(cos)
+        for i, (c1, s1) in enumerate(self.turns):
+            c, s = self.at[i]
+            for p in range(positions - have):
+                cos[p, i], sin[p, i] = _round_to(c, self.bits), _round_to(s, self.bits)
+                c, s = (c * c1 - s * s1) >> _PREC, (s * c1 + c * s1) >> _PREC
+            self.at[i] = (c, s)
+        self.cos = np.concatenate([self.cos, cos])
+        self.sin = np.concatenate([self.sin, sin])
+
+
+_ROTARY: dict[tuple[int, int, int], _RotaryRows] = {}
+_ROTARY_LOCK = threading.Lock()
+
+
 def rotary_table(positions: int, head_dim: int, bits: int, base: int = 10000
                  ) -> tuple[np.ndarray, np.ndarray]:
-    """round(2^bits cos/sin(p theta_i)), theta_i = base^(-2i / head_dim): (positions, hd/2)."""
-    cos = np.zeros((positions, head_dim // 2), np.int64)
-    sin = np.zeros_like(cos)
-    ln_base, two_pi = _ln(Fraction(base)), 2 * _pi()
-    for i in range(head_dim // 2):
-        theta = _exp_neg(Fraction(2 * i * ln_base, head_dim * _ONE))  # fixed point
-        c1, s1 = _cos_sin(theta % two_pi)
-        c, s = _ONE, 0
-        for p in range(positions):
-            cos[p, i], sin[p, i] = _round_to(c, bits), _round_to(s, bits)
-            c, s = (c * c1 - s * s1) >> _PREC, (s * c1 + c * s1) >> _PREC
+    """round(2^bits cos/sin(p theta_i)), theta_i = base^(-2i / head_dim): (positions, hd/2).
+    The rows computed so far are kept: a longer table later only computes the new ones."""
+    with _ROTARY_LOCK:
+        rows = _ROTARY.get((head_dim, bits, base))
+        if rows is None:
+            rows = _ROTARY[(head_dim, bits, base)] = _RotaryRows(head_dim, bits, base)
+        rows.grow(positions)
+        cos, sin = rows.cos[:positions].copy(), rows.sin[:positions].copy()
     cos.flags.writeable = sin.flags.writeable = False
     return cos, sin
 

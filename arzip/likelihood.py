@@ -18,6 +18,7 @@ import numpy as np
 
 from . import engine, zoo
 from .errors import ArzipError
+from .parallel import one_blas_thread
 from .registry import SNIFF_BYTES, codec_class, codec_module, detect
 
 MAX_SYMBOLS = 1 << 20
@@ -108,6 +109,7 @@ def _content(kind: str, data: bytes, model: zoo.ModelInfo | None
     return kind, np.frombuffer(data, dtype=np.uint8), {}
 
 
+@one_blas_thread()
 def evaluate(data: bytes, model_spec: str | None = None, max_symbols: int = MAX_SYMBOLS,
              file: str = "", progress: Progress | None = None) -> Evaluation:
     """Code `data` (or a sample of it) with a model and measure every symbol's bits;

@@ -25,6 +25,7 @@ import numpy as np
 from . import engine, exact, kernels, zoo
 from .coding import CategoricalDecoder, CategoricalSampler, LaplaceDecoder, LaplaceSampler
 from .errors import ArzipError
+from .parallel import one_blas_thread
 from .registry import codec_module
 
 KINDS = {"text": "bytes", "image": "image", "audio": "audio"}  # what a user asks for
@@ -93,6 +94,7 @@ def check_temperature(temperature: float) -> None:
         raise ValueError(f"temperature must be within {MIN_TEMPERATURE} .. {MAX_TEMPERATURE}")
 
 
+@one_blas_thread()
 def sample(kind: str, model_spec: str | None = None, seed: int = 0, temperature: float = 1.0,
            progress: Progress | None = None, **options) -> bytes:
     """One sample of `kind` ("text", "image", "audio") as file bytes (.txt, .png, .wav);

@@ -88,3 +88,28 @@ def test_files_are_atomic_and_never_overwritten(tmp_path):
     arzip.decompress_file(tmp_path / "a.bin.arz")
     assert src.read_bytes() == b"x" * 1000
     assert arzip.test_file(tmp_path / "a.bin.arz", blocks=True)["ok"]
+
+
+def test_blas_runs_one_thread_while_coding_then_returns_to_its_setting(monkeypatch):
+    """Coding holds numpy's BLAS to one thread (arzip splits the small products itself)
+    and gives the caller's setting back afterwards; a thread count the user set wins."""
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from arzip import engine, parallel
+
+    def blas() -> list[int]:
+        return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+
+    for name in parallel.BLAS_ENV:
+        monkeypatch.delenv(name, raising=False)
+    seen = []
+    real = engine._classical  # every block tries the classical methods
+    monkeypatch.setattr(engine, "_classical", lambda data: (seen.append(blas()), real(data))[1])
+    with threadpool_limits(limits=2, user_api="blas"):
+        before = blas()
+        engine.compress_stream(io.BytesIO(b"hello " * 50), io.BytesIO(), use_model=False)
+        assert seen and all(n == 1 for n in seen[0]) and blas() == before
+        monkeypatch.setenv("OPENBLAS_NUM_THREADS", "2")
+        seen.clear()
+        engine.compress_stream(io.BytesIO(b"hello " * 50), io.BytesIO(), use_model=False)
+        assert seen[0] == before

@@ -37,7 +37,9 @@ LANE_GROUP = 64  # lanes the encoder's network computes together
 CM_LANE_BYTES = 4096  # method 5: bytes per lane wanted
 CM_MIN_LANES = 16
 CM_MAX_LANES = 16
-CM_SPLIT_LANES = 16  # a method-5 decoder step of this many lanes is split over two threads
+# a method-5 decoder step of this many lanes is split over two threads (16 lanes split
+# ran slower than one thread: 46 vs 35 s to decode lcet10.txt)
+CM_SPLIT_LANES = 32
 
 Progress = Callable[[int], None]
 # the network's integer frequencies (lanes, 256) at step t, given the tokens fed at t
