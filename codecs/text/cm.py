@@ -23,14 +23,18 @@ from arzip import mixing as M
 
 jitcache.depends(__file__, M)
 
-ORDERS = 21  # hashed context models: orders 1, 2, 3, 4, 5, 6, 8, sparse, word, word prefix,
+ORDERS = 24  # hashed context models: orders 1, 2, 3, 4, 5, 6, 8, sparse, word, word prefix,
 # three record contexts (the bytes one and two records above, the one above with the
 # previous byte, the column with the one above), the last three words, and two sparse
 # contexts (the second byte back; the third and fourth), and two indirect contexts (the
 # previous byte, or two, with the two bytes that followed them when they last occurred);
 # variant 3 adds two text-line contexts: the column (bytes since the last newline) with
 # the previous byte, and the byte at this column of the previous line with the previous
-# byte; and the word before the previous one with the current word (skipping one)
+# byte; and the word before the previous one with the current word (skipping one); and,
+# in blocks of several lanes, orders 1-3 of each lane's own (LANE_FIRST on): lanes of
+# different content share the others' statistics, which blurs the low orders
+LANE_FIRST = 21
+LANE_SALT = 77
 SPARSE_FIRST = 14  # two sparse and two indirect contexts, inputs in binary data only
 BINARY = 4096 * 4  # binary: about 4 in 64 recent bytes are control bytes
 REC_FIRST = 10  # the first record context
@@ -126,6 +130,8 @@ def _steps(t0, t1, starts, lengths, data, decode, payload, out, coder, cost, net
     idx = np.zeros(ORDERS, dtype=np.int64)
     inputs = np.zeros(INPUTS + NET_INPUTS, dtype=np.int64)
     n_ord = ORDERS_V1 if variant < 2 else (ORDERS_V2 if variant < 3 else ORDERS)
+    if variant >= 3 and lanes == 1:
+        n_ord = LANE_FIRST  # one lane: its own orders would repeat orders 1-3
     n_in = n_ord + 3 + ((NET_INPUTS if variant >= 3 else 2) if use_net else 0)
     lo4, w4, actx4 = 0, 0, 0
     row4, p4 = 0, 0
@@ -185,6 +191,10 @@ def _steps(t0, t1, starts, lengths, data, decode, payload, out, coder, cost, net
                                                     << np.uint64(8)), c4 & np.uint64(0xFF))
                 hashes[17] = _hash(np.uint64(17), np.uint64(c2c1 | (np.int64(ind2[c2c1])
                                                                     << 16)))
+            if n_ord > LANE_FIRST:
+                salt = np.uint64(LANE_SALT + lane)
+                for k in range(3):
+                    hashes[LANE_FIRST + k] = _hash(hashes[k], salt)
             expected = -1
             if match_len > 0:
                 expected = np.int64(data[match_ptr])
