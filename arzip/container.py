@@ -120,9 +120,21 @@ _DICTIONARY_V7 = _DICTIONARY_V4 + (  # format 7: whole headers of each codec's d
     b'1","type":"range","words":"u32le"},"model":{"name":"audio-wavenet-small","sha256":"78cde'
     b'a12c381f4f5e910675e1ca883ec91492c68ca6e538c0a9a7c6a594423ea","version":"3"},"writer":"ar'
     b'zip 0.2.0"}')
+_DICTIONARY_V8 = _DICTIONARY_V7 + (  # format 8: the bytes codec's headers with its new default
+    b'{"codec":"bytes","codec_header":{"opened":"deflate","streams":2,"zlib":"1.2.13"},"coder":'
+    b'{"max_lanes":512,"min_lane_bytes":512,"mixer":{"count_limit":250,"floor":0.002,"learning_'
+    b'rate":0.02,"log2_rows":18,"match_model":true,"max_order":5,"prior":0.0005},"model":"categ'
+    b'orical","type":"range","words":"u32le"},"model":{"name":"text-byte-small","sha256":"fd006'
+    b'a3c635af4cecaee5d1e4d24ae355b83c7d3725890701f0baf3114a1851e","version":"4"},"writer":"arz'
+    b'ip 0.2.0"}{"codec":"bytes","codec_header":{},"coder":{"max_lanes":512,"min_lane_bytes":51'
+    b'2,"mixer":{"count_limit":250,"floor":0.002,"learning_rate":0.02,"log2_rows":18,"match_mod'
+    b'el":true,"max_order":5,"prior":0.0005},"model":"categorical","type":"range","words":"u32l'
+    b'e"},"model":{"name":"text-byte-small","sha256":"fd006a3c635af4cecaee5d1e4d24ae355b83c7d37'
+    b'25890701f0baf3114a1851e","version":"4"},"writer":"arzip 0.2.0"}')
+
 HEADER_DICTIONARIES = {1: _DICTIONARY_V1, 2: _DICTIONARY_V2, 3: _DICTIONARY_V3,
                        4: _DICTIONARY_V4, 5: _DICTIONARY_V4, 6: _DICTIONARY_V4,
-                       7: _DICTIONARY_V7, 8: _DICTIONARY_V7}
+                       7: _DICTIONARY_V7, 8: _DICTIONARY_V8}
 RAW_DEFLATE_FROM = 7  # headers of this version on are raw deflate (the header's CRC checks)
 
 _HEAD = struct.Struct("<4sBI")

@@ -20,11 +20,12 @@ MANIFEST = json.loads((GOLDEN / "manifest.json").read_text())
 def test_every_kind_and_the_model_path_is_covered():
     codecs = {entry["codec"] for entry in MANIFEST.values()}
     assert {"bytes", "image", "audio"} <= codecs
-    assert {name.split(".")[-2] for name in MANIFEST} >= {"v3", "v4", "v5", "v6", "v7"}
+    assert {name.split(".")[-2] for name in MANIFEST} >= {"v3", "v4", "v5", "v6", "v7", "v8"}
     assert any("side" in e["blocks"] and e["codec"] == "bytes" for e in MANIFEST.values())
-    for version in ("v4", "v5"):  # context mixing changed in format 5 (variant 2)
+    for version in ("v4", "v5", "v8"):  # context mixing changed in formats 5 and 8
         assert any("cm" in e["blocks"] for name, e in MANIFEST.items() if version in name)
     assert sum("netcm" in e["blocks"] for e in MANIFEST.values()) >= 2
+    assert any("netcm" in e["blocks"] for name, e in MANIFEST.items() if "v8" in name)
     # format 6: an audio file whose blocks are FLAC and the model's
     assert any("flac" in e["blocks"] and e["blocks"].get("model") for e in MANIFEST.values())
     assert "hires.wav.v6.arz" in MANIFEST  # 24-bit samples
