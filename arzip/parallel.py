@@ -33,7 +33,7 @@ def one_blas_thread() -> Iterator[None]:
 
     Coding makes many small matrix products, split over arzip's own threads; a BLAS that
     starts a thread per core for each of them only spins (measured: lcet10.txt compressed
-    with two threads in 28.5 s with OpenBLAS's default, 18.8 s with one BLAS thread).
+    with two threads in 28.5-30.7 s with OpenBLAS's default, 18.8-22.8 s with one).
     Results never depend on it (exact arithmetic). Left alone when the user set one of
     BLAS_ENV. Nests, and holds from the first entry to the last exit of any thread."""
     if any(name in os.environ for name in BLAS_ENV):
