@@ -273,7 +273,6 @@ def ln_table(n: int, bits: int) -> np.ndarray:
     return _as_table([_round_to(v, bits) for v in logs])
 
 
-@functools.cache
 class _RotaryRows:
     """The recurrence behind `rotary_table` for one (head_dim, bits, base), kept so that a
     longer table continues where the last one stopped (the same integers as one run)."""
