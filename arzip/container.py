@@ -11,7 +11,10 @@ The JSON header names the codec by a stable string id, the model (name, version,
 its weights), the coder settings and a codec-specific dictionary; from version 3 also the
 arzip that wrote it ("writer").
 
-Versions: 7 is written: version 6 with a header that costs about 25 bytes instead of
+Versions: 9 is written: version 8 with the image codec's context mixing (the network's
+distribution mixed with models learned from the image, coded bit by bit; the coder
+settings' "cm"). Version 8 changed the bytes codec's context mixing (variant 3) and
+its default model. Version 7: version 6 with a header that costs about 25 bytes instead of
 100-170 (raw deflate, whose preset dictionary adds each codec's default header whole; it
 matters for short files: a 0.35 s speech clip's header was 8 % of its archive). Version 6:
 version 5 plus blocks of a structured file that its codec's
@@ -20,7 +23,7 @@ model; method 7: one lossless WebP of all of an image's pixels). Version 5 added
 whose context mixing takes the network's bit probabilities as one input (method 5).
 Version 4 added context-mixing blocks (method 4) and opened deflate streams (a side-data
 block first, then the opened stream's blocks; see `opened`). Every probability of a
-version 3-6 file is computed in exact arithmetic (`exact`), so it decodes on any machine.
+version 3-9 file is computed in exact arithmetic (`exact`), so it decodes on any machine.
 Versions 1 and 2 (arzip 0.1) are still read, but their model-coded data depended on the
 writer's machine and torch build: `PORTABLE_VERSIONS` says which versions a model-coded
 block may have.
@@ -39,9 +42,9 @@ from . import __version__
 from .errors import FormatError
 
 MAGIC = b"\x89ARZ"
-FORMAT_VERSION = 8  # what this arzip writes
-READABLE_VERSIONS = (1, 2, 3, 4, 5, 6, 7, 8)
-PORTABLE_VERSIONS = (3, 4, 5, 6, 7, 8)  # model-coded data of these versions decode anywhere
+FORMAT_VERSION = 9  # what this arzip writes
+READABLE_VERSIONS = (1, 2, 3, 4, 5, 6, 7, 8, 9)
+PORTABLE_VERSIONS = (3, 4, 5, 6, 7, 8, 9)  # model-coded data of these versions decode anywhere
 WRITER = f"arzip {__version__}"
 MAX_HEADER_JSON = 1 << 20
 # Preset dictionaries of the deflated JSON header: typical keys and values, so a header
@@ -132,9 +135,18 @@ _DICTIONARY_V8 = _DICTIONARY_V7 + (  # format 8: the bytes codec's headers with 
     b'e"},"model":{"name":"text-byte-small","sha256":"fd006a3c635af4cecaee5d1e4d24ae355b83c7d37'
     b'25890701f0baf3114a1851e","version":"4"},"writer":"arzip 0.2.0"}')
 
+_DICTIONARY_V9 = _DICTIONARY_V8 + (  # format 9: the image codec's header with context mixing
+    b'{"codec":"image","codec_header":{"bit_depth":8,"channels":3,"format":"png","guarantee":"'
+    b'byte-exact","height":512,"mode":"RGB","width":512,"zlib":[9,15,9,0]},"coder":{"adaptive"'
+    b':{"buckets":8,"count_limit":8192,"error_edges":[1,3,7],"lr":0.05,"prior":1,"weight_init"'
+    b':0.9,"weight_max":0.999,"weight_min":0.05},"block_subpixels":1048576,"cm":1,"schedule":"'
+    b'wavefront-2","type":"binary"},"model":{"name":"image-pixelcnn-small","sha256":"4b503af12'
+    b'aa72bf11298f8338992db5333fb4b5bb9c7e85156a1989f75598f04","version":"2"},"writer":"arzip '
+    b'0.2.0"}')
+
 HEADER_DICTIONARIES = {1: _DICTIONARY_V1, 2: _DICTIONARY_V2, 3: _DICTIONARY_V3,
                        4: _DICTIONARY_V4, 5: _DICTIONARY_V4, 6: _DICTIONARY_V4,
-                       7: _DICTIONARY_V7, 8: _DICTIONARY_V8}
+                       7: _DICTIONARY_V7, 8: _DICTIONARY_V8, 9: _DICTIONARY_V9}
 RAW_DEFLATE_FROM = 7  # headers of this version on are raw deflate (the header's CRC checks)
 
 _HEAD = struct.Struct("<4sBI")

@@ -406,9 +406,10 @@ def test_pipes(tiny_model, tmp_path):
 
 
 def test_pipe_errors(tiny_model, tmp_path):
-    blob = b"\x89ARZ" + struct.pack("<BI", 9, 0) + b"\0\0\0\0"
+    newer = container.FORMAT_VERSION + 1  # a version this arzip cannot read
+    blob = b"\x89ARZ" + struct.pack("<BI", newer, 0) + b"\0\0\0\0"
     done = run_cli(["decompress", "-m", tiny_model], blob, tmp_path)
     assert done.returncode == 1
     lines = done.stderr.decode().strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("arzip: ") and "version 9" in lines[0]
+    assert len(lines) == 1 and lines[0].startswith("arzip: ") and f"version {newer}" in lines[0]
     assert done.stdout == b""

@@ -20,7 +20,8 @@ MANIFEST = json.loads((GOLDEN / "manifest.json").read_text())
 def test_every_kind_and_the_model_path_is_covered():
     codecs = {entry["codec"] for entry in MANIFEST.values()}
     assert {"bytes", "image", "audio"} <= codecs
-    assert {name.split(".")[-2] for name in MANIFEST} >= {"v3", "v4", "v5", "v6", "v7", "v8"}
+    assert {name.split(".")[-2] for name in MANIFEST} >= {"v3", "v4", "v5", "v6", "v7", "v8",
+                                                              "v9"}
     assert any("side" in e["blocks"] and e["codec"] == "bytes" for e in MANIFEST.values())
     for version in ("v4", "v5", "v8"):  # context mixing changed in formats 5 and 8
         assert any("cm" in e["blocks"] for name, e in MANIFEST.items() if version in name)
@@ -34,6 +35,9 @@ def test_every_kind_and_the_model_path_is_covered():
     header = container.read_header(io.BytesIO((GOLDEN / "stereo.wav.v6.arz").read_bytes()))
     assert header.coder["adaptive"]["cascade"] == 2
     assert sum("model" in entry["blocks"] for entry in MANIFEST.values()) >= 4
+    # format 9: an image whose model block is coded by context mixing
+    header = container.read_header(io.BytesIO((GOLDEN / "gradient.png.v9.arz").read_bytes()))
+    assert header.coder["cm"] == 1 and MANIFEST["gradient.png.v9.arz"]["blocks"]["model"] == 1
 
 
 @pytest.mark.parametrize("name", sorted(MANIFEST))

@@ -8,7 +8,10 @@ blocks. The network and its mixture run in exact integer arithmetic (`exact_mode
 encoder, which knows every pixel, computes ENCODE_STEPS wavefront steps at once (the
 next run in a second thread while the current one is coded), the decoder one step at a
 time, and both get the same integers. The adaptive residual mixer
-and the coder then run step by step on both sides (`_run`).
+and the coder then run step by step on both sides (`_run`). From format 9 the coder is
+binary context mixing (`cm`: the network's and the residual mixture's distributions
+mixed with models learned from the image; the coder settings' "cm" names its variant);
+formats 3-8 range-code the residual mixture's 256-bin distribution.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from arzip.container import Method
 from arzip.errors import FormatError
 from arzip.parallel import Splitter, threads
 
+from . import cm as image_cm
 from . import formats
 from .adaptive import AdaptiveConfig, ResidualMixer
 from .exact_model import ExactMixture, ExactPixelCNN
@@ -37,9 +41,11 @@ PROGRESS_EVERY = 32  # steps between progress callbacks
 ENCODE_STEPS = 4  # wavefront steps the encoder's network computes at once
 
 Progress = Callable[[int], None]
-# called per step and subpixel with (channel, probabilities (n, 256), rows, cols);
+# called per step and channel with (channel, the network's frequencies (n, 256), the
+# residual mixture's probabilities (n, 256), rows, cols, the step's pixels (n, 3));
 # codes (encoder) or decodes (decoder) those subpixels and returns them (n,)
-CodeFn = Callable[[int, np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+CodeFn = Callable[[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+                  np.ndarray]
 
 
 def block_steps(height: int, width: int, channels: int, limit: int) -> list[range]:
@@ -66,11 +72,14 @@ class ImageCodec:
     classical_methods = (Method.WEBP,)  # a whole image may be stored as WebP instead
     decoder_factory = CategoricalDecoder  # what decodes a payload (sampling tempers it)
 
+    default_cm: int | None = image_cm.VARIANT  # what a new file is coded with
+
     def __init__(self, model: ExactPixelCNN, block_subpixels: int = BLOCK_SUBPIXELS,
-                 adaptive: AdaptiveConfig | None = None) -> None:
+                 adaptive: AdaptiveConfig | None = None, cm: int | None = None) -> None:
         self.model = model
         self.block_subpixels = block_subpixels
         self.adaptive = adaptive or AdaptiveConfig()
+        self.cm = cm  # the context-mixing coder's variant, or None: range-code the mixture
 
     @classmethod
     def from_weights(cls, exported: dict, coder: dict | None = None) -> ImageCodec:
@@ -78,7 +87,7 @@ class ImageCodec:
         network.load_state_dict(exported["state_dict"])
         model = ExactPixelCNN(network, exported["quant"])
         if coder is None:
-            return cls(model)
+            return cls(model, cm=cls.default_cm)
         if coder.get("schedule") != "wavefront-2":
             raise ValueError(f"schedule {coder.get('schedule')!r}")
         block_subpixels = int(coder["block_subpixels"])
@@ -86,13 +95,18 @@ class ImageCodec:
             raise ValueError(f"block_subpixels {block_subpixels}")
         adaptive = dict(coder["adaptive"])
         adaptive["error_edges"] = tuple(adaptive["error_edges"])
-        return cls(model, block_subpixels, AdaptiveConfig(**adaptive))
+        cm = coder.get("cm")
+        if cm is not None and cm != image_cm.VARIANT:
+            raise ValueError(f"image context-mixing variant {cm!r}")
+        return cls(model, block_subpixels, AdaptiveConfig(**adaptive), cm)
 
     def coder_settings(self) -> dict:
         """What a decoder needs besides the model (stored in the .arz header)."""
-        return {"type": "range", "model": "categorical", "words": "u32le",
-                "schedule": "wavefront-2", "block_subpixels": self.block_subpixels,
-                "adaptive": asdict(self.adaptive)}
+        common = {"schedule": "wavefront-2", "block_subpixels": self.block_subpixels,
+                  "adaptive": asdict(self.adaptive)}
+        if self.cm is None:
+            return {"type": "range", "model": "categorical", "words": "u32le", **common}
+        return {"type": "binary", "cm": self.cm, **common}
 
     def blocks(self, height: int, width: int, channels: int) -> list[range]:
         return block_steps(height, width, channels, self.block_subpixels)
@@ -174,7 +188,7 @@ class ImageCodec:
                 for channel in range(channels):
                     f = freqs[channel][part] if known else mixture.pmf(channel, pixel)
                     mixed = adapt.mix(channel, f, rows[part])
-                    pixel[:, channel] = code(channel, mixed, rows[part], cols[part])
+                    pixel[:, channel] = code(channel, f, mixed, rows[part], cols[part], pixel)
                     adapt.update(pixel[:, channel].astype(np.int64))
                 raw.append(pixel[:, :channels].tobytes())
                 if channels == 1:
@@ -197,12 +211,14 @@ class ImageCodec:
         seen = pixels if channels == 3 else np.repeat(pixels, 3, axis=2)
         wave.set_pixels(*np.indices((height, width)).reshape(2, -1), seen.reshape(-1, 3))
         adapt = ResidualMixer(self.adaptive, height)
+        cm = image_cm.ImageCM(height, width) if self.cm is not None else None
         with ThreadPoolExecutor(1) as pool:
             for steps in self.blocks(height, width, channels):
-                block = _BlockEncoder(pixels, bits_out)
+                block = (_BlockEncoder(pixels, bits_out) if cm is None
+                         else _CMBlock(cm, wave.image(), None, bits_out))
                 raw = self._run(wave, steps, channels, block, progress, adapt, True,
                                 pool if threads() > 1 else None)
-                yield raw, block.encoder.finish(), block.bits
+                yield raw, block.finish(), block.bits
 
     @staticmethod
     def classical_file(pixels: np.ndarray) -> tuple[Method, bytes] | None:
@@ -221,6 +237,7 @@ class ImageCodec:
         whole image: its subpixels in step order, as the model's blocks would."""
         height, width, channels = image_shape(info)
         wave, adapt = Wavefront(self.model, height, width), ResidualMixer(self.adaptive, height)
+        cm = image_cm.ImageCM(height, width) if self.cm is not None else None
         with Splitter(minimum=48) as wave.split:
             for i, steps in enumerate(self.blocks(height, width, channels)):
                 payload, raw_len, *method = next(payloads, (None, 0))
@@ -240,7 +257,8 @@ class ImageCodec:
                     return
                 if raw_len != block_subpixel_count(steps, height, width, channels):
                     raise FormatError("corrupted block header (image block length)")
-                block = _BlockDecoder(payload, self.decoder_factory)
+                block = (_BlockDecoder(payload, self.decoder_factory) if cm is None
+                         else _CMBlock(cm, wave.image(), payload))
                 yield self._run(wave, steps, channels, block, progress, adapt, known=False)
 
 
@@ -301,8 +319,8 @@ class _BlockEncoder:
         self.pixels, self.encoder, self.bits = pixels, CategoricalEncoder(), 0.0
         self.bits_out = bits_out
 
-    def __call__(self, channel: int, probs: np.ndarray, rows: np.ndarray,
-                 cols: np.ndarray) -> np.ndarray:
+    def __call__(self, channel: int, freqs: np.ndarray, probs: np.ndarray, rows: np.ndarray,
+                 cols: np.ndarray, pixel: np.ndarray) -> np.ndarray:
         symbols = self.pixels[rows, cols, channel].astype(np.int64)
         self.encoder.encode(symbols, probs)
         each = ideal_bits_each(symbols, probs)
@@ -311,6 +329,9 @@ class _BlockEncoder:
             self.bits_out[rows, cols, channel] = each
         return symbols
 
+    def finish(self) -> bytes:
+        return self.encoder.finish()
+
 
 class _BlockDecoder:
     """The decoder's CodeFn: decodes the subpixels from one block's payload."""
@@ -318,6 +339,30 @@ class _BlockDecoder:
     def __init__(self, payload: bytes, factory: type = CategoricalDecoder) -> None:
         self.decoder = factory(payload)
 
-    def __call__(self, channel: int, probs: np.ndarray, rows: np.ndarray,
-                 cols: np.ndarray) -> np.ndarray:
+    def __call__(self, channel: int, freqs: np.ndarray, probs: np.ndarray, rows: np.ndarray,
+                 cols: np.ndarray, pixel: np.ndarray) -> np.ndarray:
         return self.decoder.decode(probs)
+
+
+class _CMBlock:
+    """The CodeFn of format 9: one block of the image's context mixing (`cm`), encoding
+    the known pixels (payload None) or decoding `payload`."""
+
+    def __init__(self, cm: image_cm.ImageCM, image: np.ndarray, payload: bytes | None,
+                 bits_out: np.ndarray | None = None) -> None:
+        self.cm, self.image, self.decoding = cm, image, payload is not None
+        self.bits, self.bits_out = 0.0, bits_out
+        cm.start(payload)
+
+    def __call__(self, channel: int, freqs: np.ndarray, probs: np.ndarray, rows: np.ndarray,
+                 cols: np.ndarray, pixel: np.ndarray) -> np.ndarray:
+        each = self.cm.code(channel, rows, cols, self.image, pixel, freqs, probs,
+                            self.decoding)
+        if not self.decoding:
+            self.bits += float(each.sum())
+            if self.bits_out is not None:
+                self.bits_out[rows, cols, channel] = each
+        return pixel[:, channel]
+
+    def finish(self) -> bytes:
+        return self.cm.finish()

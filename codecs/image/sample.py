@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import io
 from collections.abc import Callable
 
@@ -12,7 +13,11 @@ from .codec import block_subpixel_count, pixels_from_blocks
 
 def sample(codec, bits: Callable[[int], bytes], width: int = 64, height: int = 64,
            progress=None) -> bytes:  # noqa: ANN001
-    """A sampled RGB image as PNG bytes."""
+    """A sampled RGB image as PNG bytes: the network and the residual mixture through the
+    range-coder path (the context mixing of format 9 learns from an image being coded,
+    which a sample does not have yet, and its coder cannot be tempered)."""
+    codec = copy.copy(codec)
+    codec.cm = None
     info = {"height": height, "width": width, "channels": 3}
 
     def payloads():

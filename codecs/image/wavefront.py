@@ -62,6 +62,10 @@ class Wavefront:
         """Record (n, 3) pixels."""
         self.pixels[rows + _PAD_TOP, cols + _PAD_SIDE] = values
 
+    def image(self) -> np.ndarray:
+        """The (H, W, 3) pixels recorded so far (a view)."""
+        return self.pixels[_PAD_TOP:_PAD_TOP + self.height, _PAD_SIDE:_PAD_SIDE + self.width]
+
     def get_pixels(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
         """The recorded (n, 3) pixels (a copy)."""
         return self.pixels[rows + _PAD_TOP, cols + _PAD_SIDE]

@@ -1,0 +1,340 @@
+"""Image context mixing: the network's distribution mixed with models learned from the image.
+
+Format 9's image coder. Each subpixel is coded as 8 binary decisions, most significant
+bit first (a node of the binary tree over 0..255). For every decision the mixer
+(`arzip.mixing`) combines
+
+- the network's exact probability of the next bit (a ratio of sums over its integer
+  frequencies), and that of the per-image residual mixture (`adaptive`), each also
+  refined by an APM;
+- hashed context models: adaptive probabilities per (context, channel, node), where the
+  context is a neighbour, a pair of neighbours or a classical prediction of this subpixel
+  (W, N, W+N-NW, N+NE-NNE, the average of W and NE, the colour-corrected W, N and plane
+  predictions from the already coded channels of this pixel), this pixel's coded
+  channels themselves, the network's mode with the error at the left pixel, and the
+  coarse texture of W, N and NW;
+- prediction-relative models: per (predictor, channel, bit position, local activity), a
+  probability indexed by where the predictor falls against the current split point of
+  the tree (pred - mid); the predictors are W, W+N-NW, the three colour-corrected ones,
+  their average, the adaptive linear prediction and the average of W and NE. They learn
+  each image's error distribution around each predictor, shared across all intensities,
+  so they are useful after a few hundred pixels;
+- an adaptive linear predictor per channel: integer NLMS over 14 neighbours of this and
+  the previous channels (in the lineage of the OLS/LMS predictors of paq8px's image
+  model and of CALIC's and LOCO-I's context modelling; our own code).
+
+Three weight sets are chosen by (channel, node), (channel, the network's confidence, bit
+position) and (channel, local gradient, bit position); their average is refined by three
+APMs. Everything is integer arithmetic (hashes, counters, the integer NLMS) and the
+integer tables of `arzip.mixing`; the residual mixture's float64 pmf enters as
+floor(p * 2^16) + 1, an exact function of its (exact) values. Pixels are visited in the
+wavefront's order (step, then channel, then row), so the encoder, which knows every
+pixel, learns exactly what the decoder learns.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from arzip import jitcache
+from arzip import mixing as M
+
+jitcache.depends(__file__, M)
+
+VARIANT = 1  # the coder settings' "cm" value
+HASHED = 13  # hashed context models (see `_contexts`)
+RELATIVE = 8  # prediction-relative models (see `_predictors`)
+FEATURES = 14  # taps of the adaptive linear predictor
+NET_AT = HASHED + RELATIVE  # the network's input, then the residual mixture's, their
+INPUTS = NET_AT + 5  # two APMs, and the bias
+LOG2_SLOTS = 22  # slots of each hashed context model
+RATE = 6  # the mixers' learning rate
+LIMIT = 255  # counters' adaptation limit
+LMS_SHIFT = 2  # the linear predictor's step: 2^-LMS_SHIFT
+NODE_ROWS = 3 * 256  # mixer weight sets: (channel, node), then
+CONF_ROWS = 3 * 8 * 8  # (channel, the residual mixture's confidence, bit position), then
+GRAD_ROWS = 3 * 8 * 8  # (channel, gradient bucket, bit position)
+REL_SIZE = RELATIVE * 3 * 8 * 8 * 1024
+MAX_BYTES_PER_SUBPIXEL = 17  # coded bytes one subpixel can cost at most (8 x 16 bits)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _hash(a, b):
+    h = (np.uint64(a) * np.uint64(0x9E3779B97F4A7C15)) ^ (np.uint64(b)
+                                                           + np.uint64(0x632BE59BD9B4E019))
+    h ^= h >> np.uint64(29)
+    h *= np.uint64(0xBF58476D1CE4E5B9)
+    return h ^ (h >> np.uint64(32))
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _clamp(x):
+    return 0 if x < 0 else (255 if x > 255 else x)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _at(img, r, c, q):
+    """Subpixel (r, c) of channel q, the column clamped into the image."""
+    width = img.shape[1]
+    if c < 0:
+        c = 0
+    elif c >= width:
+        c = width - 1
+    return np.int64(img[r, c, q])
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _bit_probability(cum, lo, width):
+    """P(next bit = 1) in 16 bits for the values lo .. lo + width - 1 of a cumulative
+    integer table (the upper half against the whole)."""
+    total = cum[lo + width] - cum[lo]
+    if total <= 0:
+        return 32768
+    ones = cum[lo + width] - cum[lo + width // 2]
+    p = (ones * M.PROB_ONE + total // 2) // total
+    return 1 if p < 1 else (M.PROB_ONE - 1 if p > M.PROB_ONE - 1 else p)
+
+
+@njit(cache=True, nogil=True)
+def _code(decode, ch, rows, cols, img, cur, netf, mixed, coder, out, payload, cost,
+          prob, count, rprob, rcount, weights, apm1, apm2, apm3, apm4, apm5, lms, left):
+    """Code (encode: cur -> out; decode: payload -> cur) channel `ch` of the pixels at
+    (rows, cols), in order. img: the image so far (H, W, 3); cur (n, 3): these pixels,
+    their channels below `ch` already known; netf (n, 256) the network's integer
+    frequencies, mixed (n, 256) the residual mixture's pmf; cost[i] gets the ideal bits
+    of subpixel i (reports only). The rest is the model's state (`ImageCM`)."""
+    mask = np.uint64((1 << LOG2_SLOTS) - 1)
+    inputs = np.zeros(INPUTS, np.int32)
+    cum = np.zeros(257, np.int64)
+    cumn = np.zeros(257, np.int64)
+    ctx = np.zeros(HASHED, np.uint64)
+    idx = np.zeros(HASHED, np.int64)
+    preds = np.zeros(RELATIVE, np.int64)
+    ridx = np.zeros(RELATIVE, np.int64)
+    feat = np.zeros(FEATURES, np.int64)
+    for i in range(rows.shape[0]):
+        r = np.int64(rows[i])
+        c = np.int64(cols[i])
+        best = 0
+        for k in range(256):
+            cum[k + 1] = cum[k] + np.int64(np.floor(mixed[i, k] * 65536.0)) + 1
+            cumn[k + 1] = cumn[k] + np.int64(netf[i, k])
+            if netf[i, k] > netf[i, best]:
+                best = k
+        # the causal neighbourhood (rows above and columns to the left only)
+        n_ = _at(img, r - 1, c, ch) if r > 0 else -1
+        w_ = _at(img, r, c - 1, ch) if c > 0 else n_
+        if n_ < 0:
+            n_ = w_ if w_ >= 0 else 128
+        if w_ < 0:
+            w_ = n_
+        nw = _at(img, r - 1, c - 1, ch) if c > 0 and r > 0 else n_
+        ne = _at(img, r - 1, c + 1, ch) if r > 0 else n_
+        nn = _at(img, r - 2, c, ch) if r > 1 else n_
+        ww = _at(img, r, c - 2, ch) if c > 1 else w_
+        nne = _at(img, r - 2, c + 1, ch) if r > 1 else ne
+        grad = abs(w_ - nw) + abs(n_ - nw) + abs(ne - n_)
+        gb = 0
+        while gb < 7 and grad >= (2 << gb):
+            gb += 1
+        plane = _clamp(w_ + n_ - nw)
+        hi_, lo_ = max(w_, n_), min(w_, n_)
+        med = lo_ if nw >= hi_ else (hi_ if nw <= lo_ else plane)  # LOCO-I's MED
+        base = (w_ + n_ + 1) >> 1
+        for k in range(FEATURES):
+            feat[k] = 0
+        feat[0] = w_ - base
+        feat[1] = n_ - base
+        feat[2] = nw - base
+        feat[3] = ne - base
+        feat[4] = ww - base
+        feat[5] = nn - base
+        feat[6] = nne - base
+        if ch > 0:  # colour: this pixel's previous channel and the differences around it
+            q = ch - 1
+            p1 = np.int64(cur[i, q])
+            qw = _at(img, r, c - 1, q) if c > 0 else p1
+            qn = _at(img, r - 1, c, q) if r > 0 else p1
+            qnw = _at(img, r - 1, c - 1, q) if r > 0 and c > 0 else p1
+            qne = _at(img, r - 1, c + 1, q) if r > 0 else p1
+            c_w = _clamp(p1 + w_ - qw)
+            c_n = _clamp(p1 + n_ - qn)
+            c_a = _clamp(p1 + (w_ - qw + n_ - qn) // 2)
+            c_p = _clamp(p1 + (w_ - qw) + (n_ - qn) - (nw - qnw))
+            colour = np.int64(_hash(p1, np.int64(cur[i, 0]) if ch == 2 else 0) >> np.uint64(8))
+            feat[7] = p1 - base
+            feat[8] = qw - base
+            feat[9] = qn - base
+            feat[10] = qnw - base
+            feat[11] = qne - base
+            if ch == 2:
+                r0 = np.int64(cur[i, 0])
+                feat[12] = r0 - base
+                feat[13] = (_at(img, r, c - 1, 0) if c > 0 else r0) - base
+        else:
+            c_w = _clamp(2 * w_ - ww)
+            c_n = _clamp(2 * n_ - nn)
+            c_a = _clamp(n_ + ne - nne)
+            c_p = med
+            colour = np.int64(_hash(w_, n_) >> np.uint64(8))
+        acc = np.int64(0)
+        norm = np.int64(16)
+        for k in range(FEATURES):
+            acc += lms[ch, k] * feat[k]
+            norm += feat[k] * feat[k]
+        lpred16 = (acc >> 10) + base * 16  # in 1/16
+        lp = _clamp((lpred16 + 8) >> 4)
+        lres = left[r, ch] if left[r, ch] < 15 else 15
+        ctx[0] = _hash(0, w_)
+        ctx[1] = _hash(1, n_)
+        ctx[2] = _hash(2, plane)
+        ctx[3] = _hash(3, n_ * 256 + ne)
+        ctx[4] = _hash(4, w_ * 256 + nw)
+        ctx[5] = _hash(5, (w_ + ne) // 2)
+        ctx[6] = _hash(6, _clamp(n_ + ne - nne))
+        ctx[7] = _hash(7, c_w)
+        ctx[8] = _hash(9, best * 16 + lres)  # the network's mode, the error to the left
+        ctx[9] = _hash(10, (w_ >> 2) * 4096 + (n_ >> 2) * 64 + (nw >> 2))  # texture
+        ctx[10] = _hash(11, c_n)
+        ctx[11] = _hash(13, c_p)
+        ctx[12] = _hash(14, colour)
+        for k in range(HASHED):
+            ctx[k] = _hash(ctx[k], ch)
+        preds[0] = w_
+        preds[1] = plane
+        preds[2] = c_w
+        preds[3] = c_n
+        preds[4] = c_a
+        preds[5] = c_p
+        preds[6] = lp
+        preds[7] = (w_ + ne + 1) // 2
+        x = np.int64(cur[i, ch]) if not decode else 0
+        node = 1
+        bits = 0.0
+        for b in range(8):
+            if b == 0 or b == 4:  # a bucket of 16 slots per context and nibble
+                for k in range(HASHED):
+                    h = _hash(ctx[k], node) if b == 4 else ctx[k]
+                    idx[k] = np.int64(h & mask) & ~15
+            sub = node if b < 4 else ((1 << (b - 4)) | (node & ((1 << (b - 4)) - 1)))
+            width = 1 << (8 - b)
+            lo = (node - (1 << b)) * width
+            mid = lo + width // 2
+            pm = _bit_probability(cum, lo, width)
+            pn = _bit_probability(cumn, lo, width)
+            for k in range(HASHED):
+                inputs[k] = M.stretch(prob[k, idx[k] + sub])
+            for k in range(RELATIVE):
+                d = preds[k] - mid
+                d = -511 if d < -511 else (511 if d > 511 else d)
+                ridx[k] = (((k * 3 + ch) * 8 + b) * 8 + gb) * 1024 + d + 512
+                inputs[HASHED + k] = M.stretch(rprob[ridx[k]])
+            inputs[NET_AT] = M.stretch(pn)
+            inputs[NET_AT + 1] = M.stretch(pm)
+            a4 = (ch * 256 + node) * 8 + gb
+            q4, lo4, w4 = M.apm_p(apm4, a4, pn)
+            d5 = lp - mid
+            d5 = (-31 if d5 < -31 else (31 if d5 > 31 else d5)) + 32
+            a5 = (ch * 8 + b) * 64 + d5
+            q5, lo5, w5 = M.apm_p(apm5, a5, pm)
+            inputs[NET_AT + 2] = M.stretch(q4)
+            inputs[NET_AT + 3] = M.stretch(q5)
+            inputs[NET_AT + 4] = 256
+            row1 = ch * 256 + node
+            conf = (inputs[NET_AT + 1] + 2048) >> 9
+            row2 = NODE_ROWS + (ch * 8 + (0 if conf < 0 else (7 if conf > 7 else conf))) * 8 + b
+            row3 = NODE_ROWS + CONF_ROWS + (ch * 8 + gb) * 8 + b
+            pa, da = M.mix(weights, row1, inputs, INPUTS)
+            pb, db = M.mix(weights, row2, inputs, INPUTS)
+            pc, dc = M.mix(weights, row3, inputs, INPUTS)
+            p = M.squash((da + db + dc) // 3)
+            a1 = ch * 256 + node
+            q1, lo1, w1 = M.apm_p(apm1, a1, p)
+            a2 = a1 * 16 + lres
+            q2, lo2, w2 = M.apm_p(apm2, a2, p)
+            d3 = lp - mid
+            d3 = (-63 if d3 < -63 else (63 if d3 > 63 else d3)) + 64
+            a3 = ((ch * 8 + b) * 128 + d3) * 4 + (gb >> 1)
+            q3, lo3, w3 = M.apm_p(apm3, a3, p)
+            pf = (p + q1 + q2 + q3 + 2) >> 2
+            pf = 1 if pf < 1 else (M.PROB_ONE - 1 if pf > M.PROB_ONE - 1 else pf)
+            if decode:
+                bit = M.decode_bit(coder, payload, pf)
+            else:
+                bit = (x >> (7 - b)) & 1
+                M.encode_bit(coder, out, bit, pf)
+            bits += M.COST[pf if bit else M.PROB_ONE - pf]
+            M.mix_update(weights, row1, inputs, INPUTS, pa, bit, RATE)
+            M.mix_update(weights, row2, inputs, INPUTS, pb, bit, RATE)
+            M.mix_update(weights, row3, inputs, INPUTS, pc, bit, RATE)
+            M.apm_update(apm1, a1, lo1, w1, bit, 6)
+            M.apm_update(apm2, a2, lo2, w2, bit, 6)
+            M.apm_update(apm3, a3, lo3, w3, bit, 6)
+            M.apm_update(apm4, a4, lo4, w4, bit, 6)
+            M.apm_update(apm5, a5, lo5, w5, bit, 6)
+            for k in range(HASHED):
+                M.counter_update(prob[k], count[k], idx[k] + sub, bit, LIMIT)
+            for k in range(RELATIVE):
+                M.counter_update(rprob, rcount, ridx[k], bit, LIMIT)
+            node = node * 2 + bit
+        x = node & 255
+        if decode:
+            cur[i, ch] = x
+        cost[i] = bits
+        e = x * 16 - lpred16  # the linear predictor learns (NLMS, integer)
+        e = -2048 if e < -2048 else (2048 if e > 2048 else e)
+        for k in range(FEATURES):
+            lms[ch, k] += (e * feat[k] << (10 - LMS_SHIFT)) // norm
+        left[r, ch] = abs(x - best)
+
+
+class ImageCM:
+    """The context-mixing state of one image (it runs on across the image's blocks) and
+    the binary arithmetic coder of the current block."""
+
+    def __init__(self, height: int, width: int) -> None:
+        slots = 1 << LOG2_SLOTS
+        self.prob = np.full((HASHED, slots), M.PROB_ONE // 2, dtype=np.uint16)
+        self.count = np.zeros((HASHED, slots), dtype=np.uint8)
+        self.rprob, self.rcount = M.counters(REL_SIZE, np.uint8)
+        self.weights = np.zeros((NODE_ROWS + CONF_ROWS + GRAD_ROWS, INPUTS), dtype=np.int32)
+        self.weights[:, NET_AT + 1] = M.PROB_ONE  # starts as the residual mixture
+        self.apms = (M.apm(3 * 256), M.apm(3 * 256 * 16), M.apm(3 * 8 * 128 * 4),
+                     M.apm(3 * 256 * 8), M.apm(3 * 8 * 64))
+        self.lms = np.zeros((3, FEATURES), dtype=np.int64)
+        self.left = np.zeros((height, 3), dtype=np.int64)  # per row: the last |x - mode|
+        self.coder = self.out = self.payload = None
+
+    def start(self, payload: bytes | None = None) -> None:
+        """Begin a block: a new encoder, or a decoder of `payload`."""
+        if payload is None:
+            self.coder, self.out = M.encoder_state(), np.zeros(1 << 16, dtype=np.uint8)
+            self.payload = np.zeros(1, dtype=np.uint8)
+        else:
+            self.payload = np.frombuffer(payload, dtype=np.uint8)
+            self.coder, self.out = M.decoder_state(self.payload), np.zeros(1, dtype=np.uint8)
+
+    def finish(self) -> bytes:
+        """The block's encoded payload."""
+        M.encode_flush(self.coder, self.out)
+        return self.out[:self.coder[2]].tobytes()
+
+    def code(self, channel: int, rows: np.ndarray, cols: np.ndarray, img: np.ndarray,
+             pixels: np.ndarray, freqs: np.ndarray, mixed: np.ndarray,
+             decode: bool) -> np.ndarray:
+        """Code channel `channel` of `pixels` (n, 3) at (rows, cols): encode them, or
+        decode them into `pixels`. Returns each subpixel's ideal bits."""
+        n = len(rows)
+        if not decode and len(self.out) - self.coder[2] < n * MAX_BYTES_PER_SUBPIXEL + 8:
+            grown = np.zeros(2 * len(self.out) + n * MAX_BYTES_PER_SUBPIXEL, dtype=np.uint8)
+            grown[:len(self.out)] = self.out
+            self.out = grown
+        cost = np.zeros(n)
+        _code(decode, channel, np.ascontiguousarray(rows, dtype=np.int64),
+              np.ascontiguousarray(cols, dtype=np.int64), img, pixels,
+              np.ascontiguousarray(freqs, dtype=np.int64),
+              np.ascontiguousarray(mixed, dtype=np.float64), self.coder, self.out,
+              self.payload, cost, self.prob, self.count, self.rprob, self.rcount,
+              self.weights, *self.apms, self.lms, self.left)
+        return cost
