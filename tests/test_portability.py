@@ -70,6 +70,16 @@ def code_recorded(self, t0, t1, net=None):
     return code(self, t0, t1, net)
 
 cm.LaneCoder.code = code_recorded
+from arzip.codecs.image import cm as image_cm
+image_code = image_cm.ImageCM.code
+
+def image_code_recorded(self, channel, rows, cols, img, pixels, freqs, mixed, decode):
+    # format 9's image context mixing: the network's and the residual mixture's inputs
+    digest.update(np.ascontiguousarray(freqs, dtype=np.int64).tobytes())
+    digest.update(np.ascontiguousarray(mixed, dtype=np.float64).tobytes())
+    return image_code(self, channel, rows, cols, img, pixels, freqs, mixed, decode)
+
+image_cm.ImageCM.code = image_code_recorded
 for path in map(Path, paths):
     out = io.BytesIO()
     if mode == "c":
