@@ -85,6 +85,23 @@ def _at(img, r, c, q):
 
 
 @njit(cache=True, nogil=True, inline="always")
+def _slot_update(table, k, j, bit):
+    """`mixing.counter_update` on slot j of hashed model k, whose probability and count
+    sit side by side (a bucket of 16 slots is one 64-byte line)."""
+    n = table[k, j, 1]
+    p = np.int64(table[k, j, 0])
+    target = M.PROB_ONE if bit else 0
+    p += ((target - p) * M.RECIPROCAL[n]) >> M.PROB_BITS
+    if p < 32:
+        p = 32
+    elif p > M.PROB_ONE - 32:
+        p = M.PROB_ONE - 32
+    table[k, j, 0] = p
+    if n < LIMIT:
+        table[k, j, 1] = n + 1
+
+
+@njit(cache=True, nogil=True, inline="always")
 def _bit_probability(cum, lo, width):
     """P(next bit = 1) in 16 bits for the values lo .. lo + width - 1 of a cumulative
     integer table (the upper half against the whole)."""
@@ -98,7 +115,7 @@ def _bit_probability(cum, lo, width):
 
 @njit(cache=True, nogil=True)
 def _code(decode, ch, rows, cols, img, cur, netf, mixed, coder, out, payload, cost,
-          prob, count, rprob, rcount, weights, apm1, apm2, apm3, apm4, apm5, lms, left):
+          table, rprob, rcount, weights, apm1, apm2, apm3, apm4, apm5, lms, left):
     """Code (encode: cur -> out; decode: payload -> cur) channel `ch` of the pixels at
     (rows, cols), in order. img: the image so far (H, W, 3); cur (n, 3): these pixels,
     their channels below `ch` already known; netf (n, 256) the network's integer
@@ -108,6 +125,7 @@ def _code(decode, ch, rows, cols, img, cur, netf, mixed, coder, out, payload, co
     inputs = np.zeros(INPUTS, np.int32)
     cum = np.zeros(257, np.int64)
     cumn = np.zeros(257, np.int64)
+    quant = np.zeros(256, np.int64)
     ctx = np.zeros(HASHED, np.uint64)
     idx = np.zeros(HASHED, np.int64)
     preds = np.zeros(RELATIVE, np.int64)
@@ -116,12 +134,16 @@ def _code(decode, ch, rows, cols, img, cur, netf, mixed, coder, out, payload, co
     for i in range(rows.shape[0]):
         r = np.int64(rows[i])
         c = np.int64(cols[i])
-        best = 0
+        best, top = 0, netf[i, 0]
+        for k in range(256):  # separate loops: the compiler vectorises the first
+            quant[k] = np.int64(np.floor(mixed[i, k] * 65536.0)) + 1
         for k in range(256):
-            cum[k + 1] = cum[k] + np.int64(np.floor(mixed[i, k] * 65536.0)) + 1
-            cumn[k + 1] = cumn[k] + np.int64(netf[i, k])
-            if netf[i, k] > netf[i, best]:
-                best = k
+            cum[k + 1] = cum[k] + quant[k]
+        for k in range(256):
+            cumn[k + 1] = cumn[k] + netf[i, k]
+        for k in range(1, 256):
+            if netf[i, k] > top:
+                best, top = k, netf[i, k]
         # the causal neighbourhood (rows above and columns to the left only)
         n_ = _at(img, r - 1, c, ch) if r > 0 else -1
         w_ = _at(img, r, c - 1, ch) if c > 0 else n_
@@ -224,7 +246,7 @@ def _code(decode, ch, rows, cols, img, cur, netf, mixed, coder, out, payload, co
             pm = _bit_probability(cum, lo, width)
             pn = _bit_probability(cumn, lo, width)
             for k in range(HASHED):
-                inputs[k] = M.stretch(prob[k, idx[k] + sub])
+                inputs[k] = M.stretch(table[k, idx[k] + sub, 0])
             for k in range(RELATIVE):
                 d = preds[k] - mid
                 d = -511 if d < -511 else (511 if d > 511 else d)
@@ -274,7 +296,7 @@ def _code(decode, ch, rows, cols, img, cur, netf, mixed, coder, out, payload, co
             M.apm_update(apm4, a4, lo4, w4, bit, 6)
             M.apm_update(apm5, a5, lo5, w5, bit, 6)
             for k in range(HASHED):
-                M.counter_update(prob[k], count[k], idx[k] + sub, bit, LIMIT)
+                _slot_update(table, k, idx[k] + sub, bit)
             for k in range(RELATIVE):
                 M.counter_update(rprob, rcount, ridx[k], bit, LIMIT)
             node = node * 2 + bit
@@ -295,8 +317,8 @@ class ImageCM:
 
     def __init__(self, height: int, width: int) -> None:
         slots = 1 << LOG2_SLOTS
-        self.prob = np.full((HASHED, slots), M.PROB_ONE // 2, dtype=np.uint16)
-        self.count = np.zeros((HASHED, slots), dtype=np.uint8)
+        self.table = np.zeros((HASHED, slots, 2), dtype=np.uint16)  # (probability, count)
+        self.table[:, :, 0] = M.PROB_ONE // 2
         self.rprob, self.rcount = M.counters(REL_SIZE, np.uint8)
         self.weights = np.zeros((NODE_ROWS + CONF_ROWS + GRAD_ROWS, INPUTS), dtype=np.int32)
         self.weights[:, NET_AT + 1] = M.PROB_ONE  # starts as the residual mixture
@@ -335,6 +357,6 @@ class ImageCM:
               np.ascontiguousarray(cols, dtype=np.int64), img, pixels,
               np.ascontiguousarray(freqs, dtype=np.int64),
               np.ascontiguousarray(mixed, dtype=np.float64), self.coder, self.out,
-              self.payload, cost, self.prob, self.count, self.rprob, self.rcount,
+              self.payload, cost, self.table, self.rprob, self.rcount,
               self.weights, *self.apms, self.lms, self.left)
         return cost
