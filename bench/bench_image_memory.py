@@ -44,7 +44,7 @@ for t in range(step_count(h, w)):  # the decoder's blocks: subpixels in step ord
 blocks = [b"".join(chunk)]
 info, side = found.info, found.side
 del found, data, chunk
-assert ImageCodec.rebuild(info, side, blocks) == Path(sys.argv[1]).read_bytes()
+assert b"".join(ImageCodec.restore(info, side, blocks)) == Path(sys.argv[1]).read_bytes()
 """
 
 
