@@ -94,8 +94,10 @@ for path in map(Path, paths):
 
 def run(mode: str, out_dir: Path, paths: list[Path], env: dict, cache: Path) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
-    # a numba cache of this test's own: other CPU targets compile afresh, nothing is reused
-    full = {**os.environ, "NUMBA_CACHE_DIR": str(cache / "-".join(sorted(env)) ), **env}
+    # a numba cache of this test's own, shared by its runs: numba keys cached code by the
+    # target CPU's name and features, so NUMBA_CPU_NAME=generic (and the old-ISA encoder)
+    # compile afresh while the runs whose variables numba does not read reuse the code
+    full = {**os.environ, "NUMBA_CACHE_DIR": str(cache), **env}
     done = subprocess.run([sys.executable, "-c", SCRIPT, mode, str(out_dir), *map(str, paths)],
                           capture_output=True, text=True, env=full)
     assert done.returncode == 0, f"{env}: {done.stderr[-2000:]}"

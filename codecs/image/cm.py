@@ -48,7 +48,7 @@ RELATIVE = 8  # prediction-relative models (see `_predictors`)
 FEATURES = 14  # taps of the adaptive linear predictor
 NET_AT = HASHED + RELATIVE  # the network's input, then the residual mixture's, their
 INPUTS = NET_AT + 5  # two APMs, and the bias
-LOG2_SLOTS = 22  # slots of each hashed context model
+LOG2_SLOTS = 22  # slots of each hashed context model (at most: see `log2_slots`)
 RATE = 6  # the mixers' learning rate
 LIMIT = 255  # counters' adaptation limit
 LMS_SHIFT = 2  # the linear predictor's step: 2^-LMS_SHIFT
@@ -121,7 +121,7 @@ def _code(decode, ch, rows, cols, img, cur, netf, mixed, coder, out, payload, co
     their channels below `ch` already known; netf (n, 256) the network's integer
     frequencies, mixed (n, 256) the residual mixture's pmf; cost[i] gets the ideal bits
     of subpixel i (reports only). The rest is the model's state (`ImageCM`)."""
-    mask = np.uint64((1 << LOG2_SLOTS) - 1)
+    mask = np.uint64(table.shape[1] - 1)
     inputs = np.zeros(INPUTS, np.int32)
     cum = np.zeros(257, np.int64)
     cumn = np.zeros(257, np.int64)
@@ -311,12 +311,18 @@ def _code(decode, ch, rows, cols, img, cur, netf, mixed, coder, out, payload, co
         left[r, ch] = abs(x - best)
 
 
+def log2_slots(subpixels: int) -> int:
+    """Slots of each hashed model for an image of `subpixels`: 16 per subpixel up to
+    2^LOG2_SLOTS (a small image neither allocates nor clears 200 MB of tables)."""
+    return min(LOG2_SLOTS, max(10, subpixels.bit_length() + 4))
+
+
 class ImageCM:
     """The context-mixing state of one image (it runs on across the image's blocks) and
     the binary arithmetic coder of the current block."""
 
-    def __init__(self, height: int, width: int) -> None:
-        slots = 1 << LOG2_SLOTS
+    def __init__(self, height: int, width: int, channels: int = 3) -> None:
+        slots = 1 << log2_slots(height * width * channels)
         self.table = np.zeros((HASHED, slots, 2), dtype=np.uint16)  # (probability, count)
         self.table[:, :, 0] = M.PROB_ONE // 2
         self.rprob, self.rcount = M.counters(REL_SIZE, np.uint8)
