@@ -83,6 +83,20 @@ def stretch(p):
     return STRETCH[p]
 
 
+@njit(cache=True, nogil=True, inline="always")
+def bit_probability(cum, lo, width):
+    """P(next bit = 1) in 16 bits (1 .. 65535) of a symbol whose value lies in lo .. lo +
+    width - 1, from a cumulative table of integer frequencies: the upper half's sum over
+    the whole's, rounded; 1/2 where the whole is empty. How a model's distribution over
+    values enters binary context mixing."""
+    total = cum[lo + width] - cum[lo]
+    if total <= 0:
+        return 32768
+    ones = cum[lo + width] - cum[lo + width // 2]
+    p = (ones * PROB_ONE + total // 2) // total
+    return 1 if p < 1 else (PROB_ONE - 1 if p > PROB_ONE - 1 else p)
+
+
 # --- counters: adaptive probabilities in slots --------------------------------------------
 
 @njit(cache=True, nogil=True, inline="always")

@@ -84,35 +84,6 @@ def _at(img, r, c, q):
     return np.int64(img[r, c, q])
 
 
-@njit(cache=True, nogil=True, inline="always")
-def _slot_update(table, k, j, bit):
-    """`mixing.counter_update` on slot j of hashed model k, whose probability and count
-    sit side by side (a bucket of 16 slots is one 64-byte line)."""
-    n = table[k, j, 1]
-    p = np.int64(table[k, j, 0])
-    target = M.PROB_ONE if bit else 0
-    p += ((target - p) * M.RECIPROCAL[n]) >> M.PROB_BITS
-    if p < 32:
-        p = 32
-    elif p > M.PROB_ONE - 32:
-        p = M.PROB_ONE - 32
-    table[k, j, 0] = p
-    if n < LIMIT:
-        table[k, j, 1] = n + 1
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _bit_probability(cum, lo, width):
-    """P(next bit = 1) in 16 bits for the values lo .. lo + width - 1 of a cumulative
-    integer table (the upper half against the whole)."""
-    total = cum[lo + width] - cum[lo]
-    if total <= 0:
-        return 32768
-    ones = cum[lo + width] - cum[lo + width // 2]
-    p = (ones * M.PROB_ONE + total // 2) // total
-    return 1 if p < 1 else (M.PROB_ONE - 1 if p > M.PROB_ONE - 1 else p)
-
-
 @njit(cache=True, nogil=True)
 def _code(decode, ch, rows, cols, img, cur, netf, mixed, coder, out, payload, cost,
           table, rprob, rcount, weights, apm1, apm2, apm3, apm4, apm5, lms, left):
@@ -243,8 +214,8 @@ def _code(decode, ch, rows, cols, img, cur, netf, mixed, coder, out, payload, co
             width = 1 << (8 - b)
             lo = (node - (1 << b)) * width
             mid = lo + width // 2
-            pm = _bit_probability(cum, lo, width)
-            pn = _bit_probability(cumn, lo, width)
+            pm = M.bit_probability(cum, lo, width)
+            pn = M.bit_probability(cumn, lo, width)
             for k in range(HASHED):
                 inputs[k] = M.stretch(table[k, idx[k] + sub, 0])
             for k in range(RELATIVE):
@@ -296,7 +267,8 @@ def _code(decode, ch, rows, cols, img, cur, netf, mixed, coder, out, payload, co
             M.apm_update(apm4, a4, lo4, w4, bit, 6)
             M.apm_update(apm5, a5, lo5, w5, bit, 6)
             for k in range(HASHED):
-                _slot_update(table, k, idx[k] + sub, bit)
+                M.counter_update(table[k, :, 0], table[k, :, 1], idx[k] + sub, bit,
+                                 LIMIT)  # probability and count side by side
             for k in range(RELATIVE):
                 M.counter_update(rprob, rcount, ridx[k], bit, LIMIT)
             node = node * 2 + bit

@@ -241,14 +241,7 @@ def _steps(t0, t1, starts, lengths, data, decode, payload, out, coder, cost, net
                 actx = c0 | (np.int64(c4 & np.uint64(0xFF)) << 8)  # partial and previous byte
                 if use_net:
                     width = 1 << (8 - bit_index)
-                    lo = (c0 - (1 << bit_index)) * width
-                    total = cum[lo + width] - cum[lo]
-                    ones = cum[lo + width] - cum[lo + width // 2]
-                    pn = (ones * M.PROB_ONE + total // 2) // total if total > 0 else 32768
-                    if pn < 1:
-                        pn = 1
-                    elif pn > M.PROB_ONE - 1:
-                        pn = M.PROB_ONE - 1
+                    pn = M.bit_probability(cum, (c0 - (1 << bit_index)) * width, width)
                     inputs[net_at] = M.stretch(pn)
                     q3, lo3, w3 = M.apm_p(apm3, actx, pn)
                     inputs[net_at + 1] = M.stretch(q3)
