@@ -146,6 +146,13 @@ def _laplace_rows() -> _LaplaceRows:
     return _ROWS
 
 
+def laplace_rows() -> _LaplaceRows:
+    """Every `exact.laplace_row` as float64 integers (`.rows`, keyed by scale index x
+    LAPLACE_FRACTIONS + fraction; `.build` makes those not built yet), and each scale
+    index's bin shift (`.shift`): what a codec's own coder of the same Laplace reads."""
+    return _laplace_rows()
+
+
 def _laplace_coarse(symbols: np.ndarray, base: np.ndarray, shift: np.ndarray
                     ) -> tuple[np.ndarray, np.ndarray]:
     """Coarse symbols (escape 0, bins, escape last) and offsets within the bins."""

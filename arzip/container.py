@@ -11,7 +11,9 @@ The JSON header names the codec by a stable string id, the model (name, version,
 its weights), the coder settings and a codec-specific dictionary; from version 3 also the
 arzip that wrote it ("writer").
 
-Versions: 9 is written: version 8 with the image codec's context mixing (the network's
+Versions: 10 is written: version 9 with the audio codec's context mixing (the quantized
+Laplace refined by models learned from the signal, coded bit by bit; the coder settings'
+"cm"). Version 9: version 8 with the image codec's context mixing (the network's
 distribution mixed with models learned from the image, coded bit by bit; the coder
 settings' "cm"). Version 8 changed the bytes codec's context mixing (variant 3) and
 its default model. Version 7: version 6 with a header that costs about 25 bytes instead of
@@ -23,7 +25,7 @@ model; method 7: one lossless WebP of all of an image's pixels). Version 5 added
 whose context mixing takes the network's bit probabilities as one input (method 5).
 Version 4 added context-mixing blocks (method 4) and opened deflate streams (a side-data
 block first, then the opened stream's blocks; see `opened`). Every probability of a
-version 3-9 file is computed in exact arithmetic (`exact`), so it decodes on any machine.
+version 3-10 file is computed in exact arithmetic (`exact`), so it decodes on any machine.
 Versions 1 and 2 (arzip 0.1) are still read, but their model-coded data depended on the
 writer's machine and torch build: `PORTABLE_VERSIONS` says which versions a model-coded
 block may have.
@@ -42,9 +44,9 @@ from . import __version__
 from .errors import FormatError
 
 MAGIC = b"\x89ARZ"
-FORMAT_VERSION = 9  # what this arzip writes
-READABLE_VERSIONS = (1, 2, 3, 4, 5, 6, 7, 8, 9)
-PORTABLE_VERSIONS = (3, 4, 5, 6, 7, 8, 9)  # model-coded data of these versions decode anywhere
+FORMAT_VERSION = 10  # what this arzip writes
+READABLE_VERSIONS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10)
+PORTABLE_VERSIONS = (3, 4, 5, 6, 7, 8, 9, 10)  # model-coded data of these versions decode anywhere
 WRITER = f"arzip {__version__}"
 MAX_HEADER_JSON = 1 << 20
 # Preset dictionaries of the deflated JSON header: typical keys and values, so a header
@@ -144,9 +146,24 @@ _DICTIONARY_V9 = _DICTIONARY_V8 + (  # format 9: the image codec's header with c
     b'aa72bf11298f8338992db5333fb4b5bb9c7e85156a1989f75598f04","version":"2"},"writer":"arzip '
     b'0.2.0"}')
 
+_DICTIONARY_V10 = _DICTIONARY_V9 + (  # format 10: the audio codec's headers with context mixing
+    b'{"codec":"audio","codec_header":{"channels":2,"format":"flac","frames":441000,"guarantee'
+    b'":"sample-exact","prefix":0,"rate":44100},"coder":{"adaptive":{"cascade":2,"cross":4,"lo'
+    b'ng_rate":0.0004,"long_taps":128,"rate":0.002,"ratio_max":50.0,"scale_decay":0.98,"shared'
+    b'":false,"taps":16},"block_frames":1048576,"chunk":2048,"cm":1,"schedule":"lanes-1","type'
+    b'":"binary"},"model":{"name":"audio-wavenet-small","sha256":"78cdea12c381f4f5e910675e1ca8'
+    b'83ec91492c68ca6e538c0a9a7c6a594423ea","version":"3"},"writer":"arzip 0.2.0"}{"codec":"au'
+    b'dio","codec_header":{"channels":1,"format":"wav","frames":3000,"guarantee":"byte-exact",'
+    b'"layout":"canonical","offset":44,"rate":8000},"coder":{"adaptive":{"cascade":2,"cross":4'
+    b',"long_rate":0.0004,"long_taps":128,"rate":0.002,"ratio_max":50.0,"scale_decay":0.98,"sh'
+    b'ared":false,"taps":16},"block_frames":1048576,"chunk":2048,"cm":1,"schedule":"lanes-1","'
+    b'type":"binary"},"model":{"name":"audio-wavenet-small","sha256":"78cdea12c381f4f5e910675e'
+    b'1ca883ec91492c68ca6e538c0a9a7c6a594423ea","version":"3"},"writer":"arzip 0.2.0"}')
+
 HEADER_DICTIONARIES = {1: _DICTIONARY_V1, 2: _DICTIONARY_V2, 3: _DICTIONARY_V3,
                        4: _DICTIONARY_V4, 5: _DICTIONARY_V4, 6: _DICTIONARY_V4,
-                       7: _DICTIONARY_V7, 8: _DICTIONARY_V8, 9: _DICTIONARY_V9}
+                       7: _DICTIONARY_V7, 8: _DICTIONARY_V8, 9: _DICTIONARY_V9,
+                       10: _DICTIONARY_V10}
 RAW_DEFLATE_FROM = 7  # headers of this version on are raw deflate (the header's CRC checks)
 
 _HEAD = struct.Struct("<4sBI")

@@ -1,8 +1,9 @@
 """Where the audio codec's bits come from: the real coded size of every file of a folder
 (model blocks only, no FLAC fallback) under the classical cascade alone (the network's
 head at zero: the linear predictor, then the adaptive cascade), the network alone (the
-cascade's rates at zero), both (the default), and format 5's single stage with the
-network; FLAC -8 (libsndfile) beside them. Per top-level set. Usage:
+cascade's rates at zero) and both, each coded by the range coder (format 9) and by the
+context mixing (format 10; "+ CM"); FLAC -8 (libsndfile) beside them. Per top-level
+set. Usage:
 
     python bench/bench_audio_ablation.py ../shared/data/audio/dev [--out FILE]
 """
@@ -24,26 +25,29 @@ from arzip import zoo
 from arzip.benchmark import machine
 from arzip.codecs.audio import formats
 from arzip.codecs.audio.adaptive import AdaptiveConfig
+from arzip.codecs.audio.cm import VARIANT
 from arzip.codecs.audio.codec import AudioCodec
 
 CURRENT = AdaptiveConfig.current()
-CONFIGS = {  # name: (head at zero, adaptive settings)
-    "classical cascade alone": (True, CURRENT),
-    "network alone": (False, dataclasses.replace(CURRENT, rate=0.0, long_rate=0.0,
-                                                 scale_decay=1.0)),
-    "network + format 5's stage": (False, AdaptiveConfig()),
-    "network + cascade (default)": (False, CURRENT),
+NO_CASCADE = dataclasses.replace(CURRENT, rate=0.0, long_rate=0.0, scale_decay=1.0)
+CONFIGS = {  # name: (head at zero, adaptive settings, context-mixing variant)
+    "classical cascade alone": (True, CURRENT, None),
+    "classical cascade + CM": (True, CURRENT, VARIANT),
+    "network alone": (False, NO_CASCADE, None),
+    "network alone + CM": (False, NO_CASCADE, VARIANT),
+    "network + cascade (format 9)": (False, CURRENT, None),
+    "network + cascade + CM (default)": (False, CURRENT, VARIANT),
 }
 
 
-def codec_for(head_at_zero: bool, adaptive: AdaptiveConfig) -> AudioCodec:
+def codec_for(head_at_zero: bool, adaptive: AdaptiveConfig, cm: int | None) -> AudioCodec:
     exported = zoo.load_weights(zoo.default_model("audio"))
     if head_at_zero:  # the model then *is* the classical predictor
         exported = dict(exported, state_dict={
             k: (torch.zeros_like(v) if k.startswith("out.") else v)
             for k, v in exported["state_dict"].items()})
     codec = AudioCodec.from_weights(exported)
-    codec.adaptive = adaptive
+    codec.adaptive, codec.cm = adaptive, cm
     return codec
 
 

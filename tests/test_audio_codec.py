@@ -135,35 +135,67 @@ def test_lanes_cover_every_sample_once(frames, channels, chunk):
     assert (seen == 1).all() and lanes.steps <= max(chunk, -(-frames // max(1, frames // chunk)))
 
 
-def test_encode_and_decode_probabilities_are_bit_identical(tiny_audio_model, monkeypatch):
+@pytest.mark.parametrize("cm", [None, 1])
+def test_encode_and_decode_probabilities_are_bit_identical(tiny_audio_model, monkeypatch, cm):
     """The exact coding parameters of every sample, recorded on both sides, are equal: the
-    encoder's whole-lane pass and the decoder's frame-by-frame one agree."""
+    encoder's whole-lane pass and the decoder's frame-by-frame one agree (with the range
+    coder of formats 3-9 and with format 10's context mixing, whose statistics run on
+    across a block's lanes)."""
     codec = engine.load_codec("audio", zoo.find_model(tiny_audio_model))
-    codec.block_frames, codec.chunk = 300, 70
+    codec.block_frames, codec.chunk, codec.cm = 300, 70, cm
     samples = signal("speechy", 700, 3)
     seen: dict[str, list] = {"enc": [], "dec": []}
+    from arzip.codecs.audio import cm as audio_cm
     from arzip.codecs.audio import codec as audio_codec
 
     enc_cls, dec_cls = audio_codec.LaplaceEncoder, audio_codec.LaplaceDecoder
 
     class RecordingEncoder(enc_cls):
         def encode(self, symbols, *params):
-            seen["enc"].append(tuple(p.tolist() for p in params))
+            seen["enc"].extend(zip(*(p.tolist() for p in params), strict=True))
             super().encode(symbols, *params)
 
     class RecordingDecoder(dec_cls):
         def decode(self, *params):
-            seen["dec"].append(tuple(p.tolist() for p in params))
+            seen["dec"].extend(zip(*(p.tolist() for p in params), strict=True))
+            return super().decode(*params)
+
+    class RecordingCM(audio_cm.AudioCM):
+        def encode(self, symbols, *params):
+            seen["enc"].extend(zip(*(p.tolist() for p in params[:3]), strict=True))
+            return super().encode(symbols, *params)
+
+        def decode(self, *params):
+            seen["dec"].extend(zip(*(p.tolist() for p in params[:3]), strict=True))
             return super().decode(*params)
 
     monkeypatch.setattr(audio_codec, "LaplaceEncoder", RecordingEncoder)
     monkeypatch.setattr(audio_codec.AudioCodec, "decoder_factory", RecordingDecoder)
+    monkeypatch.setattr(audio_cm, "AudioCM", RecordingCM)
     info = {"frames": 700, "channels": 3, "rate": 22050}
     blocks = list(codec.encode(samples, info=info))
     raws = list(codec.decode(info, iter((p, len(r)) for r, p, _ in blocks)))
     assert len(blocks) == 3 and raws == [r for r, _, _ in blocks]
-    assert seen["enc"] == seen["dec"] and len(seen["enc"]) > 100
+    assert seen["enc"] == seen["dec"] and len(seen["enc"]) == 700 * 3
     assert np.frombuffer(b"".join(raws), "<i2").reshape(700, 3).tolist() == samples.tolist()
+
+
+def test_context_mixing_learns_the_shape_of_the_residuals(tiny_audio_model):
+    """Format 10's coder starts as the quantized Laplace and learns from the signal: on
+    Gaussian noise (not Laplace-shaped) it codes smaller than the range coder, and its
+    coded size stays within a few bytes of its ideal bits."""
+    codec = engine.load_codec("audio", zoo.find_model(tiny_audio_model))
+    rng = np.random.default_rng(5)
+    samples = np.round(rng.normal(0, 300, (30000, 1))).astype(np.int16)
+    info = {"frames": 30000, "channels": 1, "rate": 16000}
+    sizes = {}
+    for cm in (None, 1):
+        codec.cm = cm
+        (raw, payload, bits), = codec.encode(samples, info=info)
+        assert abs(8 * len(payload) - bits) < 0.001 * bits + 64
+        assert list(codec.decode(info, iter([(payload, len(raw))]))) == [raw]
+        sizes[cm] = len(payload)
+    assert sizes[1] < 0.995 * sizes[None]
 
 
 def test_coded_bits_are_close_to_the_ideal_bits(tiny_audio_model):

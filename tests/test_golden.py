@@ -21,7 +21,7 @@ def test_every_kind_and_the_model_path_is_covered():
     codecs = {entry["codec"] for entry in MANIFEST.values()}
     assert {"bytes", "image", "audio"} <= codecs
     assert {name.split(".")[-2] for name in MANIFEST} >= {"v3", "v4", "v5", "v6", "v7", "v8",
-                                                              "v9"}
+                                                              "v9", "v10"}
     assert any("side" in e["blocks"] and e["codec"] == "bytes" for e in MANIFEST.values())
     for version in ("v4", "v5", "v8"):  # context mixing changed in formats 5 and 8
         assert any("cm" in e["blocks"] for name, e in MANIFEST.items() if version in name)
@@ -38,6 +38,10 @@ def test_every_kind_and_the_model_path_is_covered():
     # format 9: an image whose model block is coded by context mixing
     header = container.read_header(io.BytesIO((GOLDEN / "gradient.png.v9.arz").read_bytes()))
     assert header.coder["cm"] == 1 and MANIFEST["gradient.png.v9.arz"]["blocks"]["model"] == 1
+    # format 10: audio model blocks coded by context mixing
+    for name in ("stereo.wav.v10.arz", "mono.flac.v10.arz"):
+        header = container.read_header(io.BytesIO((GOLDEN / name).read_bytes()))
+        assert header.coder["cm"] == 1 and MANIFEST[name]["blocks"]["model"] == 1
 
 
 @pytest.mark.parametrize("name", sorted(MANIFEST))

@@ -10,7 +10,9 @@ lanes, then channel 1 of the stereo lanes given their channel 0. Every lane star
 silence (zeros before its first frame), the price of decoding in parallel
 (measured in the README). The layout is a pure function of frames, channels and the two
 settings recorded in the header. The network's distribution of each sample is then
-corrected by the per-lane adaptive stage (`adaptive.py`) before it is coded.
+corrected by the per-lane adaptive stage (`adaptive.py`) before it is coded: from format
+10 by context mixing (`cm.py`: the quantized Laplace refined by models learned from the
+block, coded bit by bit; the coder settings' "cm"), in formats 3-9 by the range coder.
 
 Everything that sets a probability is exact (`exact_model`, `lpc`, `adaptive`): the
 encoder, which knows the samples, runs the classical predictor, the network and the
@@ -34,6 +36,7 @@ from arzip.container import Method
 from arzip.errors import FormatError
 from arzip.parallel import Splitter
 
+from . import cm as audio_cm
 from . import formats, lpc
 from .adaptive import AdaptiveConfig, Cascade, _adjust2, _update2, check, run_all
 from .exact_model import ExactWaveNet, distribution, log_scales
@@ -77,6 +80,26 @@ def block_lanes(frames: int, channels: int, chunk: int) -> Lanes:
                  start=np.tile(starts, len(pairs)), length=np.tile(lengths, len(pairs)))
 
 
+@dataclass
+class Plan:
+    """A block's samples in the decoder's order, each with its lane, step and channel, the
+    exact coding parameters of its quantized Laplace (base = floor(mean), scale index,
+    mean fraction), and the predictions behind them (float64: the final mean, the
+    network's mean before the cascade, the classical prediction)."""
+
+    lanes: Lanes
+    lane: np.ndarray
+    step: np.ndarray
+    channel: np.ndarray
+    symbols: np.ndarray
+    base: np.ndarray
+    index: np.ndarray
+    fraction: np.ndarray
+    mean: np.ndarray
+    net_mean: np.ndarray
+    prediction: np.ndarray
+
+
 class AudioCodec:
     """Codes audio files: (frames, channels) int16 samples with a WaveNet, and the rest of
     the file as side data (see `formats`)."""
@@ -86,11 +109,15 @@ class AudioCodec:
     classical_methods = (Method.FLAC,)  # what a block falls back to (`classical`)
     decoder_factory = LaplaceDecoder  # what decodes a payload (sampling tempers it)
 
+    default_cm: int | None = audio_cm.VARIANT  # what a new file is coded with
+
     def __init__(self, model: ExactWaveNet, block_frames: int = BLOCK_FRAMES,
-                 chunk: int = CHUNK, adaptive: AdaptiveConfig | None = None) -> None:
+                 chunk: int = CHUNK, adaptive: AdaptiveConfig | None = None,
+                 cm: int | None = None) -> None:
         self.model = model
         self.block_frames, self.chunk = block_frames, chunk
         self.adaptive = adaptive or AdaptiveConfig.current()
+        self.cm = cm  # the context-mixing coder's variant, or None: range-code the Laplace
 
     @classmethod
     def from_weights(cls, exported: dict, coder: dict | None = None) -> AudioCodec:
@@ -98,20 +125,26 @@ class AudioCodec:
         network.load_state_dict(exported["state_dict"])
         model = ExactWaveNet(network, exported["quant"])
         if coder is None:
-            return cls(model)
-        if coder.get("schedule") != SCHEDULE or coder.get("model") != CODER_MODEL:
+            return cls(model, cm=cls.default_cm)
+        cm = coder.get("cm")
+        if cm is not None and cm != audio_cm.VARIANT:
+            raise ValueError(f"audio context-mixing variant {cm!r}")
+        if coder.get("schedule") != SCHEDULE or (cm is None
+                                                 and coder.get("model") != CODER_MODEL):
             raise ValueError(f"schedule {coder.get('schedule')!r}")
         block_frames, chunk = int(coder["block_frames"]), int(coder["chunk"])
         if not 1 <= chunk <= block_frames <= BLOCK_FRAMES:
             raise ValueError(f"block_frames {block_frames}, chunk {chunk}")
         adaptive = check(AdaptiveConfig(**coder["adaptive"]))  # absent keys: cascade 1
-        return cls(model, block_frames, chunk, adaptive)
+        return cls(model, block_frames, chunk, adaptive, cm)
 
     def coder_settings(self) -> dict:
         """What a decoder needs besides the model (stored in the .arz header)."""
-        return {"type": "range", "model": CODER_MODEL, "words": "u32le",
-                "schedule": SCHEDULE, "block_frames": self.block_frames, "chunk": self.chunk,
-                "adaptive": self.adaptive.to_dict()}
+        common = {"schedule": SCHEDULE, "block_frames": self.block_frames,
+                  "chunk": self.chunk, "adaptive": self.adaptive.to_dict()}
+        if self.cm is None:
+            return {"type": "range", "model": CODER_MODEL, "words": "u32le", **common}
+        return {"type": "binary", "cm": self.cm, **common}
 
     def blocks(self, frames: int) -> list[range]:
         return [range(s, min(frames, s + self.block_frames))
@@ -138,9 +171,10 @@ class AudioCodec:
                 RuntimeError) as exc:
             raise FormatError(f"corrupted audio layout in the header ({exc})") from None
 
-    def _encode_block(self, piece: np.ndarray, rate: int, progress: Progress | None,
-                      done: int, bits_out: np.ndarray | None) -> tuple[bytes, float]:
-        """(payload, ideal bits) of one block of (frames, channels) samples."""
+    def plan(self, piece: np.ndarray, rate: int) -> Plan:
+        """Every sample of one block of (frames, channels) samples with what codes it, in
+        the decoder's order (per step, channel 0 of the running lanes, then channel 1 of
+        the running stereo lanes)."""
         frames, channels = piece.shape
         lanes = block_lanes(frames, channels, self.chunk)
         count, steps = len(lanes.length), lanes.steps
@@ -178,27 +212,43 @@ class AudioCodec:
             net_scale[..., channel] = scale_c.reshape(count, steps)
         means, scales = run_all(self.adaptive, lanes.length, lanes.stereo, x, net_mean,
                                 net_scale)
-        base, index, fraction = laplace_params(means.reshape(-1), scales.reshape(-1))
-        shape = (count, steps, 2)
-        base, index, fraction = (a.reshape(shape) for a in (base, index, fraction))
-        # the samples in the decoder's order: per step, channel 0 of the running lanes,
-        # then channel 1 of the running stereo lanes
         coded = np.stack([running, running & lanes.stereo[:, None]], -1)  # (lanes, steps, 2)
         step, channel, lane = np.nonzero(coded.transpose(1, 2, 0))
-        ends = np.flatnonzero(np.diff(2 * step + channel, append=-1)) + 1  # batch ends
-        params = (base[lane, step, channel], index[lane, step, channel],
-                  fraction[lane, step, channel])
-        symbols = x[lane, step, channel].astype(np.int64)
+        base, index, fraction = laplace_params(means[lane, step, channel],
+                                               scales[lane, step, channel])
+        return Plan(lanes, lane, step, channel, x[lane, step, channel].astype(np.int64),
+                    base, index, fraction, means[lane, step, channel],
+                    net_mean[lane, step, channel], prediction[lane, step, channel])
+
+    def _encode_block(self, piece: np.ndarray, rate: int, progress: Progress | None,
+                      done: int, bits_out: np.ndarray | None) -> tuple[bytes, float]:
+        """(payload, ideal bits) of one block of (frames, channels) samples."""
+        p = self.plan(piece, rate)
+        step, symbols = p.step, p.symbols
+        params = (p.base, p.index, p.fraction)
+        if self.cm is not None:
+            cm = audio_cm.AudioCM(len(p.lanes.length))
+            each = np.zeros(len(symbols))
+            for first in range(0, p.lanes.steps, 1024):  # progress every 1024 steps
+                part = slice(*np.searchsorted(step, [first, first + 1024]))
+                each[part] = cm.encode(symbols[part], *(a[part] for a in params),
+                                       p.lane[part], p.channel[part])
+                if progress:
+                    progress(done + part.stop)
+            if bits_out is not None:
+                bits_out[p.lanes.start[p.lane] + step, p.lanes.channel[p.lane] + p.channel] = each
+            return cm.finish(), float(each.sum())
+        ends = np.flatnonzero(np.diff(2 * step + p.channel, append=-1)) + 1  # batch ends
         encoder = LaplaceEncoder()
-        for first in range(0, steps, PROGRESS_EVERY):  # PROGRESS_EVERY steps at a time
+        for first in range(0, p.lanes.steps, PROGRESS_EVERY):  # PROGRESS_EVERY steps at a time
             part = slice(*np.searchsorted(step, [first, first + PROGRESS_EVERY]))
             inside = ends[(ends > part.start) & (ends <= part.stop)] - part.start
-            encoder.encode_batches(symbols[part], *(p[part] for p in params), inside)
+            encoder.encode_batches(symbols[part], *(a[part] for a in params), inside)
             if progress:
                 progress(done + part.stop)
         each = laplace_bits_each(symbols, *params)
         if bits_out is not None:
-            bits_out[lanes.start[lane] + step, lanes.channel[lane] + channel] = each
+            bits_out[p.lanes.start[p.lane] + step, p.lanes.channel[p.lane] + p.channel] = each
         return encoder.finish(), float(each.sum())
 
     def _decode_block(self, payload: bytes, frames: int, channels: int, rate: int,
@@ -206,7 +256,12 @@ class AudioCodec:
         """The block's samples as interleaved little-endian int16 bytes."""
         lanes = block_lanes(frames, channels, self.chunk)
         count, m = len(lanes.length), self.model
-        decoder = self.decoder_factory(payload)
+        if self.cm is not None:
+            cm = audio_cm.AudioCM(count, payload)
+            decode = lambda channel, active, *params: cm.decode(*params, active, channel)  # noqa: E731
+        else:
+            decoder = self.decoder_factory(payload)
+            decode = lambda channel, active, *params: decoder.decode(*params)  # noqa: E731
         classical = lpc.BackwardLPC(2 * count)  # rows: lane 0 ch 0, lane 0 ch 1, lane 1 ...
         state = m.new_state(count)
         cascade = Cascade(self.adaptive, count)
@@ -240,7 +295,7 @@ class AudioCodec:
                     pick = slice(None) if n == count else active
                     error0 = frame[pick, 0] - prediction[pick, 0]
                     if fused is not None:  # cascade 2: two compiled calls around the coder
-                        fused.decode(decoder, channel, active, head[pick], errors[pick],
+                        fused.decode(decode, channel, active, head[pick], errors[pick],
                                      prediction[pick], logs[pick], error0, frame, out, t)
                         done += n
                         continue
@@ -248,7 +303,7 @@ class AudioCodec:
                     distribution(head[pick], channel, errors[pick], prediction[pick],
                                  logs[pick], error0, m.exp_table, net_mean, net_scale)
                     means, scales = cascade.adjust(channel, net_mean, net_scale, active)
-                    values = decoder.decode(*laplace_params(means, scales))
+                    values = decode(channel, active, *laplace_params(means, scales))
                     cascade.update(channel, values, net_mean, means, scales, active)
                     frame[pick, channel] = values
                     out[lanes.start[pick] + t, lanes.channel[pick] + channel] = values
@@ -340,7 +395,7 @@ class _FusedChannel:
         self.start, self.channel = lanes.start.astype(np.int64), lanes.channel.astype(np.int64)
         self.log_table = exact.log_table()
 
-    def decode(self, decoder: LaplaceDecoder, channel: int, active: np.ndarray,
+    def decode(self, decode: Callable, channel: int, active: np.ndarray,
                head: np.ndarray, errors: np.ndarray, prediction: np.ndarray,
                logs: np.ndarray, error0: np.ndarray, frame: np.ndarray, out: np.ndarray,
                t: int) -> None:
@@ -353,7 +408,7 @@ class _FusedChannel:
                         *self.state, active, self.taps, self.log_table, LN_SCALE_MIN,
                         exact.LAPLACE_SCALES, exact.LAPLACE_FRACTIONS, net_mean, means, scales,
                         self.in1, self.in2, self.predictions, base, index, fraction)
-        values = decoder.decode(base, index, fraction)
+        values = decode(channel, active, base, index, fraction)
         _channel_learn(*self.state, channel, active, values.astype(np.float64), net_mean,
                        means, scales, self.in1, self.in2, self.predictions, *self.rates,
                        frame, out, self.start, self.channel, t)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import io
 from collections.abc import Callable
 
@@ -11,7 +12,11 @@ import soundfile as sf
 
 def sample(codec, bits: Callable[[int], bytes], seconds: float = 2.0, rate: int = 16000,
            progress=None) -> bytes:  # noqa: ANN001
-    """Sampled 16-bit mono audio as WAV bytes."""
+    """Sampled 16-bit mono audio as WAV bytes, through the range-coder path (the context
+    mixing of format 10 learns from a signal being coded, and its coder cannot be
+    tempered)."""
+    codec = copy.copy(codec)
+    codec.cm = None
     frames = int(round(seconds * rate))
     info = {"frames": frames, "channels": 1, "rate": rate}
 
