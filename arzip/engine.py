@@ -354,6 +354,8 @@ def _compress_file(data: bytes, dst: BinaryIO, codec_id: str, model: zoo.ModelIn
         return None
     model = model or zoo.default_model(codec_id)
     codec = load_codec(codec_id, model)
+    if hasattr(codec, "for_file"):  # settings chosen per file (the audio lanes' length)
+        codec = codec.for_file(parsed.info)
     header = Header(codec=codec_id, model=model.header_entry, coder=codec.coder_settings(),
                     codec_header=parsed.info)
     stats = Stats(codec=codec_id, model=model.name, raw_bytes=len(parsed.output))

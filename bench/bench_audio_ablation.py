@@ -77,8 +77,9 @@ def main() -> None:
         group["flac_bytes"] += flac_bytes(found.samples, found.info["rate"])
         for name, codec in codecs.items():
             start = time.perf_counter()
-            group[name] += sum(len(p) for _, p, _ in codec.encode(found.samples,
-                                                                  info=found.info))
+            chosen = codec.for_file(found.info)  # the lane length a file gets
+            group[name] += sum(len(p) for _, p, _ in chosen.encode(found.samples,
+                                                                   info=found.info))
             group["seconds"][name] = group["seconds"].get(name, 0.0) + (
                 time.perf_counter() - start)
     report = {"machine": machine(), "folder": str(args.folder), "sets": sets}

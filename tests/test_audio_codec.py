@@ -18,7 +18,7 @@ from roundtrip import compress, decompress
 
 from arzip import container, engine, zoo
 from arzip.codecs.audio import formats, lpc
-from arzip.codecs.audio.codec import AudioCodec, block_lanes
+from arzip.codecs.audio.codec import CHUNK, MAX_CHUNK, AudioCodec, block_lanes, lane_chunk
 from arzip.codecs.audio.exact_model import ExactWaveNet
 from arzip.codecs.audio.model import AudioModelConfig, WaveNet
 from arzip.codecs.audio.training import calibration, classical
@@ -196,6 +196,17 @@ def test_context_mixing_learns_the_shape_of_the_residuals(tiny_audio_model):
         assert list(codec.decode(info, iter([(payload, len(raw))]))) == [raw]
         sizes[cm] = len(payload)
     assert sizes[1] < 0.995 * sizes[None]
+
+
+def test_long_files_get_longer_lanes(tiny_audio_model):
+    """Short files keep lanes of CHUNK frames (decoding speed); a file long enough for
+    32 lanes of twice that gets them (fewer cold starts), recorded in its header."""
+    assert lane_chunk(3000) == lane_chunk(32 * 2 * CHUNK - 1) == CHUNK
+    assert lane_chunk(32 * 2 * CHUNK) == 2 * CHUNK and lane_chunk(1 << 40) == MAX_CHUNK
+    data = audio_file(signal("speechy", 32 * 2 * CHUNK, 1), 16000)
+    packed, _ = compress(data, tiny_audio_model)
+    assert container.read_header(io.BytesIO(packed)).coder["chunk"] == 2 * CHUNK
+    assert decompress(packed, tiny_audio_model) == data
 
 
 def test_coded_bits_are_close_to_the_ideal_bits(tiny_audio_model):

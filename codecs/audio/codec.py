@@ -23,6 +23,7 @@ same order: channel 0 of the running lanes, then channel 1 of the running stereo
 
 from __future__ import annotations
 
+import copy
 import struct
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -47,6 +48,8 @@ SCHEDULE = "lanes-1"
 CODER_MODEL = "exact-laplace-1"
 BLOCK_FRAMES = 1 << 20
 CHUNK = 2048  # frames per lane: bits vs speed measured on training clips (README)
+MAX_CHUNK = 8192  # longer lanes for long files (`lane_chunk`)
+MIN_LANES = 32  # lanes per step that a longer lane must leave a block (`lane_chunk`)
 PROGRESS_EVERY = 64  # steps between progress callbacks
 MAX_FRAMES = 1 << 40
 LN_SCALE_MIN = exact.ln_fixed(exact.LAPLACE_SCALE_MIN, 60) / 2.0 ** 60
@@ -67,6 +70,17 @@ class Lanes:
     @property
     def steps(self) -> int:
         return int(self.length.max()) if len(self.length) else 0
+
+
+def lane_chunk(frames: int) -> int:
+    """Frames per lane for a file of `frames` (per block at most BLOCK_FRAMES): CHUNK,
+    doubled up to MAX_CHUNK while a block still has MIN_LANES lanes. Every lane starts
+    cold, so longer lanes code smaller; a step's fixed cost is shared by its lanes, so
+    they must stay many (short files keep CHUNK and their decoding speed)."""
+    frames, chunk = min(frames, BLOCK_FRAMES), CHUNK
+    while chunk * 2 <= MAX_CHUNK and frames >= MIN_LANES * chunk * 2:
+        chunk *= 2
+    return chunk
 
 
 def block_lanes(frames: int, channels: int, chunk: int) -> Lanes:
@@ -145,6 +159,13 @@ class AudioCodec:
         if self.cm is None:
             return {"type": "range", "model": CODER_MODEL, "words": "u32le", **common}
         return {"type": "binary", "cm": self.cm, **common}
+
+    def for_file(self, info: dict) -> AudioCodec:
+        """This codec with the lane length chosen for a file of this header info (what the
+        encoder writes into the header; a decoder reads it from there)."""
+        chosen = copy.copy(self)
+        chosen.chunk = min(lane_chunk(audio_shape(info)[0]), self.block_frames)
+        return chosen
 
     def blocks(self, frames: int) -> list[range]:
         return [range(s, min(frames, s + self.block_frames))
