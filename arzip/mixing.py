@@ -97,6 +97,17 @@ def bit_probability(cum, lo, width):
     return 1 if p < 1 else (PROB_ONE - 1 if p > PROB_ONE - 1 else p)
 
 
+@njit(cache=True, nogil=True, inline="always")
+def hash2(a, b):
+    """A 64-bit hash of two integers (cast to uint64): how a codec's hashed context models
+    name their contexts (a multiply-xorshift mix)."""
+    h = (np.uint64(a) * np.uint64(0x9E3779B97F4A7C15)) ^ (np.uint64(b)
+                                                           + np.uint64(0x632BE59BD9B4E019))
+    h ^= h >> np.uint64(29)
+    h *= np.uint64(0xBF58476D1CE4E5B9)
+    return h ^ (h >> np.uint64(32))
+
+
 # --- counters: adaptive probabilities in slots --------------------------------------------
 
 @njit(cache=True, nogil=True, inline="always")

@@ -59,13 +59,7 @@ REL_SIZE = RELATIVE * 3 * 8 * 8 * 1024
 MAX_BYTES_PER_SUBPIXEL = 17  # coded bytes one subpixel can cost at most (8 x 16 bits)
 
 
-@njit(cache=True, nogil=True, inline="always")
-def _hash(a, b):
-    h = (np.uint64(a) * np.uint64(0x9E3779B97F4A7C15)) ^ (np.uint64(b)
-                                                           + np.uint64(0x632BE59BD9B4E019))
-    h ^= h >> np.uint64(29)
-    h *= np.uint64(0xBF58476D1CE4E5B9)
-    return h ^ (h >> np.uint64(32))
+_hash = M.hash2  # the shared context hash
 
 
 @njit(cache=True, nogil=True, inline="always")

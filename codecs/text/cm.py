@@ -69,12 +69,7 @@ def lane_lengths(n: int, lanes: int) -> np.ndarray:
     return n // lanes + (np.arange(lanes) < n % lanes)
 
 
-@njit(cache=True, nogil=True, inline="always")
-def _hash(a, b):
-    h = (a * np.uint64(0x9E3779B97F4A7C15)) ^ (b + np.uint64(0x632BE59BD9B4E019))
-    h ^= h >> np.uint64(29)
-    h *= np.uint64(0xBF58476D1CE4E5B9)
-    return h ^ (h >> np.uint64(32))
+_hash = M.hash2  # the shared context hash
 
 
 @njit(cache=True, nogil=True, inline="always")
