@@ -85,7 +85,7 @@ def _code(decode, ch, rows, cols, img, cur, netf, mixed, coder, out, payload, co
     (rows, cols), in order. img: the image so far (H, W, 3); cur (n, 3): these pixels,
     their channels below `ch` already known; netf (n, 256) the network's integer
     frequencies, mixed (n, 256) the residual mixture's pmf; cost[i] gets the ideal bits
-    of subpixel i (reports only). The rest is the model's state (`ImageCM`)."""
+    of subpixel i (the encoder's reports only). The rest is the model's state (`ImageCM`)."""
     mask = np.uint64(table.shape[1] - 1)
     inputs = np.zeros(INPUTS, np.int32)
     cum = np.zeros(257, np.int64)
@@ -251,7 +251,7 @@ def _code(decode, ch, rows, cols, img, cur, netf, mixed, coder, out, payload, co
             else:
                 bit = (x >> (7 - b)) & 1
                 M.encode_bit(coder, out, bit, pf)
-            bits += M.COST[pf if bit else M.PROB_ONE - pf]
+                bits += M.COST[pf if bit else M.PROB_ONE - pf]  # the encoder reports it
             M.mix_update(weights, row1, inputs, INPUTS, pa, bit, RATE)
             M.mix_update(weights, row2, inputs, INPUTS, pb, bit, RATE)
             M.mix_update(weights, row3, inputs, INPUTS, pc, bit, RATE)
@@ -269,7 +269,8 @@ def _code(decode, ch, rows, cols, img, cur, netf, mixed, coder, out, payload, co
         x = node & 255
         if decode:
             cur[i, ch] = x
-        cost[i] = bits
+        else:
+            cost[i] = bits
         e = x * 16 - lpred16  # the linear predictor learns (NLMS, integer)
         e = -2048 if e < -2048 else (2048 if e > 2048 else e)
         for k in range(FEATURES):
