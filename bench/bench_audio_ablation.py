@@ -1,9 +1,9 @@
 """Where the audio codec's bits come from: the real coded size of every file of a folder
 (model blocks only, no FLAC fallback) under the classical cascade alone (the network's
 head at zero: the linear predictor, then the adaptive cascade), the network alone (the
-cascade's rates at zero) and both, each coded by the range coder (format 9) and by the
-context mixing (format 10; "+ CM"); FLAC -8 (libsndfile) beside them. Per top-level
-set. Usage:
+cascade's rates at zero) and both, coded by the range coder (format 9), and both coded
+by the context mixing (format 10, the default); every file at the lane length it gets;
+FLAC -8 (libsndfile) beside them. Per top-level set. Usage:
 
     python bench/bench_audio_ablation.py ../shared/data/audio/dev [--out FILE]
 """
@@ -32,9 +32,7 @@ CURRENT = AdaptiveConfig.current()
 NO_CASCADE = dataclasses.replace(CURRENT, rate=0.0, long_rate=0.0, scale_decay=1.0)
 CONFIGS = {  # name: (head at zero, adaptive settings, context-mixing variant)
     "classical cascade alone": (True, CURRENT, None),
-    "classical cascade + CM": (True, CURRENT, VARIANT),
     "network alone": (False, NO_CASCADE, None),
-    "network alone + CM": (False, NO_CASCADE, VARIANT),
     "network + cascade (format 9)": (False, CURRENT, None),
     "network + cascade + CM (default)": (False, CURRENT, VARIANT),
 }

@@ -6,8 +6,8 @@ data (the choice must not be tuned to dev). Usage:
     python bench/bench_audio_chunks.py ../shared/data/audio/train [--files 3] [--seconds 20]
         [--chunks 512 1024 2048 4096 8192] [--out bench/results/audio_chunks.json]
 
-With --rule it instead compares, per set, CHUNK with the length `lane_chunk` gives each
-clip (only the clips whose length it changes), with the encoder's speed.
+With --rule it instead compares, per set, CHUNK (or --base) with the length `lane_chunk`
+gives each clip (only the clips it gives longer lanes), with the encoder's speed.
 """
 
 from __future__ import annotations
@@ -35,13 +35,14 @@ def main() -> None:
     parser.add_argument("--chunks", type=int, nargs="+", default=[512, 1024, 2048, 4096, 8192])
     parser.add_argument("--model", default=None)
     parser.add_argument("--rule", action="store_true", help="CHUNK vs lane_chunk per clip")
+    parser.add_argument("--base", type=int, default=CHUNK, help="--rule: compare from here")
     parser.add_argument("--out", type=Path, default=Path("bench/results/audio_chunks.json"))
     args = parser.parse_args()
     info = zoo.find_model(args.model) if args.model else zoo.default_model("audio")
     codec = engine.load_codec("audio", info)
     data = sample_clips(args.folder, args.files, args.seconds)
     if args.rule:
-        return compare_rule(codec, data, info.name, args.out)
+        return compare_rule(codec, data, info.name, args.out, args.base)
     samples = sum(x.size for _, x, _ in data)
     torch.set_num_threads(1)
     exported = zoo.load_weights(info)  # the float network, for the whole-signal reference
@@ -69,19 +70,20 @@ def main() -> None:
     args.out.write_text(json.dumps(result, indent=1))
 
 
-def compare_rule(codec, data: list, model: str, out: Path) -> None:  # noqa: ANN001
-    """Real payload bits and encoder speed of CHUNK against `lane_chunk`, per set."""
+def compare_rule(codec, data: list, model: str, out: Path,  # noqa: ANN001
+                 base: int = CHUNK) -> None:
+    """Real payload bits and encoder speed of `base` against `lane_chunk`, per set."""
     torch.set_num_threads(1)
     sets: dict[str, dict] = {}
     for name, x, rate in data:
         chunk = lane_chunk(len(x))
-        if chunk == CHUNK:
+        if chunk <= base:
             continue
         row = sets.setdefault(name, {"clips": 0, "samples": 0, "bits": [0, 0], "seconds": [0, 0]})
         row["clips"] += 1
         row["samples"] += x.size
         info = {"frames": len(x), "rate": rate, "channels": x.shape[1]}
-        for k, length in enumerate((CHUNK, chunk)):
+        for k, length in enumerate((base, chunk)):
             codec.chunk = length
             start = time.process_time()
             row["bits"][k] += sum(8 * len(p) for _, p, _ in codec.encode(x, info=info))
@@ -98,7 +100,7 @@ def compare_rule(codec, data: list, model: str, out: Path) -> None:  # noqa: ANN
           f"encoder {total['samples'] / seconds[0] / 1e3:.1f} k -> "
           f"{total['samples'] / seconds[1] / 1e3:.1f} k samples/s", file=sys.stderr)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"model": model, "machine": machine(), "sets": sets,
+    out.write_text(json.dumps({"model": model, "machine": machine(), "base": base, "sets": sets,
                                "bits": bits, "seconds": seconds, **total}, indent=1))
 
 

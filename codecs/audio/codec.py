@@ -48,7 +48,7 @@ SCHEDULE = "lanes-1"
 CODER_MODEL = "exact-laplace-1"
 BLOCK_FRAMES = 1 << 20
 CHUNK = 2048  # frames per lane: bits vs speed measured on training clips (README)
-MAX_CHUNK = 8192  # longer lanes for long files (`lane_chunk`)
+MAX_CHUNK = 16384  # longer lanes for long files (`lane_chunk`)
 MIN_LANES = 32  # lanes per step that a longer lane must leave a block (`lane_chunk`)
 PROGRESS_EVERY = 64  # steps between progress callbacks
 MAX_FRAMES = 1 << 40
@@ -402,8 +402,9 @@ class AudioCodec:
 
 class _FusedChannel:
     """One channel of a decoder step with cascade 2, as two compiled calls around the
-    range decoder (`_channel_params`, `_channel_learn`): the same operations in the same
-    order as `distribution`, `Cascade.adjust`, `laplace_params` and `Cascade.update`."""
+    coder's decoding (range coder or context mixing; `_channel_params`, `_channel_learn`):
+    the same operations in the same order as `distribution`, `Cascade.adjust`,
+    `laplace_params` and `Cascade.update`."""
 
     def __init__(self, cascade: Cascade, exp_table: np.ndarray, lanes: Lanes) -> None:
         cfg = cascade.cfg
