@@ -283,3 +283,30 @@ def decoder_state(data):
     state[2] = x
     state[3] = 4
     return state
+
+
+class BitStream:
+    """One block's binary arithmetic coder, for a codec's compiled loop: `state` (the
+    coder's registers), `out` (the encoder's buffer, grown by `reserve`) and `data` (the
+    decoder's payload); pass all three, whichever way it runs."""
+
+    def __init__(self, payload: bytes | None = None, size: int = 1 << 12) -> None:
+        if payload is None:
+            self.state, self.out = encoder_state(), np.zeros(size, dtype=np.uint8)
+            self.data = np.zeros(1, dtype=np.uint8)
+        else:
+            self.data = np.frombuffer(payload, dtype=np.uint8)
+            self.state, self.out = decoder_state(self.data), np.zeros(1, dtype=np.uint8)
+
+    def reserve(self, count: int) -> None:
+        """Room for `count` more encoded bytes (the encoder's kernel never grows it)."""
+        written = int(self.state[2])
+        if len(self.out) - written < count:
+            grown = np.zeros(2 * len(self.out) + count, dtype=np.uint8)
+            grown[:written] = self.out[:written]
+            self.out = grown
+
+    def finish(self) -> bytes:
+        """The encoded block."""
+        encode_flush(self.state, self.out)
+        return self.out[:self.state[2]].tobytes()

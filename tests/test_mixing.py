@@ -62,6 +62,28 @@ def test_the_arithmetic_coder_round_trips_at_the_ideal_cost(seed):
     assert size <= ideal * 1.001 + 8
 
 
+@njit(cache=True)
+def _code_part(state, out, bits, probs):
+    for i in range(bits.shape[0]):
+        M.encode_bit(state, out, bits[i], probs[i])
+
+
+def test_a_bit_stream_grows_across_calls_and_round_trips():
+    """BitStream: the encoder's buffer grows between kernel calls (reserve) without
+    losing written bytes; its payload decodes to the same bits."""
+    rng = np.random.default_rng(9)
+    probs = rng.integers(1, M.PROB_ONE, 30_000)
+    bits = (rng.random(len(probs)) < probs / M.PROB_ONE).astype(np.int64)
+    stream = M.BitStream(size=16)
+    for part in np.array_split(np.arange(len(bits)), 7):
+        stream.reserve(2 * len(part) + 8)  # at most 16 bits per decision
+        _code_part(stream.state, stream.out, bits[part], probs[part])
+    payload = stream.finish()
+    reader = M.BitStream(payload)
+    assert reader.data.tobytes() == payload
+    assert np.array_equal(_decode(reader.data.copy(), probs, len(bits)), bits)
+
+
 def test_counters_learn_a_frequency_and_the_mixer_trusts_the_good_input():
     prob, count = M.counters(1)
     rng = np.random.default_rng(0)

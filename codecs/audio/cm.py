@@ -240,12 +240,7 @@ class AudioCM:
         self.channel_ids = np.zeros((2, lanes), dtype=np.int64)
         self.channel_ids[1] = 1
         self.no_cost = np.zeros(0)
-        if payload is None:
-            self.coder, self.out = M.encoder_state(), np.zeros(1 << 12, dtype=np.uint8)
-            self.payload = np.zeros(1, dtype=np.uint8)
-        else:
-            self.payload = np.frombuffer(payload, dtype=np.uint8)
-            self.coder, self.out = M.decoder_state(self.payload), np.zeros(1, dtype=np.uint8)
+        self.stream = M.BitStream(payload)
 
     def _run(self, decode: bool, symbols: np.ndarray, base: np.ndarray, index: np.ndarray,
              fraction: np.ndarray, lanes: np.ndarray, channels: np.ndarray,
@@ -254,17 +249,15 @@ class AudioCM:
             self.rows.build(index, fraction)  # only where arzip's table file is missing
             self.cum = _cumulative(self.rows)
         return _code(decode, symbols, base, index, fraction, lanes, channels, self.cum.table,
-                     self.rows.shift, self.coder, self.out, self.payload, cost, self.table,
+                     self.rows.shift, self.stream.state, self.stream.out, self.stream.data,
+                     cost, self.table,
                      self.counts, self.weights, self.apm1, self.apm2, self.history)
 
     def encode(self, symbols: np.ndarray, base: np.ndarray, index: np.ndarray,
                fraction: np.ndarray, lanes: np.ndarray, channels: np.ndarray) -> np.ndarray:
         """Encode samples (in the decoder's order); returns each one's ideal bits."""
         n = len(symbols)
-        if len(self.out) - self.coder[2] < n * MAX_BYTES_PER_SAMPLE + 8:
-            grown = np.zeros(len(self.out) + n * MAX_BYTES_PER_SAMPLE + 8, dtype=np.uint8)
-            grown[:len(self.out)] = self.out
-            self.out = grown
+        self.stream.reserve(n * MAX_BYTES_PER_SAMPLE + 8)
         cost = np.zeros(n)
         i64 = lambda a: np.ascontiguousarray(a, dtype=np.int64)  # noqa: E731
         self._run(False, i64(symbols), i64(base), i64(index), i64(fraction), i64(lanes),
@@ -273,8 +266,7 @@ class AudioCM:
 
     def finish(self) -> bytes:
         """The block's encoded payload."""
-        M.encode_flush(self.coder, self.out)
-        return self.out[:self.coder[2]].tobytes()
+        return self.stream.finish()
 
     def decode(self, base: np.ndarray, index: np.ndarray, fraction: np.ndarray,
                lanes: np.ndarray, channel: int) -> np.ndarray:

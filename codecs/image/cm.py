@@ -299,21 +299,15 @@ class ImageCM:
                      M.apm(3 * 256 * 8), M.apm(3 * 8 * 64))
         self.lms = np.zeros((3, FEATURES), dtype=np.int64)
         self.left = np.zeros((height, 3), dtype=np.int64)  # per row: the last |x - mode|
-        self.coder = self.out = self.payload = None
+        self.stream: M.BitStream | None = None
 
     def start(self, payload: bytes | None = None) -> None:
         """Begin a block: a new encoder, or a decoder of `payload`."""
-        if payload is None:
-            self.coder, self.out = M.encoder_state(), np.zeros(1 << 16, dtype=np.uint8)
-            self.payload = np.zeros(1, dtype=np.uint8)
-        else:
-            self.payload = np.frombuffer(payload, dtype=np.uint8)
-            self.coder, self.out = M.decoder_state(self.payload), np.zeros(1, dtype=np.uint8)
+        self.stream = M.BitStream(payload, 1 << 16)
 
     def finish(self) -> bytes:
         """The block's encoded payload."""
-        M.encode_flush(self.coder, self.out)
-        return self.out[:self.coder[2]].tobytes()
+        return self.stream.finish()
 
     def code(self, channel: int, rows: np.ndarray, cols: np.ndarray, img: np.ndarray,
              pixels: np.ndarray, freqs: np.ndarray, mixed: np.ndarray,
@@ -321,15 +315,13 @@ class ImageCM:
         """Code channel `channel` of `pixels` (n, 3) at (rows, cols): encode them, or
         decode them into `pixels`. Returns each subpixel's ideal bits."""
         n = len(rows)
-        if not decode and len(self.out) - self.coder[2] < n * MAX_BYTES_PER_SUBPIXEL + 8:
-            grown = np.zeros(2 * len(self.out) + n * MAX_BYTES_PER_SUBPIXEL, dtype=np.uint8)
-            grown[:len(self.out)] = self.out
-            self.out = grown
+        if not decode:
+            self.stream.reserve(n * MAX_BYTES_PER_SUBPIXEL + 8)
         cost = np.zeros(n)
         _code(decode, channel, np.ascontiguousarray(rows, dtype=np.int64),
               np.ascontiguousarray(cols, dtype=np.int64), img, pixels,
               np.ascontiguousarray(freqs, dtype=np.int64),
-              np.ascontiguousarray(mixed, dtype=np.float64), self.coder, self.out,
-              self.payload, cost, self.table, self.rprob, self.rcount,
+              np.ascontiguousarray(mixed, dtype=np.float64), self.stream.state,
+              self.stream.out, self.stream.data, cost, self.table, self.rprob, self.rcount,
               self.weights, *self.apms, self.lms, self.left)
         return cost
