@@ -96,10 +96,9 @@ def block_lanes(frames: int, channels: int, chunk: int) -> Lanes:
 
 @dataclass
 class Plan:
-    """A block's samples in the decoder's order, each with its lane, step and channel, the
-    exact coding parameters of its quantized Laplace (base = floor(mean), scale index,
-    mean fraction), and the predictions behind them (float64: the final mean, the
-    network's mean before the cascade, the classical prediction)."""
+    """A block's samples in the decoder's order, each with its lane, step and channel, and
+    the exact coding parameters of its quantized Laplace (base = floor(mean), scale index,
+    mean fraction)."""
 
     lanes: Lanes
     lane: np.ndarray
@@ -109,9 +108,6 @@ class Plan:
     base: np.ndarray
     index: np.ndarray
     fraction: np.ndarray
-    mean: np.ndarray
-    net_mean: np.ndarray
-    prediction: np.ndarray
 
 
 class AudioCodec:
@@ -238,39 +234,45 @@ class AudioCodec:
         base, index, fraction = laplace_params(means[lane, step, channel],
                                                scales[lane, step, channel])
         return Plan(lanes, lane, step, channel, x[lane, step, channel].astype(np.int64),
-                    base, index, fraction, means[lane, step, channel],
-                    net_mean[lane, step, channel], prediction[lane, step, channel])
+                    base, index, fraction)
 
     def _encode_block(self, piece: np.ndarray, rate: int, progress: Progress | None,
                       done: int, bits_out: np.ndarray | None) -> tuple[bytes, float]:
         """(payload, ideal bits) of one block of (frames, channels) samples."""
         p = self.plan(piece, rate)
-        step, symbols = p.step, p.symbols
-        params = (p.base, p.index, p.fraction)
-        if self.cm is not None:
-            cm = audio_cm.AudioCM(len(p.lanes.length))
-            each = np.zeros(len(symbols))
-            for first in range(0, p.lanes.steps, 1024):  # progress every 1024 steps
-                part = slice(*np.searchsorted(step, [first, first + 1024]))
-                each[part] = cm.encode(symbols[part], *(a[part] for a in params),
-                                       p.lane[part], p.channel[part])
-                if progress:
-                    progress(done + part.stop)
-            if bits_out is not None:
-                bits_out[p.lanes.start[p.lane] + step, p.lanes.channel[p.lane] + p.channel] = each
-            return cm.finish(), float(each.sum())
-        ends = np.flatnonzero(np.diff(2 * step + p.channel, append=-1)) + 1  # batch ends
-        encoder = LaplaceEncoder()
-        for first in range(0, p.lanes.steps, PROGRESS_EVERY):  # PROGRESS_EVERY steps at a time
-            part = slice(*np.searchsorted(step, [first, first + PROGRESS_EVERY]))
-            inside = ends[(ends > part.start) & (ends <= part.stop)] - part.start
-            encoder.encode_batches(symbols[part], *(a[part] for a in params), inside)
+        payload, each = (self._code_cm if self.cm is not None else self._code_range)(
+            p, progress, done)
+        if bits_out is not None:
+            bits_out[p.lanes.start[p.lane] + p.step, p.lanes.channel[p.lane] + p.channel] = each
+        return payload, float(each.sum())
+
+    @staticmethod
+    def _code_cm(p: Plan, progress: Progress | None, done: int) -> tuple[bytes, np.ndarray]:
+        """Format 10: (payload, each sample's ideal bits) of the context mixing."""
+        cm = audio_cm.AudioCM(len(p.lanes.length))
+        each = np.zeros(len(p.symbols))
+        for first in range(0, p.lanes.steps, 1024):  # progress every 1024 steps
+            part = slice(*np.searchsorted(p.step, [first, first + 1024]))
+            each[part] = cm.encode(p.symbols[part], p.base[part], p.index[part],
+                                   p.fraction[part], p.lane[part], p.channel[part])
             if progress:
                 progress(done + part.stop)
-        each = laplace_bits_each(symbols, *params)
-        if bits_out is not None:
-            bits_out[p.lanes.start[p.lane] + step, p.lanes.channel[p.lane] + p.channel] = each
-        return encoder.finish(), float(each.sum())
+        return cm.finish(), each
+
+    @staticmethod
+    def _code_range(p: Plan, progress: Progress | None, done: int
+                    ) -> tuple[bytes, np.ndarray]:
+        """Formats 3-9: (payload, each sample's ideal bits) of the range coder."""
+        params = (p.base, p.index, p.fraction)
+        ends = np.flatnonzero(np.diff(2 * p.step + p.channel, append=-1)) + 1  # batch ends
+        encoder = LaplaceEncoder()
+        for first in range(0, p.lanes.steps, PROGRESS_EVERY):  # PROGRESS_EVERY steps at a time
+            part = slice(*np.searchsorted(p.step, [first, first + PROGRESS_EVERY]))
+            inside = ends[(ends > part.start) & (ends <= part.stop)] - part.start
+            encoder.encode_batches(p.symbols[part], *(a[part] for a in params), inside)
+            if progress:
+                progress(done + part.stop)
+        return encoder.finish(), laplace_bits_each(p.symbols, *params)
 
     def _decode_block(self, payload: bytes, frames: int, channels: int, rate: int,
                       progress: Progress | None, done: int) -> bytes:
