@@ -7,28 +7,37 @@ Layout (all integers little-endian; see docs/FORMAT.md):
              | raw_crc32 u32 | payload_crc32 u32 | record_crc32 u32 | payload
     end      b"E" | total_len u64 | sha256 (32 bytes) | crc32 u32
 
+From version 11 (compact framing; v = unsigned LEB128 varint):
+
+    header   magic b"\\x89ARZ" | version u8 | body_len v | deflated JSON | crc32 u32
+    block*   method u8 | raw_len v | lanes v | payload_len v | raw_crc32 u32 | payload
+             | crc32 u32 (of the record so far)
+    end      b"E" | total_len v | sha256 (32 bytes) | crc32 u32
+
 The JSON header names the codec by a stable string id, the model (name, version, sha256 of
 its weights), the coder settings and a codec-specific dictionary; from version 3 also the
 arzip that wrote it ("writer").
 
-Versions: 10 is written: version 9 with the audio codec's context mixing (the quantized
-Laplace refined by models learned from the signal, coded bit by bit; the coder settings'
-"cm"). Version 9: version 8 with the image codec's context mixing (the network's
-distribution mixed with models learned from the image, coded bit by bit; the coder
-settings' "cm"). Version 8 changed the bytes codec's context mixing (variant 3) and
-its default model. Version 7: version 6 with a header that costs about 25 bytes instead of
-100-170 (raw deflate, whose preset dictionary adds each codec's default header whole; it
-matters for short files: a 0.35 s speech clip's header was 8 % of its archive). Version 6:
-version 5 plus blocks of a structured file that its codec's
-classical coder wrote (method 6: FLAC for an audio block that FLAC codes smaller than the
-model; method 7: one lossless WebP of all of an image's pixels). Version 5 added blocks
-whose context mixing takes the network's bit probabilities as one input (method 5).
-Version 4 added context-mixing blocks (method 4) and opened deflate streams (a side-data
-block first, then the opened stream's blocks; see `opened`). Every probability of a
-version 3-10 file is computed in exact arithmetic (`exact`), so it decodes on any machine.
-Versions 1 and 2 (arzip 0.1) are still read, but their model-coded data depended on the
-writer's machine and torch build: `PORTABLE_VERSIONS` says which versions a model-coded
-block may have.
+Versions: 11 is written: version 10 with compact framing (varint lengths, one CRC-32 per
+block record and its payload, no record for an empty side-data block; see docs/FORMAT.md:
+a short file's framing shrinks by about 45 bytes). Version 10: version 9 with the audio
+codec's context mixing (the quantized Laplace refined by models learned from the signal,
+coded bit by bit; the coder settings' "cm"). Version 9: version 8 with the image codec's
+context mixing (the network's distribution mixed with models learned from the image, coded
+bit by bit; the coder settings' "cm"). Version 8 changed the bytes codec's context mixing
+(variant 3) and its default model. Version 7: version 6 with a header that costs about 25
+bytes instead of 100-170 (raw deflate, whose preset dictionary adds each codec's default
+header whole; it matters for short files: a 0.35 s speech clip's header was 8 % of its
+archive). Version 6: version 5 plus blocks of a structured file that its codec's classical
+coder wrote (method 6: FLAC for an audio block that FLAC codes smaller than the model;
+method 7: one lossless WebP of all of an image's pixels). Version 5 added blocks whose
+context mixing takes the network's bit probabilities as one input (method 5). Version 4
+added context-mixing blocks (method 4) and opened deflate streams (a side-data block
+first, then the opened stream's blocks; see `opened`). Every probability of a version 3-11
+file is computed in exact arithmetic (`exact`), so it decodes on any machine. Versions 1
+and 2 (arzip 0.1) are still read, but their model-coded data depended on the writer's
+machine and torch build: `PORTABLE_VERSIONS` says which versions a model-coded block may
+have.
 """
 
 from __future__ import annotations
@@ -44,9 +53,10 @@ from . import __version__
 from .errors import FormatError
 
 MAGIC = b"\x89ARZ"
-FORMAT_VERSION = 10  # what this arzip writes
-READABLE_VERSIONS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10)
-PORTABLE_VERSIONS = (3, 4, 5, 6, 7, 8, 9, 10)  # model-coded data of these versions decode anywhere
+FORMAT_VERSION = 11  # what this arzip writes
+READABLE_VERSIONS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11)
+# model-coded data of these versions decode anywhere
+PORTABLE_VERSIONS = (3, 4, 5, 6, 7, 8, 9, 10, 11)
 WRITER = f"arzip {__version__}"
 MAX_HEADER_JSON = 1 << 20
 # Preset dictionaries of the deflated JSON header: typical keys and values, so a header
@@ -163,8 +173,9 @@ _DICTIONARY_V10 = _DICTIONARY_V9 + (  # format 10: the audio codec's headers wit
 HEADER_DICTIONARIES = {1: _DICTIONARY_V1, 2: _DICTIONARY_V2, 3: _DICTIONARY_V3,
                        4: _DICTIONARY_V4, 5: _DICTIONARY_V4, 6: _DICTIONARY_V4,
                        7: _DICTIONARY_V7, 8: _DICTIONARY_V8, 9: _DICTIONARY_V9,
-                       10: _DICTIONARY_V10}
+                       10: _DICTIONARY_V10, 11: _DICTIONARY_V10}
 RAW_DEFLATE_FROM = 7  # headers of this version on are raw deflate (the header's CRC checks)
+COMPACT_FROM = 11  # records of this version on have varint lengths and one CRC per record
 
 _HEAD = struct.Struct("<4sBI")
 _BLOCK = struct.Struct("<BIHIII")  # after the b"B" tag, before the record crc
@@ -233,8 +244,9 @@ class End:
     sha256: bytes
 
 
-def crc32(data: bytes) -> int:
-    return zlib.crc32(data) & 0xFFFFFFFF
+def crc32(data: bytes, start: int = 0) -> int:
+    """The CRC-32 of `data` (continuing from the CRC `start` of what came before)."""
+    return zlib.crc32(data, start) & 0xFFFFFFFF
 
 
 def _window_bits(version: int) -> int:
@@ -242,24 +254,46 @@ def _window_bits(version: int) -> int:
     return -15 if version >= RAW_DEFLATE_FROM else 15
 
 
+def varint(value: int) -> bytes:
+    """`value` (>= 0) as an unsigned LEB128 varint: 7 bits a byte, low first."""
+    out = bytearray()
+    while value >= 0x80:
+        out.append(value & 0x7F | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
 def pack_header(header: Header) -> bytes:
     text = json.dumps(header.to_json(), sort_keys=True, separators=(",", ":")).encode()
     packer = zlib.compressobj(9, zlib.DEFLATED, _window_bits(header.version),
                               zdict=HEADER_DICTIONARIES[header.version])
     body = packer.compress(text) + packer.flush()
-    head = _HEAD.pack(MAGIC, header.version, len(body)) + body
+    if header.version >= COMPACT_FROM:
+        head = MAGIC + bytes([header.version]) + varint(len(body)) + body
+    else:
+        head = _HEAD.pack(MAGIC, header.version, len(body)) + body
     return head + _CRC.pack(crc32(head))
 
 
-def pack_block(block: Block) -> bytes:
+def pack_block(block: Block, version: int = FORMAT_VERSION) -> bytes:
+    """A block's record and payload as `version` lays them out."""
+    if version >= COMPACT_FROM:
+        record = (bytes([int(block.method)]) + varint(block.raw_len) + varint(block.lanes)
+                  + varint(len(block.payload)) + _CRC.pack(block.raw_crc) + block.payload)
+        return record + _CRC.pack(crc32(record))
     fields = _BLOCK.pack(int(block.method), block.raw_len, block.lanes, len(block.payload),
                          block.raw_crc, crc32(block.payload))
     record = b"B" + fields
     return record + _CRC.pack(crc32(record)) + block.payload
 
 
-def pack_end(end: End) -> bytes:
-    record = b"E" + _END.pack(end.total_len, end.sha256)
+def pack_end(end: End, version: int = FORMAT_VERSION) -> bytes:
+    """The trailer as `version` lays it out."""
+    if version >= COMPACT_FROM:
+        record = b"E" + varint(end.total_len) + end.sha256
+    else:
+        record = b"E" + _END.pack(end.total_len, end.sha256)
     return record + _CRC.pack(crc32(record))
 
 
@@ -288,24 +322,64 @@ def _read_exact(stream: BinaryIO, n: int, what: str) -> bytes:
 def header_bytes(stream: BinaryIO) -> bytes:
     """The raw bytes of the header at the start of `stream` (as far as its length field
     is plausible), for a reader that parses it twice; `read_header` validates them."""
-    head = stream.read(_HEAD.size)
-    if len(head) < _HEAD.size or head[:4] != MAGIC:
+    head = stream.read(5)
+    if len(head) < 5 or head[:4] != MAGIC:
         return head
-    json_len = _HEAD.unpack(head)[2]
-    return head if json_len > MAX_HEADER_JSON else head + stream.read(json_len + 4)
+    if head[4] >= COMPACT_FROM:
+        length, more = _varint_of(stream, bytearray())
+        head += more
+    else:
+        more = stream.read(4)
+        head += more
+        length = struct.unpack("<I", more)[0] if len(more) == 4 else None
+    if length is None or length > MAX_HEADER_JSON:
+        return head
+    return head + stream.read(length + 4)
+
+
+def _varint_of(stream: BinaryIO, record: bytearray) -> tuple[int | None, bytes]:
+    """(value, its bytes) of the varint next in `stream` (also appended to `record`);
+    value None if the stream ends inside it or it is implausibly long (over 2^56)."""
+    start, shift, value = len(record), 0, 0
+    while shift < 63:
+        byte = stream.read(1)
+        if not byte:
+            return None, bytes(record[start:])
+        record += byte
+        value |= (byte[0] & 0x7F) << shift
+        if byte[0] < 0x80:
+            return value, bytes(record[start:])
+        shift += 7
+    return None, bytes(record[start:])
+
+
+def _read_varint(stream: BinaryIO, record: bytearray, what: str) -> int:
+    value, raw = _varint_of(stream, record)
+    if value is None:
+        if len(raw) >= 9:
+            raise FormatError(f"corrupted {what} (implausible length)")
+        raise FormatError(f"truncated file: unexpected end of data in the {what}")
+    return value
 
 
 def read_header(stream: BinaryIO) -> Header:
     """Parse and validate the header at the start of `stream`."""
-    head = stream.read(_HEAD.size)
+    head = stream.read(5)
     if len(head) < 4 or head[:4] != MAGIC:
         raise FormatError("not an .arz file (bad magic bytes)")
-    if len(head) < _HEAD.size:
+    if len(head) < 5:
         raise FormatError("truncated file: unexpected end of data in the header")
-    _, version, json_len = _HEAD.unpack(head)
+    version = head[4]
     if version not in READABLE_VERSIONS:
         raise FormatError(f"unsupported .arz format version {version} (this arzip reads "
                           f"versions {', '.join(map(str, READABLE_VERSIONS))})")
+    if version >= COMPACT_FROM:
+        record = bytearray(head)
+        json_len = _read_varint(stream, record, "header")
+        head = bytes(record)
+    else:
+        head += _read_exact(stream, 4, "header")
+        json_len = struct.unpack_from("<I", head, 5)[0]
     if json_len > MAX_HEADER_JSON:
         raise FormatError("corrupted header (implausible length)")
     body = _read_exact(stream, json_len, "header")
@@ -327,8 +401,10 @@ def read_header(stream: BinaryIO) -> Header:
     return header
 
 
-def read_record(stream: BinaryIO) -> Block | End:
-    """Parse the next block or the trailer, checking every checksum."""
+def read_record(stream: BinaryIO, version: int) -> Block | End:
+    """Parse the next block or the trailer of a `version` file, checking every checksum."""
+    if version >= COMPACT_FROM:
+        return _read_compact_record(stream)
     tag = stream.read(1)
     if tag == b"B":
         fields = _read_exact(stream, _BLOCK.size, "block header")
@@ -350,9 +426,43 @@ def read_record(stream: BinaryIO) -> Block | End:
         if stored != crc32(tag + fields):
             raise FormatError("corrupted trailer (checksum mismatch)")
         total_len, digest = _END.unpack(fields)
-        if stream.read(1):
-            raise FormatError("unexpected data after the end of the .arz stream")
-        return End(total_len, digest)
+        return _end(stream, total_len, digest)
     if not tag:
         raise FormatError("truncated file: the trailer is missing")
     raise FormatError("corrupted file (unknown record type)")
+
+
+def _end(stream: BinaryIO, total_len: int, digest: bytes) -> End:
+    if stream.read(1):
+        raise FormatError("unexpected data after the end of the .arz stream")
+    return End(total_len, digest)
+
+
+def _read_compact_record(stream: BinaryIO) -> Block | End:
+    """A record of version 11 on: one CRC-32 covers its fields and payload."""
+    tag = stream.read(1)
+    if not tag:
+        raise FormatError("truncated file: the trailer is missing")
+    record = bytearray(tag)
+    if tag == b"E":
+        total_len = _read_varint(stream, record, "trailer")
+        digest = _read_exact(stream, 32, "trailer")
+        (stored,) = _CRC.unpack(_read_exact(stream, 4, "trailer"))
+        if stored != crc32(bytes(record) + digest):
+            raise FormatError("corrupted trailer (checksum mismatch)")
+        return _end(stream, total_len, digest)
+    try:
+        method = Method(tag[0])
+    except ValueError:
+        raise FormatError("corrupted file (unknown record type)") from None
+    raw_len = _read_varint(stream, record, "block header")
+    lanes = _read_varint(stream, record, "block header")
+    payload_len = _read_varint(stream, record, "block header")
+    if max(raw_len, payload_len) >= 1 << 40 or lanes >= 1 << 16:
+        raise FormatError("corrupted block header (implausible length)")
+    record += _read_exact(stream, 4, "block header")
+    payload = _read_exact(stream, payload_len, "block payload")
+    (stored,) = _CRC.unpack(_read_exact(stream, 4, "block payload"))
+    if stored != crc32(payload, crc32(bytes(record))):
+        raise FormatError("corrupted block (checksum mismatch)")
+    return Block(method, raw_len, lanes, _CRC.unpack_from(record, len(record) - 4)[0], payload)

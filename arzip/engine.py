@@ -359,8 +359,8 @@ def _compress_file(data: bytes, dst: BinaryIO, codec_id: str, model: zoo.ModelIn
     header = Header(codec=codec_id, model=model.header_entry, coder=codec.coder_settings(),
                     codec_header=parsed.info)
     stats = Stats(codec=codec_id, model=model.name, raw_bytes=len(parsed.output))
-    parts = [container.pack_header(header), _side_block(parsed.side)]
-    stats.methods = {"side": 1, "model": 0}
+    parts = [container.pack_header(header), _side_block(parsed.side, omit_empty=True)]
+    stats.methods = {"side": 1, "model": 0} if parts[1] else {"model": 0}
     total = max(1, parsed.symbols.size)
     classical = getattr(codec, "classical", None)
     # a whole-file classical coding (an image's WebP), stored instead of all the blocks
@@ -403,7 +403,7 @@ def _compress_file(data: bytes, dst: BinaryIO, codec_id: str, model: zoo.ModelIn
             name = whole[0].name.lower()
             stats.decisions = [f"{name} {len(whole[1])} bytes (all blocks: model "
                                f"{stats.model_coded_bits // 8:.0f} bytes)"]
-            stats.methods = {"side": 1, "model": 0, name: 1}
+            stats.methods = ({"side": 1} if parts[1] else {}) | {"model": 0, name: 1}
             stats.model_bits = stats.model_coded_bits = 0
         elif whole is not None:
             stats.decisions.append(f"(all blocks: {whole[0].name.lower()} would take "
@@ -420,8 +420,11 @@ def _compress_file(data: bytes, dst: BinaryIO, codec_id: str, model: zoo.ModelIn
     return stats
 
 
-def _side_block(side: bytes) -> bytes:
-    """The record of a file's side data (block 0): its smallest classical coding."""
+def _side_block(side: bytes, omit_empty: bool = False) -> bytes:
+    """The record of a file's side data (block 0): its smallest classical coding; none for
+    a structured file without side data (`omit_empty`, format 11 on)."""
+    if omit_empty and not side and FORMAT_VERSION >= container.COMPACT_FROM:
+        return b""
     method, best = min(_classical(side), key=lambda c: len(c[1]))
     return container.pack_block(Block(method, len(side), 0, container.crc32(side), best))
 
@@ -646,7 +649,7 @@ def decompress_stream(src: BinaryIO, write: Callable[[bytes], object] | None,
     while True:
         index = len(stats.blocks)
         try:
-            record = container.read_record(src)
+            record = container.read_record(src, header.version)
         except FormatError as exc:
             where = "the trailer" if "trailer" in str(exc) else f"block {index}"
             raise FormatError(f"{where} (from {_unit(joiner)} byte {done}): {exc}") from None
@@ -704,7 +707,7 @@ def _joiner(src: BinaryIO, header: Header, get_codec: Callable[[], object],
         return None
     if kind != "deflate":
         raise FormatError(f"block 0 (side data): unknown opened streams '{kind}'")
-    side = _read_side(src, get_codec, stats)
+    side, _ = _read_side(src, header, get_codec, stats)
     try:
         joiner = opened.Joiner(side, _decode_inner)
     except ValueError as exc:
@@ -713,17 +716,25 @@ def _joiner(src: BinaryIO, header: Header, get_codec: Callable[[], object],
     return joiner
 
 
-def _read_side(src: BinaryIO, get_codec: Callable[[], object], stats: Stats) -> bytes:
-    """A file's side data (block 0, classically coded), checked and recorded in stats."""
+SIDE_METHODS = (Method.STORED, Method.ZLIB, Method.LZMA)  # how side data may be coded
+
+
+def _read_side(src: BinaryIO, header: Header, get_codec: Callable[[], object], stats: Stats,
+               optional: bool = False) -> tuple[bytes, Block | End | None]:
+    """A file's side data (block 0, classically coded), checked and recorded in stats,
+    and None; with `optional` (a structured file of format 11 on, whose empty side data
+    has no record) an empty side and the record read if that is not a side block."""
     try:
-        record = container.read_record(src)
+        record = container.read_record(src, header.version)
+        if optional and (isinstance(record, End) or record.method not in SIDE_METHODS):
+            return b"", record
         if isinstance(record, End) or record.method in MODEL_METHODS:
             raise FormatError("corrupted file (side data block missing)")
         side = _checked(record, _decode_block(record, get_codec, None, MAX_SIDE_SIZE))
     except (FormatError, IntegrityError) as exc:
-        raise type(exc)(f"block 0 (side data): {exc}") from None
+        raise type(exc)(f"block 0{'' if optional else ' (side data)'}: {exc}") from None
     stats.blocks.append(_record(0, record, 0, True) | {"span": "side data"})
-    return side
+    return side, None
 
 
 def _joined(joiner: opened.Joiner | None, data: bytes):
@@ -742,14 +753,16 @@ def _decode_file(src: BinaryIO, header: Header, get_codec: Callable[[], object],
     """The structured path: side block, model blocks, the file restored piece by piece
     into `write`; its length and sha256 are checked after the last piece (the caller
     discards the output if this raises)."""
-    side = _read_side(src, get_codec, stats)
+    side, first = _read_side(src, header, get_codec, stats,
+                             optional=header.version >= container.COMPACT_FROM)
     records: list = []
     decoded = 0
 
     def payloads():
+        nonlocal first
         while True:
             try:
-                record = container.read_record(src)
+                record, first = first or container.read_record(src, header.version), None
                 if isinstance(record, Block) and (
                         record.method not in allowed or (record.raw_len > MAX_BLOCK_SIZE
                                                          and record.method == Method.MODEL)):
@@ -796,7 +809,8 @@ def _decode_file(src: BinaryIO, header: Header, get_codec: Callable[[], object],
         length += len(piece)
         if write:
             write(piece)
-    end = records[-1] if records and isinstance(records[-1], End) else container.read_record(src)
+    end = (records[-1] if records and isinstance(records[-1], End)
+           else first or container.read_record(src, header.version))
     if not isinstance(end, End):
         raise FormatError("corrupted file (more blocks than the file has)")
     if end.total_len != length or end.sha256 != digest.digest():
@@ -817,7 +831,7 @@ def describe(src: BinaryIO) -> dict:
     header = container.read_header(src)
     blocks, coded, raw = [], 0, 0
     while True:
-        record = container.read_record(src)
+        record = container.read_record(src, header.version)
         if isinstance(record, End):
             break
         blocks.append({"method": record.method.name.lower(), "raw_bytes": record.raw_len,
@@ -857,7 +871,7 @@ def verify_stream(src: BinaryIO, model_override: str | None = None) -> dict:
                                       "error": str(exc)}]
         while True:  # what follows can no longer be decoded: list it
             try:
-                record = container.read_record(src)
+                record = container.read_record(src, header.version)
             except FormatError:
                 break
             if isinstance(record, End):
@@ -869,7 +883,7 @@ def verify_stream(src: BinaryIO, model_override: str | None = None) -> dict:
     get_codec = _codec_getter(header, model_override)
     while True:
         try:
-            record = container.read_record(src)
+            record = container.read_record(src, header.version)
         except FormatError as exc:
             blocks.append({"index": len(blocks), "status": "unreadable",
                            "span": f"from original byte {done}", "error": str(exc)})

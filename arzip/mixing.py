@@ -228,13 +228,18 @@ def encode_bit(state, out, bit, p):
 
 @njit(cache=True, nogil=True)
 def encode_flush(state, out):
-    """The final bytes: enough of x1 to fall inside the last range."""
+    """The final byte: the largest top byte b with b.FF FF FF inside the last range (the
+    decoder reads 255 past the end), and no trailing 255 bytes (format 11 on; a decoder of
+    any version reads the same value from the 4-byte flush older encoders wrote)."""
     n = state[2]
-    out[n] = state[0] >> 24
-    out[n + 1] = 255
-    out[n + 2] = 255
-    out[n + 3] = 255
-    state[2] = n + 4
+    top = state[1] >> 24
+    if (state[1] & 0xFFFFFF) != 0xFFFFFF:
+        top -= 1  # still >= x1's top byte: the two differ after every normalization
+    out[n] = top
+    n += 1
+    while n > 0 and out[n - 1] == 255:
+        n -= 1
+    state[2] = n
 
 
 @njit(cache=True, nogil=True)

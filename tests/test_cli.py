@@ -95,9 +95,13 @@ def assert_one_error_line(result, *words: str) -> None:
 
 def corrupt_late(blob: bytes) -> bytes:
     """A wrong sha256 in the trailer (with a valid crc): found only after all the data."""
-    trailer = len(blob) - (1 + container._END.size + 4)
-    total_len, _ = container._END.unpack_from(blob, trailer + 1)
-    return blob[:trailer] + container.pack_end(End(total_len, bytes(32)))
+    src = io.BytesIO(blob)
+    header = container.read_header(src)
+    while not isinstance(record := container.read_record(src, header.version), End):
+        pass
+    trailer = len(blob) - len(container.pack_end(record, header.version))
+    return blob[:trailer] + container.pack_end(End(record.total_len, bytes(32)),
+                                               header.version)
 
 
 def corrupt_early(blob: bytes) -> bytes:

@@ -27,8 +27,9 @@ SENTENCES = [
     "Ελληνικά, русский текст и 日本語のテキスト — 数据压缩. ",
     "¿Qué tal? Ça va très bien, merci! ",
 ]
-RECORD = 1 + container._BLOCK.size + 4  # b"B" + fields + record crc
-END_SIZE = 1 + container._END.size + 4  # b"E" + fields + crc
+# the most a block record's framing takes in these tests' files (method, three varints for
+# lengths under 2 MiB and lanes under 16384, the raw data's CRC and the record's CRC)
+RECORD = 1 + 3 + 2 + 3 + 4 + 4
 
 
 def make_text(n: int, seed: int = 0) -> bytes:
@@ -59,15 +60,22 @@ def parse(blob: bytes) -> tuple[Header, list[Block], End, int]:
     header_size = src.tell()
     blocks = []
     while True:
-        record = container.read_record(src)
+        record = container.read_record(src, header.version)
         if isinstance(record, End):
             return header, blocks, record, header_size
         blocks.append(record)
 
 
 def pack(header: Header, blocks: list[Block], end: End) -> bytes:
-    return (container.pack_header(header) + b"".join(container.pack_block(b) for b in blocks)
-            + container.pack_end(end))
+    return (container.pack_header(header)
+            + b"".join(container.pack_block(b, header.version) for b in blocks)
+            + container.pack_end(end, header.version))
+
+
+def end_size(blob: bytes) -> int:
+    """The bytes of `blob`'s trailer."""
+    header, _, end, _ = parse(blob)
+    return len(container.pack_end(end, header.version))
 
 
 def build_arz(model: str, parts: list[tuple[Method, bytes]]) -> bytes:
@@ -131,7 +139,7 @@ def check_round_trip(data: bytes, model: str, **kwargs) -> bytes:
     assert dstats.sha256 == hashlib.sha256(data).hexdigest()
     # never larger than the input plus the framing
     _, blocks, _, header_size = parse(blob)
-    assert len(blob) <= len(data) + header_size + len(blocks) * RECORD + END_SIZE
+    assert len(blob) <= len(data) + header_size + len(blocks) * RECORD + end_size(blob)
     return blob
 
 
@@ -198,8 +206,7 @@ def test_bad_magic(blob):
 
 
 def test_unknown_format_version(text6k_arz):
-    (json_len,) = struct.unpack_from("<I", text6k_arz, 5)
-    head_end = 9 + json_len
+    head_end = parse(text6k_arz)[3] - 4
     head = bytearray(text6k_arz[:head_end])
     newer = max(container.READABLE_VERSIONS) + 1
     head[4] = newer
@@ -339,7 +346,7 @@ def test_data_after_trailer(tiny_model, small, small_arz):
 
 
 def test_missing_trailer(tiny_model, small, small_arz):
-    exc = decode_checked(small_arz[:-END_SIZE], small, tiny_model)
+    exc = decode_checked(small_arz[:-end_size(small_arz)], small, tiny_model)
     assert "trailer is missing" in str(exc)
 
 
@@ -348,9 +355,12 @@ def test_missing_trailer(tiny_model, small, small_arz):
 def truncation_offsets(blob: bytes) -> list[int]:
     """Every offset in the header and the first blocks; a sample in the costly tail (a
     truncated trailer is only noticed after the model block has been decoded)."""
-    model_start = len(blob) - END_SIZE - RECORD - len(parse(blob)[1][-1].payload)
-    offsets = list(range(model_start + RECORD + 8))
-    offsets += list(range(model_start + RECORD + 8, len(blob), 5))
+    last = parse(blob)[1][-1]
+    record = len(container.pack_block(last)) - len(last.payload)  # its fields and CRCs
+    payload = len(blob) - end_size(blob) - 4 - len(last.payload)  # where its payload starts
+    offsets = list(range(payload + 8))
+    offsets += list(range(payload + 8, len(blob), 5))
+    assert payload - (record - 4) > 0
     return offsets
 
 
@@ -387,7 +397,7 @@ def test_bit_flips_in_blocks_and_trailer(tiny_model, small, small_arz):
     damaged trailer is only noticed after the model block was decoded)."""
     header_size = parse(small_arz)[3]
     rng = random.Random(7)
-    trailer = len(small_arz) - END_SIZE
+    trailer = len(small_arz) - end_size(small_arz)
     for position in [*range(header_size, trailer), *range(trailer, len(small_arz), 3)]:
         decode_checked(flip(small_arz, position, rng.randrange(8)), small, tiny_model)
 
@@ -432,15 +442,16 @@ def test_machine_bound_versions_are_read_and_their_model_data_refused(version, t
     data = b"abc" * 100
     classical = container.Block(container.Method.ZLIB, len(data), 0, container.crc32(data),
                                 zlib.compress(data))
-    end = container.pack_end(container.End(len(data), hashlib.sha256(data).digest()))
+    end = container.pack_end(container.End(len(data), hashlib.sha256(data).digest()), version)
     out = io.BytesIO()
-    engine.decompress_stream(io.BytesIO(packed + container.pack_block(classical) + end),
+    engine.decompress_stream(io.BytesIO(packed + container.pack_block(classical, version) + end),
                              out.write)
     assert out.getvalue() == data
     model = container.Block(container.Method.MODEL, len(data), 1, container.crc32(data),
                             b"\0\0\0\1")
     with pytest.raises(FormatError, match=f"format version {version}.*arzip 0.1"):
-        engine.decompress_stream(io.BytesIO(packed + container.pack_block(model) + end), None,
+        engine.decompress_stream(io.BytesIO(packed + container.pack_block(model, version) + end),
+                                 None,
                                  tiny_model)
 
 
@@ -448,8 +459,35 @@ def test_new_files_are_portable_and_name_their_writer(tiny_model):
     packed = io.BytesIO()
     engine.compress_stream(io.BytesIO(b"hello hello hello"), packed, tiny_model)
     header = container.read_header(io.BytesIO(packed.getvalue()))
-    assert header.version == container.FORMAT_VERSION == 10 and header.portable
+    assert header.version == container.FORMAT_VERSION == 11 and header.portable
     assert header.writer == f"arzip {arzip.__version__}"
+
+
+@pytest.mark.parametrize("raw_len,lanes,payload_len", [(0, 0, 0), (127, 1, 127),
+                                                      (128, 512, 128), (1 << 20, 0, 16384)])
+def test_format_11_records_are_compact_and_read_back(raw_len, lanes, payload_len):
+    """Format 11: a record is its method, three varints, the raw data's CRC, the payload
+    and one CRC of all of it; the trailer has a varint length. Earlier formats read back
+    their fixed-width records."""
+    block = Block(Method.MODEL, raw_len, lanes, 0xDEADBEEF, bytes(range(256)) * 64)
+    block.payload = block.payload[:payload_len]
+    end = End(raw_len, hashlib.sha256(b"x").digest())
+    for version in (10, 11):
+        packed = container.pack_block(block, version) + container.pack_end(end, version)
+        src = io.BytesIO(packed)
+        assert container.read_record(src, version) == block
+        assert container.read_record(src, version) == end
+    varints = sum(len(container.varint(n)) for n in (raw_len, lanes, payload_len))
+    assert len(container.pack_block(block, 11)) == 1 + varints + 4 + payload_len + 4
+    assert len(container.pack_end(end, 11)) == 1 + len(container.varint(raw_len)) + 32 + 4
+    assert len(container.pack_block(block, 10)) == 24 + payload_len
+    for flip in range(1 + varints + 4 + min(payload_len, 3)):  # every field is checked
+        damaged = bytearray(container.pack_block(block, 11))
+        damaged[flip] ^= 0x04
+        with pytest.raises(FormatError):
+            container.read_record(io.BytesIO(bytes(damaged) + bytes(40)), 11)
+    with pytest.raises(FormatError, match="implausible"):
+        container.read_record(io.BytesIO(b"\x03" + b"\xff" * 12), 11)
 
 
 def test_format_7_headers_are_raw_deflate_against_their_dictionary():

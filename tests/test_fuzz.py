@@ -55,14 +55,15 @@ def original(name: str) -> bytes:
 def parse(blob: bytes) -> tuple[container.Header, list[Block], End]:
     src = io.BytesIO(blob)
     header, blocks = container.read_header(src), []
-    while not isinstance(record := container.read_record(src), End):
+    while not isinstance(record := container.read_record(src, header.version), End):
         blocks.append(record)
     return header, blocks, record
 
 
 def pack(header: container.Header, blocks: list[Block], end: End) -> bytes:
-    return (container.pack_header(header) + b"".join(map(container.pack_block, blocks))
-            + container.pack_end(end))
+    return (container.pack_header(header)
+            + b"".join(container.pack_block(b, header.version) for b in blocks)
+            + container.pack_end(end, header.version))
 
 
 def check_case(name: str, blob: bytes) -> None:

@@ -21,7 +21,7 @@ def test_every_kind_and_the_model_path_is_covered():
     codecs = {entry["codec"] for entry in MANIFEST.values()}
     assert {"bytes", "image", "audio"} <= codecs
     assert {name.split(".")[-2] for name in MANIFEST} >= {"v3", "v4", "v5", "v6", "v7", "v8",
-                                                              "v9", "v10"}
+                                                              "v9", "v10", "v11"}
     assert any("side" in e["blocks"] and e["codec"] == "bytes" for e in MANIFEST.values())
     for version in ("v4", "v5", "v8"):  # context mixing changed in formats 5 and 8
         assert any("cm" in e["blocks"] for name, e in MANIFEST.items() if version in name)
@@ -42,6 +42,12 @@ def test_every_kind_and_the_model_path_is_covered():
     for name in ("stereo.wav.v10.arz", "mono.flac.v10.arz"):
         header = container.read_header(io.BytesIO((GOLDEN / name).read_bytes()))
         assert header.coder["cm"] == 1 and MANIFEST[name]["blocks"]["model"] == 1
+    # format 11: compact records, every codec; no record for a structured file's empty side
+    # data (a canonical WAV), one where it has some (FLAC metadata, PNG chunks)
+    assert {MANIFEST[n]["codec"] for n in MANIFEST if n.endswith(".v11.arz")} == {
+        "bytes", "image", "audio"}
+    assert MANIFEST["stereo.wav.v11.arz"]["blocks"] == {"model": 1}
+    assert MANIFEST["mono.flac.v11.arz"]["blocks"]["side"] == 1
 
 
 @pytest.mark.parametrize("name", sorted(MANIFEST))

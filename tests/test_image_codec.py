@@ -308,10 +308,10 @@ def test_damaged_webp_blocks_fail_cleanly(tiny_image_model, range_coded):
     data = graphic(60, 80)
     packed, _ = compress(data, tiny_image_model, fallback=True)
     src = io.BytesIO(packed)
-    container.read_header(src)
-    container.read_record(src)  # the side data
+    version = container.read_header(src).version
+    container.read_record(src, version)  # the side data
     at = src.tell()
-    record = container.read_record(src)
+    record = container.read_record(src, version)
     assert record.method == container.Method.WEBP
     end = at + len(container.pack_block(record))
     small = formats.webp_bytes(np.zeros((60, 79, 3), np.uint8))

@@ -62,6 +62,27 @@ def test_the_arithmetic_coder_round_trips_at_the_ideal_cost(seed):
     assert size <= ideal * 1.001 + 8
 
 
+@pytest.mark.parametrize("n", [0, 1, 2, 3, 5, 8, 13, 40, 200])
+def test_the_flush_is_short_and_any_flush_decodes(n):
+    """The encoder ends on at most one byte and never on 255 (the decoder reads 255 past
+    the end); the 4-byte flush of older encoders (padding with 255) decodes the same."""
+    rng = np.random.default_rng(n)
+    for trial in range(200):
+        probs = rng.integers(1, M.PROB_ONE, n)
+        if trial % 3 == 0:
+            probs[:] = rng.choice([1, 2, M.PROB_ONE - 2, M.PROB_ONE - 1], n)
+        bits = (rng.random(n) < probs / M.PROB_ONE).astype(np.int64)
+        out = np.zeros(n + 8, dtype=np.uint8)
+        state = M.encoder_state()
+        _code_part(state, out, bits, probs)
+        before = int(state[2])
+        M.encode_flush(state, out)
+        payload = out[:state[2]].copy()
+        assert len(payload) <= before + 1 and (len(payload) == 0 or payload[-1] != 255)
+        for padded in (payload, np.concatenate([payload, np.full(3, 255, np.uint8)])):
+            assert np.array_equal(_decode(padded, probs, n), bits)
+
+
 @njit(cache=True)
 def _code_part(state, out, bits, probs):
     for i in range(bits.shape[0]):
