@@ -528,3 +528,20 @@ def test_codec_rejects_a_corrupted_audio_shape():
         with pytest.raises(ArzipError):
             audio_shape(info)
     assert isinstance(AudioCodec.known_format(b"RIFF\0\0\0\0WAVE"), bool)
+
+
+@pytest.mark.parametrize("frames", [0, 1, 700])
+def test_a_file_without_side_data_has_no_side_record(tiny_audio_model, frames):
+    """Format 11: a canonical WAV's side data is empty and gets no record: the archive is
+    the header, the model blocks (none for an empty file) and the trailer."""
+    data = audio_file(low_bits(frames, 1) if frames else np.zeros((0, 1), np.int16), 8000)
+    packed, stats = compress(data, tiny_audio_model)
+    src = io.BytesIO(packed)
+    header = container.read_header(src)
+    records = []
+    while not isinstance(record := container.read_record(src, header.version),
+                         container.End):
+        records.append(record)
+    assert stats.codec == "audio" and "side" not in stats.methods
+    assert [r.method for r in records] == [container.Method.MODEL] * (1 if frames else 0)
+    assert decompress(packed, tiny_audio_model) == data
