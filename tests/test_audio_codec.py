@@ -172,6 +172,9 @@ def test_encode_and_decode_probabilities_are_bit_identical(tiny_audio_model, mon
     monkeypatch.setattr(audio_codec, "LaplaceEncoder", RecordingEncoder)
     monkeypatch.setattr(audio_codec.AudioCodec, "decoder_factory", RecordingDecoder)
     monkeypatch.setattr(audio_cm, "AudioCM", RecordingCM)
+    # the step-by-step loop, which calls the coder from Python (the compiled loop of a few
+    # lanes decodes the same samples: test_few_lanes_decode_in_one_compiled_loop)
+    monkeypatch.setattr(audio_codec, "KERNEL_LANES", 0)
     info = {"frames": 700, "channels": 3, "rate": 22050}
     blocks = list(codec.encode(samples, info=info))
     raws = list(codec.decode(info, iter((p, len(r)) for r, p, _ in blocks)))
@@ -545,3 +548,24 @@ def test_a_file_without_side_data_has_no_side_record(tiny_audio_model, frames):
     assert stats.codec == "audio" and "side" not in stats.methods
     assert [r.method for r in records] == [container.Method.MODEL] * (1 if frames else 0)
     assert decompress(packed, tiny_audio_model) == data
+
+
+@pytest.mark.parametrize("channels,frames", [(1, 3000), (2, 5000), (3, 2500)])
+def test_few_lanes_decode_in_one_compiled_loop(tiny_audio_model, monkeypatch, channels,
+                                               frames):
+    """A block of at most KERNEL_LANES lanes decodes in `_decode_steps` (every step in one
+    compiled loop), lanes of unequal length and a third channel included; the Python loop
+    decodes the same payload to the same samples."""
+    from arzip.codecs.audio import codec as audio_codec
+
+    data = audio_file(signal("speechy", frames, channels), 8000)
+    packed, stats = compress(data, tiny_audio_model)
+    assert stats.methods.get("model") == 1
+    calls = []
+    run = audio_codec._StepLoop.run
+    monkeypatch.setattr(audio_codec._StepLoop, "run",
+                        lambda self, *args: (calls.append(1), run(self, *args))[1])
+    assert decompress(packed, tiny_audio_model) == data and calls
+    monkeypatch.setattr(audio_codec, "KERNEL_LANES", 0)  # the step-by-step Python loop
+    calls.clear()
+    assert decompress(packed, tiny_audio_model) == data and not calls

@@ -31,16 +31,17 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from arzip import exact, kernels
+from arzip import exact, jitcache, kernels
+from arzip import mixing as M
 from arzip.coding import LaplaceDecoder, LaplaceEncoder, laplace_bits_each
 from arzip.container import Method
 from arzip.errors import FormatError
 from arzip.parallel import Splitter
 
+from . import adaptive, exact_model, formats, lpc
 from . import cm as audio_cm
-from . import formats, lpc
 from .adaptive import AdaptiveConfig, Cascade, _adjust2, _update2, check, run_all
-from .exact_model import ExactWaveNet, distribution, log_scales
+from .exact_model import KERNEL_LANES, ExactWaveNet, _push_frame, _step, distribution, log_scales
 from .model import AudioModelConfig, WaveNet, rate_code
 
 CODEC_ID = "audio"
@@ -50,6 +51,8 @@ BLOCK_FRAMES = 1 << 20
 CHUNK = 2048  # frames per lane: bits vs speed measured on training clips (README)
 MAX_CHUNK = 16384  # longer lanes for long files (`lane_chunk`)
 MIN_LANES = 32  # lanes per step that a longer lane must leave a block (`lane_chunk`)
+jitcache.depends(__file__, adaptive, audio_cm, exact_model, lpc, kernels, M)
+
 PROGRESS_EVERY = 64  # steps between progress callbacks
 MAX_FRAMES = 1 << 40
 LN_SCALE_MIN = exact.ln_fixed(exact.LAPLACE_SCALE_MIN, 60) / 2.0 ** 60
@@ -298,6 +301,11 @@ class AudioCodec:
         everyone = np.arange(count)
         channels_of = [everyone, everyone[lanes.stereo]]  # the lanes each channel codes
         predicted = classical.predict()
+        if (self.cm is not None and fused is not None and count <= KERNEL_LANES
+                and cm.cum.all_built):  # a few lanes: every step in one compiled loop
+            _StepLoop(m, state, classical, predicted, fused, cm, lanes, stereo, codes,
+                      errors, logs, out).run(progress, done)
+            return out.astype("<i2").tobytes()
         shortest = int(lanes.length.min())
         with Splitter(minimum=96) as split:  # its thread ends even when decoding fails
             for t in range(lanes.steps):
@@ -436,6 +444,115 @@ class _FusedChannel:
         _channel_learn(*self.state, channel, active, values.astype(np.float64), net_mean,
                        means, scales, self.in1, self.in2, self.predictions, *self.rates,
                        frame, out, self.start, self.channel, t)
+
+
+class _StepLoop:
+    """`_decode_block`'s steps for a block of at most KERNEL_LANES lanes with cascade 2 and
+    context mixing, PROGRESS_EVERY steps per compiled call (`_decode_steps`): the same
+    operations in the same order as the Python loop, without its calls between them (a
+    short file's decoding was half Python)."""
+
+    def __init__(self, m: ExactWaveNet, state: dict, classical: lpc.BackwardLPC,
+                 predicted: np.ndarray, fused: _FusedChannel, cm: audio_cm.AudioCM,
+                 lanes: Lanes, stereo: np.ndarray, codes: np.ndarray, errors: np.ndarray,
+                 logs: np.ndarray, out: np.ndarray) -> None:
+        self.m, self.state, self.classical, self.fused, self.cm = m, state, classical, fused, cm
+        self.lanes, self.out = lanes, out
+        self.predicted = np.ascontiguousarray(predicted)
+        self.arrays = (stereo, codes, errors, logs)
+
+    def run(self, progress: Progress | None, done: int) -> None:
+        m, c, f, cm, lanes = self.m, self.classical, self.fused, self.cm, self.lanes
+        count = len(lanes.length)
+        lengths = lanes.length.astype(np.int64)
+        per_lane = np.where(lanes.stereo, 2, 1)
+        head = np.empty((count, int(m._packed[0][-1, 2])))
+        spare = np.empty_like(self.predicted)
+        where = np.array([c.pos, c.t], dtype=np.int64)
+        stereo, codes, errors, logs = self.arrays
+        for first in range(0, lanes.steps, PROGRESS_EVERY):
+            last = min(first + PROGRESS_EVERY, lanes.steps)
+            ok = _decode_steps(
+                first, last, lengths, lanes.stereo, *m._packed, self.state["inputs"],
+                self.state["queues"], m.layers, len(m.residual), m._scales, m.tanh, head,
+                c.buffer, where, c._window, c.a, c.scale, self.predicted, spare,
+                stereo, codes, m.log_table, m.exp_table, errors, logs,
+                *f.state, f.taps, LN_SCALE_MIN, exact.LAPLACE_SCALES, exact.LAPLACE_FRACTIONS,
+                f.in1, f.in2, f.predictions, *f.rates, f.start, f.channel,
+                cm.cum.table, cm.rows.shift, cm.stream.state, cm.stream.out, cm.stream.data,
+                cm.no_cost, cm.table, cm.counts, cm.weights, cm.apm1, cm.apm2, cm.history,
+                cm.channel_ids, self.out)
+            self.state["t"] = last
+            if not ok:
+                raise FormatError("corrupted payload: a decoded sample is out of range")
+            if progress:
+                progress(done + int((np.minimum(lengths, last) * per_lane).sum()))
+        c.pos, c.t = int(where[0]), int(where[1])
+
+
+@njit(cache=True, nogil=True)
+def _decode_steps(t0, t1, lengths, stereo_lanes, layers, weights, factors, inputs, queues,
+                  n_layers, residuals, net_scales, tanh, head, buffer, where, window, a,
+                  lpc_scale, predicted, spare, stereo, codes, log_table, exp_table, errors,
+                  logs, h1, w1, h2, w2, ratio, current, seen, taps, ln_scale_min,
+                  scales_count, fractions, in1, in2, predictions, rate1, rate2, decay,
+                  ratio_max, start, lane_channel, cum, shifts, coder, cm_out, data, cost,
+                  table, counts, cm_weights, apm1, apm2, history, channel_ids, out):
+    """Steps t0..t1-1 of `_decode_block` (network step, then per channel the cascade's
+    parameters, the context mixing's decoding and the cascade's learning, then the
+    frame's features, errors and linear prediction); False on a corrupted payload."""
+    count = lengths.shape[0]
+    frame = np.zeros((count, 2))
+    for t in range(t0, t1):
+        prediction = predicted.reshape(count, 2)
+        scale = lpc_scale.reshape(count, 2).copy()
+        _step(layers, weights, factors, inputs, queues, t, 0, count, n_layers, residuals,
+              net_scales, tanh, head)
+        log_scales(scale, log_table, logs)
+        frame[:] = 0.0
+        for channel in range(2):
+            n = 0
+            for lane in range(count):
+                if lengths[lane] > t and (channel == 0 or stereo_lanes[lane]):
+                    n += 1
+            if n == 0:
+                continue
+            active = np.empty(n, np.int64)
+            n = 0
+            for lane in range(count):
+                if lengths[lane] > t and (channel == 0 or stereo_lanes[lane]):
+                    active[n] = lane
+                    n += 1
+            error0 = np.empty(n)
+            for i in range(n):
+                error0[i] = frame[active[i], 0] - prediction[active[i], 0]
+            net_mean, means, scales = np.empty(n), np.empty(n), np.empty(n)
+            base, index = np.empty(n, np.int64), np.empty(n, np.int64)
+            fraction, values = np.empty(n, np.int64), np.empty(n, np.int64)
+            _channel_params(head[active], channel, errors[active], prediction[active],
+                            logs[active], error0, exp_table, h1, w1, h2, w2, ratio, current,
+                            seen, active, taps, log_table, ln_scale_min, scales_count,
+                            fractions, net_mean, means, scales, in1, in2, predictions, base,
+                            index, fraction)
+            if not audio_cm._code(True, values, base, index, fraction, active,
+                                  channel_ids[channel, :n], cum, shifts, coder, cm_out, data,
+                                  cost, table, counts, cm_weights, apm1, apm2, history):
+                return False
+            _channel_learn(h1, w1, h2, w2, ratio, current, seen, channel, active,
+                           values.astype(np.float64), net_mean, means, scales, in1, in2,
+                           predictions, rate1, rate2, decay, ratio_max, frame, out, start,
+                           lane_channel, t)
+        _push_frame(frame, prediction, scale, stereo, codes, log_table, inputs)
+        _push_errors(errors, frame, prediction)
+        if where[0] == buffer.shape[1]:  # `BackwardLPC._room`
+            buffer[:, :lpc.WINDOW] = buffer[:, buffer.shape[1] - lpc.WINDOW:]
+            where[0] = lpc.WINDOW
+        lpc._step_advance(buffer, where[0], where[1], window, a, frame.reshape(-1),
+                          predicted, lpc_scale, spare)
+        where[0] += 1
+        where[1] += 1
+        predicted[:] = spare
+    return True
 
 
 @njit(cache=True, nogil=True)
