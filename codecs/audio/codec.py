@@ -491,7 +491,8 @@ class _StepLoop:
 
 
 @njit(cache=True, nogil=True)
-def _decode_steps(t0, t1, lengths, stereo_lanes, layers, weights, factors, inputs, queues,
+def _decode_steps(t0, t1, lengths, stereo_lanes, layers, weights, weights_t, factors, inputs,
+                  queues,
                   n_layers, residuals, net_scales, tanh, head, buffer, where, window, a,
                   lpc_scale, predicted, spare, stereo, codes, log_table, exp_table, errors,
                   logs, h1, w1, h2, w2, ratio, current, seen, taps, ln_scale_min,
@@ -506,8 +507,8 @@ def _decode_steps(t0, t1, lengths, stereo_lanes, layers, weights, factors, input
     for t in range(t0, t1):
         prediction = predicted.reshape(count, 2)
         scale = lpc_scale.reshape(count, 2).copy()
-        _step(layers, weights, factors, inputs, queues, t, 0, count, n_layers, residuals,
-              net_scales, tanh, head)
+        _step(layers, weights, weights_t, factors, inputs, queues, t, 0, count, n_layers,
+              residuals, net_scales, tanh, head)
         log_scales(scale, log_table, logs)
         frame[:] = 0.0
         for channel in range(2):
