@@ -360,7 +360,8 @@ def _compress_file(data: bytes, dst: BinaryIO, codec_id: str, model: zoo.ModelIn
                     codec_header=parsed.info)
     stats = Stats(codec=codec_id, model=model.name, raw_bytes=len(parsed.output))
     parts = [container.pack_header(header), _side_block(parsed.side, omit_empty=True)]
-    stats.methods = {"side": 1, "model": 0} if parts[1] else {"model": 0}
+    sides = {"side": 1} if parts[1] else {}  # no side-data record: nothing to count
+    stats.methods = sides | {"model": 0}
     total = max(1, parsed.symbols.size)
     classical = getattr(codec, "classical", None)
     # a whole-file classical coding (an image's WebP), stored instead of all the blocks
@@ -403,7 +404,7 @@ def _compress_file(data: bytes, dst: BinaryIO, codec_id: str, model: zoo.ModelIn
             name = whole[0].name.lower()
             stats.decisions = [f"{name} {len(whole[1])} bytes (all blocks: model "
                                f"{stats.model_coded_bits // 8:.0f} bytes)"]
-            stats.methods = ({"side": 1} if parts[1] else {}) | {"model": 0, name: 1}
+            stats.methods = sides | {"model": 0, name: 1}
             stats.model_bits = stats.model_coded_bits = 0
         elif whole is not None:
             stats.decisions.append(f"(all blocks: {whole[0].name.lower()} would take "
@@ -423,7 +424,7 @@ def _compress_file(data: bytes, dst: BinaryIO, codec_id: str, model: zoo.ModelIn
 def _side_block(side: bytes, omit_empty: bool = False) -> bytes:
     """The record of a file's side data (block 0): its smallest classical coding; none for
     a structured file without side data (`omit_empty`, format 11 on)."""
-    if omit_empty and not side and FORMAT_VERSION >= container.COMPACT_FROM:
+    if omit_empty and not side:
         return b""
     method, best = min(_classical(side), key=lambda c: len(c[1]))
     return container.pack_block(Block(method, len(side), 0, container.crc32(side), best))

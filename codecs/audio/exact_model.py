@@ -364,7 +364,7 @@ def _pack(linears: list) -> tuple[np.ndarray, ...]:
     """(table (L, 4): weight offset, inputs, outputs, factor offset; the weights (in, out)
     of every layer flat, and again as (out, in); factors (2, sum outputs): factor and
     bias) for `_step`."""
-    table, weights, factors, at, fb = [], [], [], 0, 0
+    table, weights, transposed, factors, at, fb = [], [], [], [], 0, 0
     for layer in linears:
         w = np.asarray(layer.int.weight_t)
         if (layer.int.dtype is not np.float64 or len(layer.int.blocks) != 1
@@ -372,12 +372,12 @@ def _pack(linears: list) -> tuple[np.ndarray, ...]:
             raise ValueError("the step kernel takes float64 layers of 16-bit weights")
         table.append((at, w.shape[0], w.shape[1], fb))
         weights.append(w.ravel())
+        transposed.append(w.T.ravel())
         factors.append(np.stack([np.broadcast_to(layer.factor, w.shape[1]),
                                  np.broadcast_to(layer.bias, w.shape[1])]))
         at, fb = at + w.size, fb + w.shape[1]
-    flat = [w.reshape(n_in, n_out) for w, (_, n_in, n_out, _) in zip(weights, table, strict=True)]
     return (np.array(table, dtype=np.int64), np.concatenate(weights).astype(np.float32),
-            np.concatenate([w.T.ravel() for w in flat]).astype(np.float64),
+            np.concatenate(transposed).astype(np.float64),
             np.ascontiguousarray(np.concatenate(factors, 1), dtype=np.float64))
 
 
