@@ -16,6 +16,7 @@ import dataclasses
 import multiprocessing
 import os
 import signal as _signal
+import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -140,6 +141,16 @@ def do(task: Task) -> Result:
         return Result(task.path, task.out, False, message, seconds=time.perf_counter() - start)
 
 
+def _do_in_worker(task: Task) -> Result:
+    """`do` in a pool worker: an interruption ends the worker once its temporary output is
+    removed (the pool would otherwise keep the process waiting for the next task)."""
+    try:
+        return do(task)
+    except signals.Interrupted as exc:
+        sys.stderr.flush()
+        os._exit(signals.exit_status(exc))
+
+
 def _worker_start() -> None:
     os.environ["ARZIP_THREADS"] = "1"
     signals.install()
@@ -157,7 +168,7 @@ def run(tasks: list[Task], jobs: int = 1) -> Iterator[Result]:
                                initializer=_worker_start)
     futures: list = []
     try:
-        futures = [pool.submit(do, task) for task in tasks]
+        futures = [pool.submit(_do_in_worker, task) for task in tasks]
         for future in futures:
             yield future.result()
     except BaseException:
