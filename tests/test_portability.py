@@ -92,14 +92,13 @@ for path in map(Path, paths):
 """
 
 
-def run(mode: str, out_dir: Path, paths: list[Path], env: dict, cache: Path) -> None:
+def run(mode: str, out_dir: Path, paths: list[Path], env: dict) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
-    # a numba cache of this test's own, shared by its runs: numba keys cached code by the
-    # target CPU's name and features, so NUMBA_CPU_NAME=generic (and the old-ISA encoder)
-    # compile afresh while the runs whose variables numba does not read reuse the code
-    full = {**os.environ, "NUMBA_CACHE_DIR": str(cache), **env}
+    # numba's cache (the one the other tests filled) keys cached code by the target CPU's
+    # name and features: NUMBA_CPU_NAME=generic (and the old-ISA encoder) compile afresh,
+    # the runs whose variables numba does not read reuse the code compiled for this CPU
     done = subprocess.run([sys.executable, "-c", SCRIPT, mode, str(out_dir), *map(str, paths)],
-                          capture_output=True, text=True, env=full)
+                          capture_output=True, text=True, env={**os.environ, **env})
     assert done.returncode == 0, f"{env}: {done.stderr[-2000:]}"
 
 
@@ -107,15 +106,14 @@ def run(mode: str, out_dir: Path, paths: list[Path], env: dict, cache: Path) -> 
 def archives(tmp_path_factory) -> Path:
     """The inputs compressed with the default kernels."""
     base = tmp_path_factory.mktemp("portability")
-    run("c", base / "default", [GOLDEN / name for name in INPUTS], {}, base / "numba")
+    run("c", base / "default", [GOLDEN / name for name in INPUTS], {})
     return base
 
 
 @pytest.mark.parametrize("name", sorted(DECODERS))
 def test_archives_decode_with_other_kernels(archives, name):
     out = archives / f"decoded-{name}"
-    run("d", out, [archives / "default" / f"{n}.arz" for n in INPUTS], DECODERS[name],
-        archives / "numba")
+    run("d", out, [archives / "default" / f"{n}.arz" for n in INPUTS], DECODERS[name])
     for n in INPUTS:
         assert (out / n).read_bytes() == (GOLDEN / n).read_bytes(), f"{n} under {name}"
     # stronger than the round trip: the coder saw bit-identical distributions
@@ -127,11 +125,11 @@ def test_old_kernels_make_the_same_archives_and_they_decode(archives):
     """The reverse direction: an encoder on an older instruction set writes the very same
     bytes, and the default kernels decode them."""
     old = archives / "old-isa"
-    run("c", old, [GOLDEN / name for name in INPUTS], OLD_ISA, archives / "numba")
+    run("c", old, [GOLDEN / name for name in INPUTS], OLD_ISA)
     for n in INPUTS:
         assert (old / f"{n}.arz").read_bytes() == (archives / "default" / f"{n}.arz").read_bytes()
     assert (old / "distributions.sha256").read_text() == (
         archives / "default" / "distributions.sha256").read_text()
     out = archives / "decoded-default"
-    run("d", out, [old / f"{n}.arz" for n in INPUTS], {}, archives / "numba")
+    run("d", out, [old / f"{n}.arz" for n in INPUTS], {})
     assert all((out / n).read_bytes() == (GOLDEN / n).read_bytes() for n in INPUTS)
