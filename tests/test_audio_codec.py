@@ -562,9 +562,9 @@ def test_few_lanes_decode_in_one_compiled_loop(tiny_audio_model, monkeypatch, ch
     packed, stats = compress(data, tiny_audio_model)
     assert stats.methods.get("model") == 1
     calls = []
-    run = audio_codec._StepLoop.run
-    monkeypatch.setattr(audio_codec._StepLoop, "run",
-                        lambda self, *args: (calls.append(1), run(self, *args))[1])
+    run = audio_codec._decode_fused
+    monkeypatch.setattr(audio_codec, "_decode_fused",
+                        lambda *args: (calls.append(1), run(*args))[1])
     assert decompress(packed, tiny_audio_model) == data and calls
     monkeypatch.setattr(audio_codec, "KERNEL_LANES", 0)  # the step-by-step Python loop
     calls.clear()

@@ -48,6 +48,7 @@ SCALE_ROWS = (SCALES // 2) * 4  # the second weight set: (scale / 2, stage)
 RATE = 6  # the mixers' learning rate
 LIMIT = 255  # counters' adaptation limit
 APM_RATE = 7
+OUT_OF_RANGE = "corrupted payload: a decoded sample is out of range"
 MAX_BYTES_PER_SAMPLE = 36  # at most 16 decisions x 16 bits + 16 raw bits
 
 
@@ -275,7 +276,7 @@ class AudioCM:
         values = np.empty(len(base), dtype=np.int64)
         if not self._run(True, values, base, index, fraction, lanes,
                          self.channel_ids[channel, :len(base)], self.no_cost):
-            raise FormatError("corrupted payload: a decoded sample is out of range")
+            raise FormatError(OUT_OF_RANGE)
         return values
 
 

@@ -303,8 +303,8 @@ class AudioCodec:
         predicted = classical.predict()
         if (self.cm is not None and fused is not None and count <= KERNEL_LANES
                 and cm.cum.all_built):  # a few lanes: every step in one compiled loop
-            _StepLoop(m, state, classical, predicted, fused, cm, lanes, stereo, codes,
-                      errors, logs, out).run(progress, done)
+            _decode_fused(m, state, classical, predicted, fused, cm, lanes, stereo, codes,
+                          errors, logs, out, progress, done)
             return out.astype("<i2").tobytes()
         shortest = int(lanes.length.min())
         with Splitter(minimum=96) as split:  # its thread ends even when decoding fails
@@ -446,48 +446,40 @@ class _FusedChannel:
                        frame, out, self.start, self.channel, t)
 
 
-class _StepLoop:
+def _decode_fused(m: ExactWaveNet, state: dict, classical: lpc.BackwardLPC,
+                  predicted: np.ndarray, fused: _FusedChannel, cm: audio_cm.AudioCM,
+                  lanes: Lanes, stereo: np.ndarray, codes: np.ndarray, errors: np.ndarray,
+                  logs: np.ndarray, out: np.ndarray, progress: Progress | None,
+                  done: int) -> None:
     """`_decode_block`'s steps for a block of at most KERNEL_LANES lanes with cascade 2 and
     context mixing, PROGRESS_EVERY steps per compiled call (`_decode_steps`): the same
     operations in the same order as the Python loop, without its calls between them (a
     short file's decoding was half Python)."""
-
-    def __init__(self, m: ExactWaveNet, state: dict, classical: lpc.BackwardLPC,
-                 predicted: np.ndarray, fused: _FusedChannel, cm: audio_cm.AudioCM,
-                 lanes: Lanes, stereo: np.ndarray, codes: np.ndarray, errors: np.ndarray,
-                 logs: np.ndarray, out: np.ndarray) -> None:
-        self.m, self.state, self.classical, self.fused, self.cm = m, state, classical, fused, cm
-        self.lanes, self.out = lanes, out
-        self.predicted = np.ascontiguousarray(predicted)
-        self.arrays = (stereo, codes, errors, logs)
-
-    def run(self, progress: Progress | None, done: int) -> None:
-        m, c, f, cm, lanes = self.m, self.classical, self.fused, self.cm, self.lanes
-        count = len(lanes.length)
-        lengths = lanes.length.astype(np.int64)
-        per_lane = np.where(lanes.stereo, 2, 1)
-        head = np.empty((count, int(m._packed[0][-1, 2])))
-        spare = np.empty_like(self.predicted)
-        where = np.array([c.pos, c.t], dtype=np.int64)
-        stereo, codes, errors, logs = self.arrays
-        for first in range(0, lanes.steps, PROGRESS_EVERY):
-            last = min(first + PROGRESS_EVERY, lanes.steps)
-            ok = _decode_steps(
-                first, last, lengths, lanes.stereo, *m._packed, self.state["inputs"],
-                self.state["queues"], m.layers, len(m.residual), m._scales, m.tanh, head,
-                c.buffer, where, c._window, c.a, c.scale, self.predicted, spare,
-                stereo, codes, m.log_table, m.exp_table, errors, logs,
-                *f.state, f.taps, LN_SCALE_MIN, exact.LAPLACE_SCALES, exact.LAPLACE_FRACTIONS,
-                f.in1, f.in2, f.predictions, *f.rates, f.start, f.channel,
-                cm.cum.table, cm.rows.shift, cm.stream.state, cm.stream.out, cm.stream.data,
-                cm.no_cost, cm.table, cm.counts, cm.weights, cm.apm1, cm.apm2, cm.history,
-                cm.channel_ids, self.out)
-            self.state["t"] = last
-            if not ok:
-                raise FormatError("corrupted payload: a decoded sample is out of range")
-            if progress:
-                progress(done + int((np.minimum(lengths, last) * per_lane).sum()))
-        c.pos, c.t = int(where[0]), int(where[1])
+    c, f = classical, fused
+    lengths = lanes.length.astype(np.int64)
+    per_lane = np.where(lanes.stereo, 2, 1)
+    head = np.empty((len(lengths), int(m._packed[0][-1, 2])))
+    predicted = np.ascontiguousarray(predicted)
+    spare = np.empty_like(predicted)
+    where = np.array([c.pos, c.t], dtype=np.int64)
+    for first in range(0, lanes.steps, PROGRESS_EVERY):
+        last = min(first + PROGRESS_EVERY, lanes.steps)
+        ok = _decode_steps(
+            first, last, lengths, lanes.stereo, *m._packed, state["inputs"], state["queues"],
+            m.layers, len(m.residual), m._scales, m.tanh, head,
+            c.buffer, where, c._window, c.a, c.scale, predicted, spare,
+            stereo, codes, m.log_table, m.exp_table, errors, logs,
+            *f.state, f.taps, LN_SCALE_MIN, exact.LAPLACE_SCALES, exact.LAPLACE_FRACTIONS,
+            f.in1, f.in2, f.predictions, *f.rates, f.start, f.channel,
+            cm.cum.table, cm.rows.shift, cm.stream.state, cm.stream.out, cm.stream.data,
+            cm.no_cost, cm.table, cm.counts, cm.weights, cm.apm1, cm.apm2, cm.history,
+            cm.channel_ids, out)
+        state["t"] = last
+        if not ok:
+            raise FormatError(audio_cm.OUT_OF_RANGE)
+        if progress:
+            progress(done + int((np.minimum(lengths, last) * per_lane).sum()))
+    c.pos, c.t = int(where[0]), int(where[1])
 
 
 @njit(cache=True, nogil=True)
@@ -504,6 +496,7 @@ def _decode_steps(t0, t1, lengths, stereo_lanes, layers, weights, weights_t, fac
     frame's features, errors and linear prediction); False on a corrupted payload."""
     count = lengths.shape[0]
     frame = np.zeros((count, 2))
+    running = np.empty(count, np.int64)
     for t in range(t0, t1):
         prediction = predicted.reshape(count, 2)
         scale = lpc_scale.reshape(count, 2).copy()
@@ -515,15 +508,11 @@ def _decode_steps(t0, t1, lengths, stereo_lanes, layers, weights, weights_t, fac
             n = 0
             for lane in range(count):
                 if lengths[lane] > t and (channel == 0 or stereo_lanes[lane]):
+                    running[n] = lane
                     n += 1
             if n == 0:
                 continue
-            active = np.empty(n, np.int64)
-            n = 0
-            for lane in range(count):
-                if lengths[lane] > t and (channel == 0 or stereo_lanes[lane]):
-                    active[n] = lane
-                    n += 1
+            active = running[:n].copy()
             error0 = np.empty(n)
             for i in range(n):
                 error0[i] = frame[active[i], 0] - prediction[active[i], 0]
@@ -545,9 +534,7 @@ def _decode_steps(t0, t1, lengths, stereo_lanes, layers, weights, weights_t, fac
                            lane_channel, t)
         _push_frame(frame, prediction, scale, stereo, codes, log_table, inputs)
         _push_errors(errors, frame, prediction)
-        if where[0] == buffer.shape[1]:  # `BackwardLPC._room`
-            buffer[:, :lpc.WINDOW] = buffer[:, buffer.shape[1] - lpc.WINDOW:]
-            where[0] = lpc.WINDOW
+        where[0] = lpc.make_room(buffer, where[0])
         lpc._step_advance(buffer, where[0], where[1], window, a, frame.reshape(-1),
                           predicted, lpc_scale, spare)
         where[0] += 1

@@ -179,7 +179,14 @@ class BackwardLPC:
         return out
 
     def _room(self) -> None:
-        """Room for one more sample: the last WINDOW samples move to the front when full."""
-        if self.pos == self.buffer.shape[1]:
-            self.buffer[:, :WINDOW] = self.buffer[:, -WINDOW:]
-            self.pos = WINDOW
+        self.pos = int(make_room(self.buffer, self.pos))
+
+
+@njit(cache=True, nogil=True)
+def make_room(buffer: np.ndarray, pos: int) -> int:
+    """Room for one more sample at `pos` of a full buffer: the last WINDOW samples move to
+    the front; returns the position the next sample goes to."""
+    if pos == buffer.shape[1]:
+        buffer[:, :WINDOW] = buffer[:, buffer.shape[1] - WINDOW:]
+        return WINDOW
+    return pos
