@@ -326,7 +326,8 @@ def header_bytes(stream: BinaryIO) -> bytes:
     if len(head) < 5 or head[:4] != MAGIC:
         return head
     if head[4] >= COMPACT_FROM:
-        length, more = _varint_of(stream, bytearray())
+        more = bytearray()
+        length = _varint_of(stream, more)
         head += more
     else:
         more = stream.read(4)
@@ -337,26 +338,27 @@ def header_bytes(stream: BinaryIO) -> bytes:
     return head + stream.read(length + 4)
 
 
-def _varint_of(stream: BinaryIO, record: bytearray) -> tuple[int | None, bytes]:
-    """(value, its bytes) of the varint next in `stream` (also appended to `record`);
-    value None if the stream ends inside it or it is implausibly long (over 2^56)."""
-    start, shift, value = len(record), 0, 0
+def _varint_of(stream: BinaryIO, record: bytearray) -> int | None:
+    """The varint next in `stream`, its bytes appended to `record`; None if the stream
+    ends inside it or it is implausibly long (over 2^56)."""
+    shift, value = 0, 0
     while shift < 63:
         byte = stream.read(1)
         if not byte:
-            return None, bytes(record[start:])
+            return None
         record += byte
         value |= (byte[0] & 0x7F) << shift
         if byte[0] < 0x80:
-            return value, bytes(record[start:])
+            return value
         shift += 7
-    return None, bytes(record[start:])
+    return None
 
 
 def _read_varint(stream: BinaryIO, record: bytearray, what: str) -> int:
-    value, raw = _varint_of(stream, record)
+    start = len(record)
+    value = _varint_of(stream, record)
     if value is None:
-        if len(raw) >= 9:
+        if len(record) - start >= 9:
             raise FormatError(f"corrupted {what} (implausible length)")
         raise FormatError(f"truncated file: unexpected end of data in the {what}")
     return value
