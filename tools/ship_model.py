@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from pathlib import Path
 
 import torch
@@ -42,8 +43,9 @@ CARDS = {  # codec -> (kind for `arzip train`, architecture, training data, dev 
               "log-factor on the running error scale give a quantized Laplace; stereo "
               "channel 1 conditioned on channel 0; Fast-WaveNet cached decoding",
               "`shared/data/audio/train` (16-bit FLAC: speech at 8/16 kHz, 44.1 kHz "
-              "instrument samples, noise): random 2048-frame crops from cold starts, batch 8, "
-              "each set drawn equally often, random polarity",
+              "instrument samples, the music_* sets of instrument and vocal phrases and "
+              "mixes, noise): random 2048-frame crops from cold starts, batch 8, each group "
+              "of sets (named alike up to a '_') drawn equally often, random polarity",
               "estimated bits/sample of the whole-signal network over the first 4 s of 4 "
               "files of each dev set", "bits/sample"),
 }
@@ -155,7 +157,7 @@ def main() -> None:
                                  f"--steps {state['step']}`")
              + f", then `python tools/ship_model.py <checkpoint> --codec {args.codec} "
                f"--name {args.name}`"]
-    if history:
+    if history and not math.isnan(history[-1]["dev_bits"]):  # trained with --dev
         last = history[-1]
         lines.append(f"- training-time dev monitor ({monitor}): {last['dev_bits']:.3f} "
                      f"{unit} at step {last['step']}")
