@@ -399,7 +399,9 @@ def info(files, as_json) -> None:
                    + (f", {report['bits_per_sample']:.3f} bits/sample"
                       if "bits_per_sample" in report else "") + "\n"
                    f"  blocks      {len(report['blocks'])} {methods}\n"
-                   f"  sha256      {report['sha256']}")
+                   f"  sha256      {report['sha256']}"
+                   + ("… (first 64 bits)"
+                      if len(report["sha256"]) < 64 else ""))
     sys.exit(1 if failed else 0)
 
 

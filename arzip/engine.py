@@ -681,7 +681,7 @@ def decompress_stream(src: BinaryIO, write: Callable[[bytes], object] | None,
             joiner.finish()
         except ValueError as exc:
             raise IntegrityError(str(exc)) from None
-    if record.total_len != length or record.sha256 != digest.digest():
+    if not record.verifies(length, digest.digest()):
         raise IntegrityError("decoded data does not match the stored length/sha256")
     stats.raw_bytes = length
     stats.sha256 = digest.hexdigest()
@@ -814,9 +814,9 @@ def _decode_file(src: BinaryIO, header: Header, get_codec: Callable[[], object],
            else first or container.read_record(src, header.version))
     if not isinstance(end, End):
         raise FormatError("corrupted file (more blocks than the file has)")
-    if end.total_len != length or end.sha256 != digest.digest():
+    if not end.verifies(length, digest.digest()):
         raise IntegrityError("decoded data does not match the stored length/sha256")
-    stats.raw_bytes, stats.sha256 = length, end.sha256.hex()
+    stats.raw_bytes, stats.sha256 = length, digest.hexdigest()
 
 
 def _checked(record: Block, data: bytes) -> bytes:
@@ -891,7 +891,7 @@ def verify_stream(src: BinaryIO, model_override: str | None = None) -> dict:
             break
         if isinstance(record, End):
             intact = all(b["status"] == "ok" for b in blocks)
-            if intact and (record.total_len != done or record.sha256 != digest.digest()):
+            if intact and not record.verifies(done, digest.digest()):
                 report["error"] = "decoded data does not match the stored length/sha256"
             report["ok"] = intact and "error" not in report
             break

@@ -170,7 +170,8 @@ def test_round_trip_several_blocks(tiny_model):
     assert [b.raw_len for b in blocks] == [256, 256, 150]
     assert blocks[0].method == Method.STORED
     assert end.total_len == len(data)
-    assert end.sha256 == hashlib.sha256(data).digest()
+    assert end.sha256 == hashlib.sha256(data).digest()[:8]  # format 12 keeps 64 bits
+    assert end.verifies(len(data), hashlib.sha256(data).digest())
 
 
 def test_exact_multiple_of_block_size(tiny_model):
@@ -189,7 +190,7 @@ def test_describe_matches(tiny_model, text6k, text6k_arz):
     report = engine.describe(io.BytesIO(text6k_arz))
     assert report["codec"] == "bytes"
     assert report["original_bytes"] == len(text6k)
-    assert report["sha256"] == hashlib.sha256(text6k).hexdigest()
+    assert report["sha256"] == hashlib.sha256(text6k).hexdigest()[:16]  # format 12: 64 bits
     assert report["model"]["name"] == "tiny-test"
     assert report["model"]["sha256"] == hashlib.sha256(Path(tiny_model).read_bytes()).hexdigest()
 
@@ -459,7 +460,7 @@ def test_new_files_are_portable_and_name_their_writer(tiny_model):
     packed = io.BytesIO()
     engine.compress_stream(io.BytesIO(b"hello hello hello"), packed, tiny_model)
     header = container.read_header(io.BytesIO(packed.getvalue()))
-    assert header.version == container.FORMAT_VERSION == 11 and header.portable
+    assert header.version == container.FORMAT_VERSION == 12 and header.portable
     assert header.writer == f"arzip {arzip.__version__}"
 
 
@@ -472,14 +473,16 @@ def test_format_11_records_are_compact_and_read_back(raw_len, lanes, payload_len
     block = Block(Method.MODEL, raw_len, lanes, 0xDEADBEEF, bytes(range(256)) * 64)
     block.payload = block.payload[:payload_len]
     end = End(raw_len, hashlib.sha256(b"x").digest())
-    for version in (10, 11):
+    for version in (10, 11, 12):
         packed = container.pack_block(block, version) + container.pack_end(end, version)
         src = io.BytesIO(packed)
         assert container.read_record(src, version) == block
-        assert container.read_record(src, version) == end
+        kept = End(raw_len, end.sha256[:container.digest_bytes(version)])
+        assert container.read_record(src, version) == kept
     varints = sum(len(container.varint(n)) for n in (raw_len, lanes, payload_len))
     assert len(container.pack_block(block, 11)) == 1 + varints + 4 + payload_len + 4
     assert len(container.pack_end(end, 11)) == 1 + len(container.varint(raw_len)) + 32 + 4
+    assert len(container.pack_end(end, 12)) == 1 + len(container.varint(raw_len)) + 8 + 4
     assert len(container.pack_block(block, 10)) == 24 + payload_len
     for flip in range(1 + varints + 4 + min(payload_len, 3)):  # every field is checked
         damaged = bytearray(container.pack_block(block, 11))
@@ -488,6 +491,21 @@ def test_format_11_records_are_compact_and_read_back(raw_len, lanes, payload_len
             container.read_record(io.BytesIO(bytes(damaged) + bytes(40)), 11)
     with pytest.raises(FormatError, match="implausible"):
         container.read_record(io.BytesIO(b"\x03" + b"\xff" * 12), 11)
+
+
+def test_format_12_trailers_keep_64_bits_of_the_sha256():
+    """Format 12's trailer holds the first 8 bytes of the original's sha256: decoded data
+    verifies against them (and its length); a change in any of those bits fails."""
+    digest = hashlib.sha256(b"original").digest()
+    end = container.read_record(io.BytesIO(container.pack_end(End(8, digest), 12)), 12)
+    assert end == End(8, digest[:8]) and end.verifies(8, digest)
+    assert not end.verifies(9, digest)
+    for bit in range(64):
+        damaged = bytearray(digest)
+        damaged[bit // 8] ^= 1 << (bit % 8)
+        assert not end.verifies(8, bytes(damaged))
+    old = container.read_record(io.BytesIO(container.pack_end(End(8, digest), 11)), 11)
+    assert old.sha256 == digest and not old.verifies(8, digest[:31] + b"\0")
 
 
 def test_format_7_headers_are_raw_deflate_against_their_dictionary():
