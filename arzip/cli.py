@@ -400,8 +400,8 @@ def info(files, as_json) -> None:
                       if "bits_per_sample" in report else "") + "\n"
                    f"  blocks      {len(report['blocks'])} {methods}\n"
                    f"  sha256      {report['sha256']}"
-                   + ("… (first 64 bits)"
-                      if len(report["sha256"]) < 64 else ""))
+                   + (f"… (first {report['sha256_bits']} bits)"
+                      if report["sha256_bits"] < 256 else ""))
     sys.exit(1 if failed else 0)
 
 

@@ -844,7 +844,8 @@ def describe(src: BinaryIO) -> dict:
     return {"format_version": header.version, "writer": header.writer,
             "portable": header.portable, "codec": header.codec, "model": header.model,
             "coder": header.coder, "codec_header": header.codec_header,
-            "original_bytes": record.total_len, "sha256": record.sha256.hex(), "blocks": blocks}
+            "original_bytes": record.total_len, "sha256": record.sha256.hex(),
+            "sha256_bits": 8 * len(record.sha256), "blocks": blocks}
 
 
 @one_blas_thread()

@@ -191,6 +191,7 @@ def test_describe_matches(tiny_model, text6k, text6k_arz):
     assert report["codec"] == "bytes"
     assert report["original_bytes"] == len(text6k)
     assert report["sha256"] == hashlib.sha256(text6k).hexdigest()[:16]  # format 12: 64 bits
+    assert report["sha256_bits"] == 64
     assert report["model"]["name"] == "tiny-test"
     assert report["model"]["sha256"] == hashlib.sha256(Path(tiny_model).read_bytes()).hexdigest()
 
