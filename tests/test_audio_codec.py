@@ -18,7 +18,16 @@ from roundtrip import compress, decompress
 
 from arzip import container, engine, zoo
 from arzip.codecs.audio import formats, lpc
-from arzip.codecs.audio.codec import CHUNK, MAX_CHUNK, AudioCodec, block_lanes, lane_chunk
+from arzip.codecs.audio.codec import (
+    CHUNK,
+    MAX_CHUNK,
+    MIN_LANES,
+    MIN_WIDE_LANES,
+    WIDE_CHUNK,
+    AudioCodec,
+    block_lanes,
+    lane_chunk,
+)
 from arzip.codecs.audio.exact_model import ExactWaveNet
 from arzip.codecs.audio.model import AudioModelConfig, WaveNet
 from arzip.codecs.audio.training import calibration, classical
@@ -203,10 +212,15 @@ def test_context_mixing_learns_the_shape_of_the_residuals(tiny_audio_model):
 
 def test_long_files_get_longer_lanes(tiny_audio_model):
     """Short files keep lanes of CHUNK frames (decoding speed); a file long enough for
-    32 lanes of twice that gets them (fewer cold starts), recorded in its header."""
-    assert lane_chunk(3000) == lane_chunk(32 * 2 * CHUNK - 1) == CHUNK
-    assert lane_chunk(32 * 2 * CHUNK) == 2 * CHUNK and lane_chunk(1 << 40) == MAX_CHUNK
-    data = audio_file(signal("speechy", 32 * 2 * CHUNK, 1), 16000)
+    MIN_LANES lanes of twice that gets them (fewer cold starts), up to WIDE_CHUNK, and
+    MAX_CHUNK only with MIN_WIDE_LANES lanes; recorded in its header."""
+    assert lane_chunk(3000) == lane_chunk(MIN_LANES * 2 * CHUNK - 1) == CHUNK
+    assert lane_chunk(MIN_LANES * 2 * CHUNK) == 2 * CHUNK
+    assert lane_chunk(MIN_LANES * WIDE_CHUNK) == WIDE_CHUNK
+    assert lane_chunk(MIN_WIDE_LANES * 2 * WIDE_CHUNK - 1) == WIDE_CHUNK
+    assert lane_chunk(MIN_WIDE_LANES * 2 * WIDE_CHUNK) == 2 * WIDE_CHUNK
+    assert lane_chunk(1 << 40) == MAX_CHUNK == 2 * WIDE_CHUNK
+    data = audio_file(signal("speechy", MIN_LANES * 2 * CHUNK, 1), 16000)
     packed, _ = compress(data, tiny_audio_model)
     assert container.read_header(io.BytesIO(packed)).coder["chunk"] == 2 * CHUNK
     assert decompress(packed, tiny_audio_model) == data

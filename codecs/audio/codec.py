@@ -50,7 +50,9 @@ CODER_MODEL = "exact-laplace-1"
 BLOCK_FRAMES = 1 << 20
 CHUNK = 2048  # frames per lane: bits vs speed measured on training clips (README)
 MAX_CHUNK = 16384  # longer lanes for long files (`lane_chunk`)
-MIN_LANES = 32  # lanes per step that a longer lane must leave a block (`lane_chunk`)
+MIN_LANES = 8  # lanes per step that a longer lane must leave a block (`lane_chunk`)
+WIDE_CHUNK = 8192  # lanes longer than this must leave MIN_WIDE_LANES
+MIN_WIDE_LANES = 32
 jitcache.depends(__file__, adaptive, audio_cm, exact_model, lpc, kernels, M)
 
 PROGRESS_EVERY = 64  # steps between progress callbacks
@@ -77,11 +79,14 @@ class Lanes:
 
 def lane_chunk(frames: int) -> int:
     """Frames per lane for a file of `frames` (per block at most BLOCK_FRAMES): CHUNK,
-    doubled up to MAX_CHUNK while a block still has MIN_LANES lanes. Every lane starts
-    cold, so longer lanes code smaller; a step's fixed cost is shared by its lanes, so
-    they must stay many (short files keep CHUNK and their decoding speed)."""
+    doubled while a block still has MIN_LANES lanes (one group of the step kernel), up to
+    WIDE_CHUNK, and beyond it up to MAX_CHUNK while it has MIN_WIDE_LANES. Every lane
+    starts cold, so longer lanes code smaller; a step's fixed cost is shared by its lanes,
+    so they must stay several (the shortest files keep CHUNK), and many for the longest
+    lanes (a step of few lanes costs more per lane: the README measures both)."""
     frames, chunk = min(frames, BLOCK_FRAMES), CHUNK
-    while chunk * 2 <= MAX_CHUNK and frames >= MIN_LANES * chunk * 2:
+    while chunk * 2 <= MAX_CHUNK and frames >= chunk * 2 * (
+            MIN_LANES if chunk * 2 <= WIDE_CHUNK else MIN_WIDE_LANES):
         chunk *= 2
     return chunk
 
