@@ -23,34 +23,19 @@ import numpy as np  # noqa: E402
 import soundfile as sf  # noqa: E402
 
 from arzip import engine, zoo  # noqa: E402
-from arzip.codecs.audio import cm as audio_cm  # noqa: E402
 from arzip.codecs.audio import codec as audio_codec  # noqa: E402
 
 SUFFIXES = {".wav", ".flac", ".aiff", ".aif"}
 
 
-def chunk_under(rule: tuple[int, int, int], frames: int) -> int:
-    """`lane_chunk(frames)` with the rule's three settings."""
-    saved = (audio_codec.MIN_LANES, audio_codec.WIDE_CHUNK, audio_codec.MIN_WIDE_LANES)
-    audio_codec.MIN_LANES, audio_codec.WIDE_CHUNK, audio_codec.MIN_WIDE_LANES = rule
-    try:
-        return audio_codec.lane_chunk(frames)
-    finally:
-        audio_codec.MIN_LANES, audio_codec.WIDE_CHUNK, audio_codec.MIN_WIDE_LANES = saved
-
-
 def ideal_bits(codec: audio_codec.AudioCodec, samples: np.ndarray, rate: int,
                chunk: int) -> float:
-    """The context mixing's ideal bits of a file coded at lanes of `chunk` frames."""
+    """The context mixing's ideal bits of a file coded at lanes of `chunk` frames (what
+    `AudioCodec.encode` reports per block)."""
     chosen = copy.copy(codec)
     chosen.chunk = chunk
-    bits = 0.0
-    for block in chosen.blocks(len(samples)):
-        p = chosen.plan(samples[block.start:block.stop], rate)
-        cm = audio_cm.AudioCM(len(p.lanes.length))
-        bits += float(cm.encode(p.symbols, p.base, p.index, p.fraction, p.lane,
-                                p.channel).sum())
-    return bits
+    info = {"frames": len(samples), "rate": rate, "channels": samples.shape[1]}
+    return sum(bits for _, _, bits in chosen.encode(samples, info=info))
 
 
 def main() -> None:
@@ -66,13 +51,13 @@ def main() -> None:
     rows, totals, symbols = [], [0.0] * len(rules), 0
     for f in files:
         samples, rate = sf.read(f, dtype="int16", always_2d=True)
-        chunks = [chunk_under(r, len(samples)) for r in rules]
+        chunks = [audio_codec.lane_chunk(len(samples), *r) for r in rules]
         if len(set(chunks)) == 1:
             continue
         known: dict[int, float] = {}
         for c in chunks:
             if c not in known:
-                known[c] = ideal_bits(codec, samples.astype(np.int64), rate, c)
+                known[c] = ideal_bits(codec, samples, rate, c)
         bits = [known[c] for c in chunks]
         totals = [t + b for t, b in zip(totals, bits, strict=True)]
         symbols += samples.size

@@ -77,16 +77,18 @@ class Lanes:
         return int(self.length.max()) if len(self.length) else 0
 
 
-def lane_chunk(frames: int) -> int:
+def lane_chunk(frames: int, min_lanes: int = MIN_LANES, wide_chunk: int = WIDE_CHUNK,
+               min_wide_lanes: int = MIN_WIDE_LANES) -> int:
     """Frames per lane for a file of `frames` (per block at most BLOCK_FRAMES): CHUNK,
-    doubled while a block still has MIN_LANES lanes (one group of the step kernel), up to
-    WIDE_CHUNK, and beyond it up to MAX_CHUNK while it has MIN_WIDE_LANES. Every lane
+    doubled while a block still has `min_lanes` lanes (one group of the step kernel), up
+    to `wide_chunk`, and beyond it up to MAX_CHUNK while it has `min_wide_lanes` (the
+    encoder's rule; other values serve `bench/bench_audio_lane_rule.py`). Every lane
     starts cold, so longer lanes code smaller; a step's fixed cost is shared by its lanes,
     so they must stay several (the shortest files keep CHUNK), and many for the longest
     lanes (a step of few lanes costs more per lane: the README measures both)."""
     frames, chunk = min(frames, BLOCK_FRAMES), CHUNK
     while chunk * 2 <= MAX_CHUNK and frames >= chunk * 2 * (
-            MIN_LANES if chunk * 2 <= WIDE_CHUNK else MIN_WIDE_LANES):
+            min_lanes if chunk * 2 <= wide_chunk else min_wide_lanes):
         chunk *= 2
     return chunk
 
