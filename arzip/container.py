@@ -23,7 +23,10 @@ The JSON header names the codec by a stable string id, the model (name, version,
 its weights), the coder settings and a codec-specific dictionary; from version 3 also the
 arzip that wrote it ("writer").
 
-Versions: 12 is written: version 11 with the trailer's sha256 cut to its first 64 bits
+Versions: 13 is written: version 12 with the image codec's context-mixing variant 2 (an
+online least-squares predictor among its models and a fourth mixer weight set; the coder
+settings' "cm": 2; variant 1 still decodes). Version 12: version 11 with the trailer's
+sha256 cut to its first 64 bits
 (24 bytes less per file: 0.8 % of a 0.35 s speech clip's archive). Version 11: version 10
 with compact framing (varint lengths, one CRC-32 per
 block record and its payload, no record for an empty side-data block; see docs/FORMAT.md:
@@ -40,7 +43,7 @@ coder wrote (method 6: FLAC for an audio block that FLAC codes smaller than the 
 method 7: one lossless WebP of all of an image's pixels). Version 5 added blocks whose
 context mixing takes the network's bit probabilities as one input (method 5). Version 4
 added context-mixing blocks (method 4) and opened deflate streams (a side-data block
-first, then the opened stream's blocks; see `opened`). Every probability of a version 3-12
+first, then the opened stream's blocks; see `opened`). Every probability of a version 3-13
 file is computed in exact arithmetic (`exact`), so it decodes on any machine. Versions 1
 and 2 (arzip 0.1) are still read, but their model-coded data depended on the writer's
 machine and torch build: `PORTABLE_VERSIONS` says which versions a model-coded block may
@@ -60,10 +63,10 @@ from . import __version__
 from .errors import FormatError
 
 MAGIC = b"\x89ARZ"
-FORMAT_VERSION = 12  # what this arzip writes
-READABLE_VERSIONS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12)
+FORMAT_VERSION = 13  # what this arzip writes
+READABLE_VERSIONS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13)
 # model-coded data of these versions decode anywhere
-PORTABLE_VERSIONS = (3, 4, 5, 6, 7, 8, 9, 10, 11, 12)
+PORTABLE_VERSIONS = (3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13)
 WRITER = f"arzip {__version__}"
 MAX_HEADER_JSON = 1 << 20
 # Preset dictionaries of the deflated JSON header: typical keys and values, so a header
@@ -180,7 +183,8 @@ _DICTIONARY_V10 = _DICTIONARY_V9 + (  # format 10: the audio codec's headers wit
 HEADER_DICTIONARIES = {1: _DICTIONARY_V1, 2: _DICTIONARY_V2, 3: _DICTIONARY_V3,
                        4: _DICTIONARY_V4, 5: _DICTIONARY_V4, 6: _DICTIONARY_V4,
                        7: _DICTIONARY_V7, 8: _DICTIONARY_V8, 9: _DICTIONARY_V9,
-                       10: _DICTIONARY_V10, 11: _DICTIONARY_V10, 12: _DICTIONARY_V10}
+                       10: _DICTIONARY_V10, 11: _DICTIONARY_V10, 12: _DICTIONARY_V10,
+                       13: _DICTIONARY_V10}
 RAW_DEFLATE_FROM = 7  # headers of this version on are raw deflate (the header's CRC checks)
 COMPACT_FROM = 11  # records of this version on have varint lengths and one CRC per record
 SHORT_DIGEST_FROM = 12  # trailers of this version on keep 8 bytes of the sha256

@@ -131,6 +131,65 @@ def counters(size: int, count_dtype: type = np.uint16) -> tuple[np.ndarray, np.n
     return np.full(size, PROB_ONE // 2, dtype=np.uint16), np.zeros(size, dtype=count_dtype)
 
 
+# --- online least squares ------------------------------------------------------------------
+
+@njit(cache=True, nogil=True, inline="always")
+def ols_predict(w, x, n):
+    """The least-squares predictor's value: w[:n] . x[:n], summed in index order."""
+    acc = 0.0
+    for k in range(n):
+        acc += w[k] * x[k]
+    return acc
+
+
+@njit(cache=True, nogil=True)
+def ols_update(cov, rhs, w, chol, x, n, y, lam, delta, solve):
+    """Learn target y of features x[:n]: cov = lam cov + x x^T (its upper triangle), rhs =
+    lam rhs + x y; when `solve`, w = (cov + delta I)^-1 rhs by Cholesky (cov = U^T U with
+    U upper triangular in `chol`), w unchanged if a pivot is not positive. x holds 2n
+    values: the second half is the solver's scratch.
+
+    Float64, but every value is a fixed sequence of +, -, x, / and sqrt (IEEE-exact
+    operations; compiled without fast-math, so neither reordered nor fused): the same on
+    every machine. Each element's sums run in index order in every loop below, and the
+    inner loops update independent elements, so they still vectorise."""
+    for a in range(n):
+        xa = x[a]
+        for b in range(a, n):
+            cov[a, b] = lam * cov[a, b] + xa * x[b]
+        rhs[a] = lam * rhs[a] + xa * y
+    if not solve:
+        return
+    for a in range(n):
+        for b in range(a, n):
+            chol[a, b] = cov[a, b]
+        chol[a, a] = chol[a, a] + delta
+    for k in range(n):
+        d = chol[k, k]
+        if d <= 0.0:
+            return
+        d = np.sqrt(d)
+        chol[k, k] = d
+        inv = 1.0 / d
+        for b in range(k + 1, n):
+            chol[k, b] = chol[k, b] * inv
+        for a in range(k + 1, n):
+            u = chol[k, a]
+            for b in range(a, n):
+                chol[a, b] = chol[a, b] - u * chol[k, b]
+    z = x[n:2 * n]  # scratch: x holds 2n values
+    for a in range(n):
+        z[a] = rhs[a]
+    for k in range(n):  # U^T z = rhs
+        z[k] = z[k] / chol[k, k]
+        for a in range(k + 1, n):
+            z[a] = z[a] - chol[k, a] * z[k]
+    for k in range(n - 1, -1, -1):  # U w = z
+        w[k] = z[k] / chol[k, k]
+        for a in range(k):
+            z[a] = z[a] - chol[a, k] * w[k]
+
+
 # --- mixer ---------------------------------------------------------------------------------
 
 @njit(cache=True, nogil=True, inline="always")

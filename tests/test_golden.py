@@ -21,7 +21,8 @@ def test_every_kind_and_the_model_path_is_covered():
     codecs = {entry["codec"] for entry in MANIFEST.values()}
     assert {"bytes", "image", "audio"} <= codecs
     assert {name.split(".")[-2] for name in MANIFEST} >= {"v3", "v4", "v5", "v6", "v7", "v8",
-                                                              "v9", "v10", "v11", "v12"}
+                                                              "v9", "v10", "v11", "v12",
+                                                              "v13"}
     assert any("side" in e["blocks"] and e["codec"] == "bytes" for e in MANIFEST.values())
     for version in ("v4", "v5", "v8"):  # context mixing changed in formats 5 and 8
         assert any("cm" in e["blocks"] for name, e in MANIFEST.items() if version in name)
@@ -51,6 +52,9 @@ def test_every_kind_and_the_model_path_is_covered():
     # format 12: the trailer keeps 64 bits of the sha256, every codec
     assert {MANIFEST[n]["codec"] for n in MANIFEST if n.endswith(".v12.arz")} == {
         "bytes", "image", "audio"}
+    # format 13: the image context mixing's variant 2 (a least-squares predictor)
+    header = container.read_header(io.BytesIO((GOLDEN / "gradient.png.v13.arz").read_bytes()))
+    assert header.coder["cm"] == 2 and MANIFEST["gradient.png.v13.arz"]["blocks"]["model"] == 1
 
 
 @pytest.mark.parametrize("name", sorted(MANIFEST))

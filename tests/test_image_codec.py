@@ -123,10 +123,11 @@ def test_network_is_causal():
             assert cc + 2 * rr < c + 2 * r and (rr, cc) < (r, c)
 
 
-@pytest.mark.parametrize("cm", [None, image_cm.VARIANT])
+@pytest.mark.parametrize("cm", [None, *image_cm.VARIANTS])
 def test_encode_and_decode_probabilities_are_bit_identical(tiny_image_model, monkeypatch, cm):
     """The distributions handed to the coder (network + adaptive mixing) match bit for bit,
-    with the range coder of formats 3-8 (cm None) and the context mixing of format 9."""
+    with the range coder of formats 3-8 (cm None) and the context mixing of format 9 (cm
+    1) and format 13 (cm 2)."""
     seen: dict[bool, list[np.ndarray]] = {False: [], True: []}
     if cm is None:
         for decoding, cls in ((False, image_codec._BlockEncoder),

@@ -175,3 +175,33 @@ def test_context_mixing_learns_repetitive_text_and_is_deterministic():
     assert cm.encode(TEXT, log2_slots=16) == payload
     random = os.urandom(20000)
     assert len(cm.encode(random, log2_slots=16)) < 20000 * 1.03  # the mixer learns to doubt
+
+
+@njit(cache=True)
+def _ols_run(taps, targets, n, lam, delta, every):
+    """Feed (taps, target) rows to a fresh OLS predictor; its predictions before each
+    update, and its final weights."""
+    cov, rhs, w = np.zeros((n, n)), np.zeros(n), np.zeros(n)
+    chol, x = np.zeros((n, n)), np.zeros(2 * n)
+    out = np.zeros(len(targets))
+    for i in range(len(targets)):
+        x[:n] = taps[i]
+        out[i] = M.ols_predict(w, x, n)
+        M.ols_update(cov, rhs, w, chol, x, n, targets[i], lam, delta, (i + 1) % every == 0)
+    return out, w
+
+
+def test_least_squares_learns_a_linear_rule_and_is_deterministic():
+    rng = np.random.default_rng(5)
+    taps = rng.integers(0, 256, (3000, 5)).astype(np.float64)
+    truth = np.array([0.5, 0.25, -0.125, 0.375, 0.0])
+    targets = taps @ truth + rng.normal(0, 1, 3000)
+    predictions, w = _ols_run(taps, targets, 5, 0.998, 0.001, 4)
+    assert np.abs(w - truth).max() < 0.01  # the rule, from noisy samples
+    late = np.abs(predictions[1000:] - targets[1000:]).mean()
+    assert late < 1.0 < np.abs(predictions[:3] - targets[:3]).mean()  # it learned
+    again, w2 = _ols_run(taps, targets, 5, 0.998, 0.001, 4)
+    assert np.array_equal(again, predictions) and np.array_equal(w2, w)
+    # all-zero taps without a ridge: no positive pivot, the weights stay as they were
+    _, w0 = _ols_run(np.zeros((10, 3)), np.ones(10), 3, 0.998, 0.0, 1)
+    assert not w0.any()

@@ -42,20 +42,38 @@ from arzip import mixing as M
 
 jitcache.depends(__file__, M)
 
-VARIANT = 1  # the coder settings' "cm" value
-HASHED = 13  # hashed context models (see `_contexts`)
-RELATIVE = 8  # prediction-relative models (see `_predictors`)
+VARIANT = 2  # the coder settings' "cm" value a new file gets
+VARIANTS = (1, 2)  # 1: format 9; 2: format 13, variant 1 with a least-squares predictor
+HASHED_V1 = 13  # hashed context models of variant 1
+HASHED = 14  # variant 2: + the OLS prediction
+RELATIVE_V1 = 8  # prediction-relative models of variant 1
+RELATIVE = 10  # variant 2: + the OLS prediction, and it corrected by the previous
+# channel's (ch 0: the left pixel's) error
 FEATURES = 14  # taps of the adaptive linear predictor
-NET_AT = HASHED + RELATIVE  # the network's input, then the residual mixture's, their
-INPUTS = NET_AT + 5  # two APMs, and the bias
+OLS_SAME = 12  # the OLS predictor's taps in this channel (`OLS_AT`), then
+OLS_OTHER = 5  # per earlier channel of the pixel: it, and its W, N, NW, NE
+OLS_MAX = OLS_SAME + 2 * OLS_OTHER
+OLS_LAMBDA = 0.998  # its forgetting factor
+OLS_DELTA = 0.001  # its ridge
+OLS_EVERY = 16  # it solves after every OLS_EVERY-th subpixel of a channel
 LOG2_SLOTS = 22  # slots of each hashed context model (at most: see `log2_slots`)
 RATE = 6  # the mixers' learning rate
 LIMIT = 255  # counters' adaptation limit
 LMS_SHIFT = 2  # the linear predictor's step: 2^-LMS_SHIFT
 NODE_ROWS = 3 * 256  # mixer weight sets: (channel, node), then
 CONF_ROWS = 3 * 8 * 8  # (channel, the residual mixture's confidence, bit position), then
-GRAD_ROWS = 3 * 8 * 8  # (channel, gradient bucket, bit position)
-REL_SIZE = RELATIVE * 3 * 8 * 8 * 1024
+GRAD_ROWS = 3 * 8 * 8  # (channel, gradient bucket, bit position), then (variant 2)
+ERR_ROWS = 3 * 8 * 8  # (channel, the OLS's error at W and NE, bit position)
+REL_ONE = 3 * 8 * 8 * 1024  # slots of one prediction-relative model
+# (dr, dc) of the OLS's taps in the same channel: all coded before (r, c) (wavefront)
+OLS_AT = np.array([(0, -1), (-1, 0), (-1, -1), (-1, 1), (0, -2), (-2, 0), (-2, 1), (-2, -1),
+                   (-1, -2), (-2, 2), (0, -3), (-3, 0)], dtype=np.int64)
+OLS_AT.flags.writeable = False
+
+
+def shape(variant: int) -> tuple[int, int]:
+    """(hashed, prediction-relative) models of a variant."""
+    return (HASHED_V1, RELATIVE_V1) if variant == 1 else (HASHED, RELATIVE)
 MAX_BYTES_PER_SUBPIXEL = 17  # coded bytes one subpixel can cost at most (8 x 16 bits)
 
 
@@ -65,6 +83,32 @@ _hash = M.hash2  # the shared context hash
 @njit(cache=True, nogil=True, inline="always")
 def _clamp(x):
     return 0 if x < 0 else (255 if x > 255 else x)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _causal(img, r, c, dr, dc, q, fallback):
+    """Subpixel (r + dr, c + dc) of channel q (a tap that the wavefront codes before
+    (r, c): dr < 0, or dr = 0 and dc < 0), `fallback` where it lies outside the image."""
+    if r + dr < 0 or (dr == 0 and c + dc < 0):
+        return fallback
+    return _at(img, r + dr, c + dc, q)
+
+
+@njit(cache=True, nogil=True)
+def _ols_taps(img, cur, i, r, c, ch, x, fallback):
+    """The OLS predictor's features of subpixel (r, c, ch) into x; returns their count."""
+    for j in range(OLS_SAME):
+        x[j] = np.float64(_causal(img, r, c, OLS_AT[j, 0], OLS_AT[j, 1], ch, fallback))
+    k = OLS_SAME
+    for q in range(ch):
+        p = np.int64(cur[i, q])
+        x[k] = np.float64(p)
+        x[k + 1] = np.float64(_causal(img, r, c, 0, -1, q, p))
+        x[k + 2] = np.float64(_causal(img, r, c, -1, 0, q, p))
+        x[k + 3] = np.float64(_causal(img, r, c, -1, -1, q, p))
+        x[k + 4] = np.float64(_causal(img, r, c, -1, 1, q, p))
+        k += OLS_OTHER
+    return k
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -79,15 +123,21 @@ def _at(img, r, c, q):
 
 
 @njit(cache=True, nogil=True)
-def _code(decode, ch, rows, cols, img, cur, netf, mixed, coder, out, payload, cost,
-          table, rprob, rcount, weights, apm1, apm2, apm3, apm4, apm5, lms, left):
+def _code(decode, variant, ch, rows, cols, img, cur, netf, mixed, coder, out, payload, cost,
+          table, rprob, rcount, weights, apm1, apm2, apm3, apm4, apm5, lms, left,
+          cov, rhs, olsw, chol, taps, solved, err):
     """Code (encode: cur -> out; decode: payload -> cur) channel `ch` of the pixels at
     (rows, cols), in order. img: the image so far (H, W, 3); cur (n, 3): these pixels,
     their channels below `ch` already known; netf (n, 256) the network's integer
     frequencies, mixed (n, 256) the residual mixture's pmf; cost[i] gets the ideal bits
-    of subpixel i (the encoder's reports only). The rest is the model's state (`ImageCM`)."""
+    of subpixel i (the encoder's reports only). The rest is the model's state (`ImageCM`);
+    variant 1 ignores the OLS's (cov .. err)."""
+    v2 = variant >= 2
+    n_hashed, n_rel = (HASHED, RELATIVE) if v2 else (HASHED_V1, RELATIVE_V1)
+    net_at = n_hashed + n_rel  # the network's input, then the residual mixture's, their
+    n_in = net_at + 5  # two APMs, and the bias
     mask = np.uint64(table.shape[1] - 1)
-    inputs = np.zeros(INPUTS, np.int32)
+    inputs = np.zeros(n_in, np.int32)
     cum = np.zeros(257, np.int64)
     cumn = np.zeros(257, np.int64)
     quant = np.zeros(256, np.int64)
@@ -173,6 +223,22 @@ def _code(decode, ch, rows, cols, img, cur, netf, mixed, coder, out, payload, co
         lpred16 = (acc >> 10) + base * 16  # in 1/16
         lp = _clamp((lpred16 + 8) >> 4)
         lres = left[r, ch] if left[r, ch] < 15 else 15
+        op, n_taps, oe, se, eb, act = lp, 0, 0, 0, 0, grad
+        if v2:  # the least-squares prediction, and its recent errors
+            n_taps = _ols_taps(img, cur, i, r, c, ch, taps[ch], w_)
+            y = M.ols_predict(olsw[ch], taps[ch], n_taps)
+            y = 0.0 if y < 0.0 else (255.0 if y > 255.0 else y)
+            op = np.int64(np.floor(y + 0.5))
+            oe = abs(err[r, ch])  # at the left pixel
+            oe_ne = abs(err[r - 1, ch]) if r > 0 else oe  # the last of the row above: NE
+            se = err[r, ch - 1] if ch > 0 else err[r, ch]  # this pixel's previous channel
+            se = -31 if se < -31 else (31 if se > 31 else se)
+            while eb < 7 and oe + oe_ne >= (1 << eb):
+                eb += 1
+            act = grad + 2 * (oe + oe_ne)
+        ab = 0
+        while ab < 7 and act >= (2 << ab):
+            ab += 1
         ctx[0] = _hash(0, w_)
         ctx[1] = _hash(1, n_)
         ctx[2] = _hash(2, plane)
@@ -186,7 +252,11 @@ def _code(decode, ch, rows, cols, img, cur, netf, mixed, coder, out, payload, co
         ctx[10] = _hash(11, c_n)
         ctx[11] = _hash(13, c_p)
         ctx[12] = _hash(14, colour)
-        for k in range(HASHED):
+        if v2:
+            ctx[13] = _hash(15, op)
+            preds[8] = op
+            preds[9] = _clamp(op + se)
+        for k in range(n_hashed):
             ctx[k] = _hash(ctx[k], ch)
         preds[0] = w_
         preds[1] = plane
@@ -201,7 +271,7 @@ def _code(decode, ch, rows, cols, img, cur, netf, mixed, coder, out, payload, co
         bits = 0.0
         for b in range(8):
             if b == 0 or b == 4:  # a bucket of 16 slots per context and nibble
-                for k in range(HASHED):
+                for k in range(n_hashed):
                     h = _hash(ctx[k], node) if b == 4 else ctx[k]
                     idx[k] = np.int64(h & mask) & ~15
             sub = node if b < 4 else ((1 << (b - 4)) | (node & ((1 << (b - 4)) - 1)))
@@ -210,32 +280,38 @@ def _code(decode, ch, rows, cols, img, cur, netf, mixed, coder, out, payload, co
             mid = lo + width // 2
             pm = M.bit_probability(cum, lo, width)
             pn = M.bit_probability(cumn, lo, width)
-            for k in range(HASHED):
+            for k in range(n_hashed):
                 inputs[k] = M.stretch(table[k, idx[k] + sub, 0])
-            for k in range(RELATIVE):
+            for k in range(n_rel):
                 d = preds[k] - mid
                 d = -511 if d < -511 else (511 if d > 511 else d)
-                ridx[k] = (((k * 3 + ch) * 8 + b) * 8 + gb) * 1024 + d + 512
-                inputs[HASHED + k] = M.stretch(rprob[ridx[k]])
-            inputs[NET_AT] = M.stretch(pn)
-            inputs[NET_AT + 1] = M.stretch(pm)
+                ridx[k] = (((k * 3 + ch) * 8 + b) * 8 + ab) * 1024 + d + 512
+                inputs[n_hashed + k] = M.stretch(rprob[ridx[k]])
+            inputs[net_at] = M.stretch(pn)
+            inputs[net_at + 1] = M.stretch(pm)
             a4 = (ch * 256 + node) * 8 + gb
             q4, lo4, w4 = M.apm_p(apm4, a4, pn)
             d5 = lp - mid
             d5 = (-31 if d5 < -31 else (31 if d5 > 31 else d5)) + 32
             a5 = (ch * 8 + b) * 64 + d5
             q5, lo5, w5 = M.apm_p(apm5, a5, pm)
-            inputs[NET_AT + 2] = M.stretch(q4)
-            inputs[NET_AT + 3] = M.stretch(q5)
-            inputs[NET_AT + 4] = 256
+            inputs[net_at + 2] = M.stretch(q4)
+            inputs[net_at + 3] = M.stretch(q5)
+            inputs[net_at + 4] = 256
             row1 = ch * 256 + node
-            conf = (inputs[NET_AT + 1] + 2048) >> 9
+            conf = (inputs[net_at + 1] + 2048) >> 9
             row2 = NODE_ROWS + (ch * 8 + (0 if conf < 0 else (7 if conf > 7 else conf))) * 8 + b
             row3 = NODE_ROWS + CONF_ROWS + (ch * 8 + gb) * 8 + b
-            pa, da = M.mix(weights, row1, inputs, INPUTS)
-            pb, db = M.mix(weights, row2, inputs, INPUTS)
-            pc, dc = M.mix(weights, row3, inputs, INPUTS)
-            p = M.squash((da + db + dc) // 3)
+            pa, da = M.mix(weights, row1, inputs, n_in)
+            pb, db = M.mix(weights, row2, inputs, n_in)
+            pc, dc = M.mix(weights, row3, inputs, n_in)
+            row4 = NODE_ROWS + CONF_ROWS + GRAD_ROWS + (ch * 8 + eb) * 8 + b
+            if v2:
+                pd, dd = M.mix(weights, row4, inputs, n_in)
+                p = M.squash((da + db + dc + dd) >> 2)
+            else:
+                pd = 0
+                p = M.squash((da + db + dc) // 3)
             a1 = ch * 256 + node
             q1, lo1, w1 = M.apm_p(apm1, a1, p)
             a2 = a1 * 16 + lres
@@ -252,18 +328,20 @@ def _code(decode, ch, rows, cols, img, cur, netf, mixed, coder, out, payload, co
                 bit = (x >> (7 - b)) & 1
                 M.encode_bit(coder, out, bit, pf)
                 bits += M.COST[pf if bit else M.PROB_ONE - pf]  # the encoder reports it
-            M.mix_update(weights, row1, inputs, INPUTS, pa, bit, RATE)
-            M.mix_update(weights, row2, inputs, INPUTS, pb, bit, RATE)
-            M.mix_update(weights, row3, inputs, INPUTS, pc, bit, RATE)
+            M.mix_update(weights, row1, inputs, n_in, pa, bit, RATE)
+            M.mix_update(weights, row2, inputs, n_in, pb, bit, RATE)
+            M.mix_update(weights, row3, inputs, n_in, pc, bit, RATE)
+            if v2:
+                M.mix_update(weights, row4, inputs, n_in, pd, bit, RATE)
             M.apm_update(apm1, a1, lo1, w1, bit, 6)
             M.apm_update(apm2, a2, lo2, w2, bit, 6)
             M.apm_update(apm3, a3, lo3, w3, bit, 6)
             M.apm_update(apm4, a4, lo4, w4, bit, 6)
             M.apm_update(apm5, a5, lo5, w5, bit, 6)
-            for k in range(HASHED):
+            for k in range(n_hashed):
                 M.counter_update(table[k, :, 0], table[k, :, 1], idx[k] + sub, bit,
                                  LIMIT)  # probability and count side by side
-            for k in range(RELATIVE):
+            for k in range(n_rel):
                 M.counter_update(rprob, rcount, ridx[k], bit, LIMIT)
             node = node * 2 + bit
         x = node & 255
@@ -276,6 +354,11 @@ def _code(decode, ch, rows, cols, img, cur, netf, mixed, coder, out, payload, co
         for k in range(FEATURES):
             lms[ch, k] += (e * feat[k] << (10 - LMS_SHIFT)) // norm
         left[r, ch] = abs(x - best)
+        if v2:  # the least-squares predictor learns
+            err[r, ch] = x - op
+            solved[ch] += 1
+            M.ols_update(cov[ch], rhs[ch], olsw[ch], chol, taps[ch], n_taps, np.float64(x),
+                         OLS_LAMBDA, OLS_DELTA, solved[ch] % OLS_EVERY == 0)
 
 
 def log2_slots(subpixels: int) -> int:
@@ -288,17 +371,29 @@ class ImageCM:
     """The context-mixing state of one image (it runs on across the image's blocks) and
     the binary arithmetic coder of the current block."""
 
-    def __init__(self, height: int, width: int, channels: int = 3) -> None:
+    def __init__(self, height: int, width: int, channels: int = 3,
+                 variant: int = VARIANT) -> None:
+        if variant not in VARIANTS:
+            raise ValueError(f"image context-mixing variant {variant!r}")
+        self.variant = variant
+        hashed, relative = shape(variant)
+        inputs = hashed + relative + 5
         slots = 1 << log2_slots(height * width * channels)
-        self.table = np.zeros((HASHED, slots, 2), dtype=np.uint16)  # (probability, count)
+        self.table = np.zeros((hashed, slots, 2), dtype=np.uint16)  # (probability, count)
         self.table[:, :, 0] = M.PROB_ONE // 2
-        self.rprob, self.rcount = M.counters(REL_SIZE, np.uint8)
-        self.weights = np.zeros((NODE_ROWS + CONF_ROWS + GRAD_ROWS, INPUTS), dtype=np.int32)
-        self.weights[:, NET_AT + 1] = M.PROB_ONE  # starts as the residual mixture
+        self.rprob, self.rcount = M.counters(relative * REL_ONE, np.uint8)
+        rows = NODE_ROWS + CONF_ROWS + GRAD_ROWS + (ERR_ROWS if variant >= 2 else 0)
+        self.weights = np.zeros((rows, inputs), dtype=np.int32)
+        self.weights[:, inputs - 4] = M.PROB_ONE  # starts as the residual mixture
         self.apms = (M.apm(3 * 256), M.apm(3 * 256 * 16), M.apm(3 * 8 * 128 * 4),
                      M.apm(3 * 256 * 8), M.apm(3 * 8 * 64))
         self.lms = np.zeros((3, FEATURES), dtype=np.int64)
         self.left = np.zeros((height, 3), dtype=np.int64)  # per row: the last |x - mode|
+        n = OLS_MAX if variant >= 2 else 1  # the least-squares predictor per channel:
+        self.ols = (np.zeros((3, n, n)), np.zeros((3, n)), np.zeros((3, n)),  # cov, rhs, w,
+                    np.zeros((n, n)), np.zeros((3, 2 * n)),  # Cholesky factor, taps,
+                    np.zeros(3, dtype=np.int64),  # subpixels learned,
+                    np.zeros((height, 3), dtype=np.int64))  # per row: the last error
         self.stream: M.BitStream | None = None
 
     def start(self, payload: bytes | None = None) -> None:
@@ -318,10 +413,10 @@ class ImageCM:
         if not decode:
             self.stream.reserve(n * MAX_BYTES_PER_SUBPIXEL + 8)
         cost = np.zeros(n)
-        _code(decode, channel, np.ascontiguousarray(rows, dtype=np.int64),
+        _code(decode, self.variant, channel, np.ascontiguousarray(rows, dtype=np.int64),
               np.ascontiguousarray(cols, dtype=np.int64), img, pixels,
               np.ascontiguousarray(freqs, dtype=np.int64),
               np.ascontiguousarray(mixed, dtype=np.float64), self.stream.state,
               self.stream.out, self.stream.data, cost, self.table, self.rprob, self.rcount,
-              self.weights, *self.apms, self.lms, self.left)
+              self.weights, *self.apms, self.lms, self.left, *self.ols)
         return cost

@@ -96,7 +96,7 @@ class ImageCodec:
         adaptive = dict(coder["adaptive"])
         adaptive["error_edges"] = tuple(adaptive["error_edges"])
         cm = coder.get("cm")
-        if cm is not None and cm != image_cm.VARIANT:
+        if cm is not None and cm not in image_cm.VARIANTS:
             raise ValueError(f"image context-mixing variant {cm!r}")
         return cls(model, block_subpixels, AdaptiveConfig(**adaptive), cm)
 
@@ -211,7 +211,7 @@ class ImageCodec:
         seen = pixels if channels == 3 else np.repeat(pixels, 3, axis=2)
         wave.set_pixels(*np.indices((height, width)).reshape(2, -1), seen.reshape(-1, 3))
         adapt = ResidualMixer(self.adaptive, height)
-        cm = image_cm.ImageCM(height, width, channels) if self.cm is not None else None
+        cm = image_cm.ImageCM(height, width, channels, self.cm) if self.cm is not None else None
         with ThreadPoolExecutor(1) as pool:
             for steps in self.blocks(height, width, channels):
                 block = (_BlockEncoder(pixels, bits_out) if cm is None
@@ -237,7 +237,7 @@ class ImageCodec:
         whole image: its subpixels in step order, as the model's blocks would."""
         height, width, channels = image_shape(info)
         wave, adapt = Wavefront(self.model, height, width), ResidualMixer(self.adaptive, height)
-        cm = image_cm.ImageCM(height, width, channels) if self.cm is not None else None
+        cm = image_cm.ImageCM(height, width, channels, self.cm) if self.cm is not None else None
         with Splitter(minimum=48) as wave.split:
             for i, steps in enumerate(self.blocks(height, width, channels)):
                 payload, raw_len, *method = next(payloads, (None, 0))
