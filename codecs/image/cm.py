@@ -51,8 +51,9 @@ RELATIVE = 10  # variant 2: + the OLS prediction, and it corrected by the previo
 # channel's (ch 0: the left pixel's) error
 FEATURES = 14  # taps of the adaptive linear predictor
 OLS_SAME = 12  # the OLS predictor's taps in this channel (`OLS_AT`), then
-OLS_OTHER = 5  # per earlier channel of the pixel: it, and its W, N, NW, NE
-OLS_MAX = OLS_SAME + 2 * OLS_OTHER
+OLS_OTHER = 5  # per earlier channel of the pixel: it, and its W, N, NW, NE; then the
+OLS_MAX = OLS_SAME + 2 * OLS_OTHER + 1  # network's mean
+OLS_FRACTION = 4  # the OLS's relative model sees its prediction in quarters
 OLS_LAMBDA = 0.998  # its forgetting factor
 OLS_DELTA = 0.001  # its ridge
 OLS_EVERY = 16  # it solves after every OLS_EVERY-th subpixel of a channel
@@ -223,12 +224,19 @@ def _code(decode, variant, ch, rows, cols, img, cur, netf, mixed, coder, out, pa
         lpred16 = (acc >> 10) + base * 16  # in 1/16
         lp = _clamp((lpred16 + 8) >> 4)
         lres = left[r, ch] if left[r, ch] < 15 else 15
-        op, n_taps, oe, se, eb, act = lp, 0, 0, 0, 0, grad
+        op, op_q, n_taps, oe, se, eb, act = lp, 0, 0, 0, 0, 0, grad
         if v2:  # the least-squares prediction, and its recent errors
             n_taps = _ols_taps(img, cur, i, r, c, ch, taps[ch], w_)
+            moment = np.int64(0)
+            for k in range(256):
+                moment += k * netf[i, k]
+            # the network's mean (both sums are integers below 2^51: exact in float64)
+            taps[ch, n_taps] = moment / cumn[256] if cumn[256] > 0 else 128.0
+            n_taps += 1
             y = M.ols_predict(olsw[ch], taps[ch], n_taps)
             y = 0.0 if y < 0.0 else (255.0 if y > 255.0 else y)
             op = np.int64(np.floor(y + 0.5))
+            op_q = np.int64(np.floor(y * OLS_FRACTION + 0.5))
             oe = abs(err[r, ch])  # at the left pixel
             oe_ne = abs(err[r - 1, ch]) if r > 0 else oe  # the last of the row above: NE
             se = err[r, ch - 1] if ch > 0 else err[r, ch]  # this pixel's previous channel
@@ -284,6 +292,8 @@ def _code(decode, variant, ch, rows, cols, img, cur, netf, mixed, coder, out, pa
                 inputs[k] = M.stretch(table[k, idx[k] + sub, 0])
             for k in range(n_rel):
                 d = preds[k] - mid
+                if v2 and k == 8:  # the OLS prediction's offset from mid - 1/2, in quarters
+                    d = op_q - OLS_FRACTION * mid + OLS_FRACTION // 2
                 d = -511 if d < -511 else (511 if d > 511 else d)
                 ridx[k] = (((k * 3 + ch) * 8 + b) * 8 + ab) * 1024 + d + 512
                 inputs[n_hashed + k] = M.stretch(rprob[ridx[k]])
