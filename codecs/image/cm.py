@@ -21,13 +21,22 @@ bit first (a node of the binary tree over 0..255). For every decision the mixer
   so they are useful after a few hundred pixels;
 - an adaptive linear predictor per channel: integer NLMS over 14 neighbours of this and
   the previous channels (in the lineage of the OLS/LMS predictors of paq8px's image
-  model and of CALIC's and LOCO-I's context modelling; our own code).
+  model and of CALIC's and LOCO-I's context modelling; our own code);
+- variant 2 (format 13): an online least-squares predictor per channel
+  (`arzip.mixing.ols_update`: float64, but a fixed sequence of IEEE-exact operations)
+  over 12 neighbours, the pixel's earlier channels with their neighbours, and the
+  network's mean; its prediction is a hashed context and two prediction-relative models
+  (in quarters of a value; and plus the previous channel's error against its own OLS
+  prediction), its recent errors join the relative models' activity and pick a fourth
+  mixer weight set.
 
-Three weight sets are chosen by (channel, node), (channel, the network's confidence, bit
-position) and (channel, local gradient, bit position); their average is refined by three
+Three weight sets (variant 2: four) are chosen by (channel, node), (channel, the network's
+confidence, bit position), (channel, local gradient, bit position) and (variant 2)
+(channel, the OLS's recent errors, bit position); their average is refined by three
 APMs. Everything is integer arithmetic (hashes, counters, the integer NLMS) and the
-integer tables of `arzip.mixing`; the residual mixture's float64 pmf enters as
-floor(p * 2^16) + 1, an exact function of its (exact) values. Pixels are visited in the
+integer tables of `arzip.mixing` (but variant 2's OLS: float64 in one fixed order); the
+residual mixture's float64 pmf enters as floor(p * 2^16) + 1, an exact function of its
+(exact) values. Pixels are visited in the
 wavefront's order (step, then channel, then row), so the encoder, which knows every
 pixel, learns exactly what the decoder learns.
 """
@@ -72,10 +81,12 @@ OLS_AT = np.array([(0, -1), (-1, 0), (-1, -1), (-1, 1), (0, -2), (-2, 0), (-2, 1
 OLS_AT.flags.writeable = False
 
 
+MAX_BYTES_PER_SUBPIXEL = 17  # coded bytes one subpixel can cost at most (8 x 16 bits)
+
+
 def shape(variant: int) -> tuple[int, int]:
     """(hashed, prediction-relative) models of a variant."""
     return (HASHED_V1, RELATIVE_V1) if variant == 1 else (HASHED, RELATIVE)
-MAX_BYTES_PER_SUBPIXEL = 17  # coded bytes one subpixel can cost at most (8 x 16 bits)
 
 
 _hash = M.hash2  # the shared context hash
@@ -238,7 +249,8 @@ def _code(decode, variant, ch, rows, cols, img, cur, netf, mixed, coder, out, pa
             op = np.int64(np.floor(y + 0.5))
             op_q = np.int64(np.floor(y * OLS_FRACTION + 0.5))
             oe = abs(err[r, ch])  # at the left pixel
-            oe_ne = abs(err[r - 1, ch]) if r > 0 else oe  # the last of the row above: NE
+            # the row above's last: (r - 1, c + 2), coded just before in this step
+            oe_ne = abs(err[r - 1, ch]) if r > 0 else oe
             se = err[r, ch - 1] if ch > 0 else err[r, ch]  # this pixel's previous channel
             se = -31 if se < -31 else (31 if se > 31 else se)
             while eb < 7 and oe + oe_ne >= (1 << eb):
