@@ -73,7 +73,7 @@ LMS_SHIFT = 2  # the linear predictor's step: 2^-LMS_SHIFT
 NODE_ROWS = 3 * 256  # mixer weight sets: (channel, node), then
 CONF_ROWS = 3 * 8 * 8  # (channel, the residual mixture's confidence, bit position), then
 GRAD_ROWS = 3 * 8 * 8  # (channel, gradient bucket, bit position), then (variant 2)
-ERR_ROWS = 3 * 8 * 8  # (channel, the OLS's error at W and NE, bit position)
+ERR_ROWS = 3 * 8 * 8  # (channel, the OLS's errors at W and row r - 1's last, bit position)
 REL_ONE = 3 * 8 * 8 * 1024  # slots of one prediction-relative model
 # (dr, dc) of the OLS's taps in the same channel: all coded before (r, c) (wavefront)
 OLS_AT = np.array([(0, -1), (-1, 0), (-1, -1), (-1, 1), (0, -2), (-2, 0), (-2, 1), (-2, -1),
@@ -84,6 +84,7 @@ OLS_AT.flags.writeable = False
 MAX_BYTES_PER_SUBPIXEL = 17  # coded bytes one subpixel can cost at most (8 x 16 bits)
 
 
+@njit(cache=True, nogil=True, inline="always")
 def shape(variant: int) -> tuple[int, int]:
     """(hashed, prediction-relative) models of a variant."""
     return (HASHED_V1, RELATIVE_V1) if variant == 1 else (HASHED, RELATIVE)
@@ -145,7 +146,7 @@ def _code(decode, variant, ch, rows, cols, img, cur, netf, mixed, coder, out, pa
     of subpixel i (the encoder's reports only). The rest is the model's state (`ImageCM`);
     variant 1 ignores the OLS's (cov .. err)."""
     v2 = variant >= 2
-    n_hashed, n_rel = (HASHED, RELATIVE) if v2 else (HASHED_V1, RELATIVE_V1)
+    n_hashed, n_rel = shape(variant)
     net_at = n_hashed + n_rel  # the network's input, then the residual mixture's, their
     n_in = net_at + 5  # two APMs, and the bias
     mask = np.uint64(table.shape[1] - 1)
@@ -166,8 +167,10 @@ def _code(decode, variant, ch, rows, cols, img, cur, netf, mixed, coder, out, pa
             quant[k] = np.int64(np.floor(mixed[i, k] * 65536.0)) + 1
         for k in range(256):
             cum[k + 1] = cum[k] + quant[k]
+        moment = np.int64(0)  # the network's first moment (variant 2's OLS tap)
         for k in range(256):
             cumn[k + 1] = cumn[k] + netf[i, k]
+            moment += k * netf[i, k]
         for k in range(1, 256):
             if netf[i, k] > top:
                 best, top = k, netf[i, k]
@@ -235,12 +238,9 @@ def _code(decode, variant, ch, rows, cols, img, cur, netf, mixed, coder, out, pa
         lpred16 = (acc >> 10) + base * 16  # in 1/16
         lp = _clamp((lpred16 + 8) >> 4)
         lres = left[r, ch] if left[r, ch] < 15 else 15
-        op, op_q, n_taps, oe, se, eb, act = lp, 0, 0, 0, 0, 0, grad
+        op, op_q, n_taps, oe, se, eb, ab = lp, 0, 0, 0, 0, 0, gb
         if v2:  # the least-squares prediction, and its recent errors
             n_taps = _ols_taps(img, cur, i, r, c, ch, taps[ch], w_)
-            moment = np.int64(0)
-            for k in range(256):
-                moment += k * netf[i, k]
             # the network's mean (both sums are integers below 2^51: exact in float64)
             taps[ch, n_taps] = moment / cumn[256] if cumn[256] > 0 else 128.0
             n_taps += 1
@@ -255,10 +255,9 @@ def _code(decode, variant, ch, rows, cols, img, cur, netf, mixed, coder, out, pa
             se = -31 if se < -31 else (31 if se > 31 else se)
             while eb < 7 and oe + oe_ne >= (1 << eb):
                 eb += 1
-            act = grad + 2 * (oe + oe_ne)
-        ab = 0
-        while ab < 7 and act >= (2 << ab):
-            ab += 1
+            act, ab = grad + 2 * (oe + oe_ne), 0  # the relative models' activity
+            while ab < 7 and act >= (2 << ab):
+                ab += 1
         ctx[0] = _hash(0, w_)
         ctx[1] = _hash(1, n_)
         ctx[2] = _hash(2, plane)
@@ -399,14 +398,14 @@ class ImageCM:
             raise ValueError(f"image context-mixing variant {variant!r}")
         self.variant = variant
         hashed, relative = shape(variant)
-        inputs = hashed + relative + 5
+        inputs = hashed + relative + 5  # as in `_code`
         slots = 1 << log2_slots(height * width * channels)
         self.table = np.zeros((hashed, slots, 2), dtype=np.uint16)  # (probability, count)
         self.table[:, :, 0] = M.PROB_ONE // 2
         self.rprob, self.rcount = M.counters(relative * REL_ONE, np.uint8)
         rows = NODE_ROWS + CONF_ROWS + GRAD_ROWS + (ERR_ROWS if variant >= 2 else 0)
         self.weights = np.zeros((rows, inputs), dtype=np.int32)
-        self.weights[:, inputs - 4] = M.PROB_ONE  # starts as the residual mixture
+        self.weights[:, hashed + relative + 1] = M.PROB_ONE  # starts as the residual mixture
         self.apms = (M.apm(3 * 256), M.apm(3 * 256 * 16), M.apm(3 * 8 * 128 * 4),
                      M.apm(3 * 256 * 8), M.apm(3 * 8 * 64))
         self.lms = np.zeros((3, FEATURES), dtype=np.int64)
