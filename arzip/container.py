@@ -23,13 +23,14 @@ The JSON header names the codec by a stable string id, the model (name, version,
 its weights), the coder settings and a codec-specific dictionary; from version 3 also the
 arzip that wrote it ("writer").
 
-Versions: 13 is written: version 12 with the image codec's context-mixing variant 2 (an
-online least-squares predictor among its models and a fourth mixer weight set; the coder
-settings' "cm": 2; variant 1 still decodes). Version 12: version 11 with the trailer's
-sha256 cut to its first 64 bits
-(24 bytes less per file: 0.8 % of a 0.35 s speech clip's archive). Version 11: version 10
-with compact framing (varint lengths, one CRC-32 per
-block record and its payload, no record for an empty side-data block; see docs/FORMAT.md:
+Versions: 14 is written: version 13 with the audio codec's cascade 3 (two online
+least-squares stages after its adaptive filters; the coder settings' "adaptive" has
+"cascade": 3 and "ols"; cascade 2 still decodes). Version 13: version 12 with the image
+codec's context-mixing variant 2 (an online least-squares predictor among its models and
+a fourth mixer weight set; the coder settings' "cm": 2; variant 1 still decodes). Version
+12: version 11 with the trailer's sha256 cut to its first 64 bits (24 bytes less per
+file: 0.8 % of a 0.35 s speech clip's archive). Version 11: version 10 with compact
+framing (varint lengths, one CRC-32 per block record and its payload, no record for an empty side-data block; see docs/FORMAT.md:
 a short file's framing shrinks by about 45 bytes). Version 10: version 9 with the audio
 codec's context mixing (the quantized Laplace refined by models learned from the signal,
 coded bit by bit; the coder settings' "cm"). Version 9: version 8 with the image codec's
@@ -43,7 +44,7 @@ coder wrote (method 6: FLAC for an audio block that FLAC codes smaller than the 
 method 7: one lossless WebP of all of an image's pixels). Version 5 added blocks whose
 context mixing takes the network's bit probabilities as one input (method 5). Version 4
 added context-mixing blocks (method 4) and opened deflate streams (a side-data block
-first, then the opened stream's blocks; see `opened`). Every probability of a version 3-13
+first, then the opened stream's blocks; see `opened`). Every probability of a version 3-14
 file is computed in exact arithmetic (`exact`), so it decodes on any machine. Versions 1
 and 2 (arzip 0.1) are still read, but their model-coded data depended on the writer's
 machine and torch build: `PORTABLE_VERSIONS` says which versions a model-coded block may
@@ -63,10 +64,10 @@ from . import __version__
 from .errors import FormatError
 
 MAGIC = b"\x89ARZ"
-FORMAT_VERSION = 13  # what this arzip writes
-READABLE_VERSIONS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13)
+FORMAT_VERSION = 14  # what this arzip writes
+READABLE_VERSIONS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14)
 # model-coded data of these versions decode anywhere
-PORTABLE_VERSIONS = (3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13)
+PORTABLE_VERSIONS = (3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14)
 WRITER = f"arzip {__version__}"
 MAX_HEADER_JSON = 1 << 20
 # Preset dictionaries of the deflated JSON header: typical keys and values, so a header
@@ -180,11 +181,26 @@ _DICTIONARY_V10 = _DICTIONARY_V9 + (  # format 10: the audio codec's headers wit
     b'type":"binary"},"model":{"name":"audio-wavenet-small","sha256":"78cdea12c381f4f5e910675e'
     b'1ca883ec91492c68ca6e538c0a9a7c6a594423ea","version":"3"},"writer":"arzip 0.2.0"}')
 
+_DICTIONARY_V14 = _DICTIONARY_V10 + (  # format 14: audio headers with cascade 3
+    b'{"codec":"audio","codec_header":{"channels":2,"format":"flac","frames":441000,"guarantee'
+    b'":"sample-exact","prefix":0,"rate":44100},"coder":{"adaptive":{"cascade":3,"cross":4,"lo'
+    b'ng_rate":0.0004,"long_taps":128,"ols":[[16,4,0.998],[8,2,0.98]],"rate":0.002,"ratio_max"'
+    b':50.0,"scale_decay":0.98,"shared":false,"taps":16},"block_frames":1048576,"chunk":8192,"'
+    b'cm":1,"schedule":"lanes-1","type":"binary"},"model":{"name":"audio-wavenet-small","sha25'
+    b'6":"78cdea12c381f4f5e910675e1ca883ec91492c68ca6e538c0a9a7c6a594423ea","version":"3"},"wr'
+    b'iter":"arzip 0.2.0"}{"codec":"audio","codec_header":{"channels":1,"format":"wav","frames'
+    b'":3000,"guarantee":"byte-exact","layout":"canonical","offset":44,"rate":8000},"coder":{"'
+    b'adaptive":{"cascade":3,"cross":4,"long_rate":0.0004,"long_taps":128,"ols":[[16,4,0.998],'
+    b'[8,2,0.98]],"rate":0.002,"ratio_max":50.0,"scale_decay":0.98,"shared":false,"taps":16},"'
+    b'block_frames":1048576,"chunk":2048,"cm":1,"schedule":"lanes-1","type":"binary"},"model":'
+    b'{"name":"audio-wavenet-small","sha256":"78cdea12c381f4f5e910675e1ca883ec91492c68ca6e538c'
+    b'0a9a7c6a594423ea","version":"3"},"writer":"arzip 0.2.0"}')
+
 HEADER_DICTIONARIES = {1: _DICTIONARY_V1, 2: _DICTIONARY_V2, 3: _DICTIONARY_V3,
                        4: _DICTIONARY_V4, 5: _DICTIONARY_V4, 6: _DICTIONARY_V4,
                        7: _DICTIONARY_V7, 8: _DICTIONARY_V8, 9: _DICTIONARY_V9,
                        10: _DICTIONARY_V10, 11: _DICTIONARY_V10, 12: _DICTIONARY_V10,
-                       13: _DICTIONARY_V10}
+                       13: _DICTIONARY_V10, 14: _DICTIONARY_V14}
 RAW_DEFLATE_FROM = 7  # headers of this version on are raw deflate (the header's CRC checks)
 COMPACT_FROM = 11  # records of this version on have varint lengths and one CRC per record
 SHORT_DIGEST_FROM = 12  # trailers of this version on keep 8 bytes of the sha256

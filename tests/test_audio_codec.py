@@ -4,6 +4,7 @@ with its metadata, and clean fallbacks and errors for everything else."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import os
 import struct
@@ -18,6 +19,7 @@ from roundtrip import compress, decompress
 
 from arzip import container, engine, zoo
 from arzip.codecs.audio import formats, lpc
+from arzip.codecs.audio.adaptive import AdaptiveConfig
 from arzip.codecs.audio.codec import (
     CHUNK,
     MAX_CHUNK,
@@ -144,14 +146,17 @@ def test_lanes_cover_every_sample_once(frames, channels, chunk):
     assert (seen == 1).all() and lanes.steps <= max(chunk, -(-frames // max(1, frames // chunk)))
 
 
-@pytest.mark.parametrize("cm", [None, 1])
-def test_encode_and_decode_probabilities_are_bit_identical(tiny_audio_model, monkeypatch, cm):
+@pytest.mark.parametrize("cm,cascade", [(None, 3), (1, 3), (1, 2)])
+def test_encode_and_decode_probabilities_are_bit_identical(tiny_audio_model, monkeypatch, cm,
+                                                           cascade):
     """The exact coding parameters of every sample, recorded on both sides, are equal: the
     encoder's whole-lane pass and the decoder's frame-by-frame one agree (with the range
     coder of formats 3-9 and with format 10's context mixing, whose statistics run on
-    across a block's lanes)."""
+    across a block's lanes; with format 14's cascade 3 and the cascade 2 before it)."""
     codec = engine.load_codec("audio", zoo.find_model(tiny_audio_model))
     codec.block_frames, codec.chunk, codec.cm = 300, 70, cm
+    if cascade == 2:
+        codec.adaptive = dataclasses.replace(codec.adaptive, cascade=2, ols=[])
     samples = signal("speechy", 700, 3)
     seen: dict[str, list] = {"enc": [], "dec": []}
     from arzip.codecs.audio import cm as audio_cm
@@ -208,6 +213,31 @@ def test_context_mixing_learns_the_shape_of_the_residuals(tiny_audio_model):
         assert list(codec.decode(info, iter([(payload, len(raw))]))) == [raw]
         sizes[cm] = len(payload)
     assert sizes[1] < 0.995 * sizes[None]
+
+
+def test_least_squares_stages_learn_a_resonance_and_cost_nothing_on_noise(tiny_audio_model):
+    """Format 14's cascade 3 adds least-squares stages to cascade 2: a resonance driven by
+    small noise (a linear recurrence the stages can learn) codes clearly smaller, and white
+    noise (nothing to learn) codes no larger than a fraction of a percent: the gate keeps
+    a stage that predicts nothing from adding its noise."""
+    codec = engine.load_codec("audio", zoo.find_model(tiny_audio_model))
+    rng = np.random.default_rng(9)
+    drive, ar = rng.laplace(0, 20, 12000), np.zeros(12000)
+    for i in range(3, 12000):
+        ar[i] = 2.2 * ar[i - 1] - 1.8 * ar[i - 2] + 0.5 * ar[i - 3] + drive[i]
+    noise = rng.normal(0, 300, 12000)
+    info = {"frames": 12000, "channels": 1, "rate": 16000}
+    for wave, most in ((ar, 0.99), (noise, 1.003)):
+        samples = np.clip(np.round(wave), -32768, 32767).astype(np.int16)[:, None]
+        sizes = {}
+        for cascade in (2, 3):
+            codec.adaptive = dataclasses.replace(
+                AdaptiveConfig.current(), cascade=cascade,
+                ols=AdaptiveConfig.current().ols if cascade == 3 else [])
+            (raw, payload, _), = codec.encode(samples, info=info)
+            assert list(codec.decode(info, iter([(payload, len(raw))]))) == [raw]
+            sizes[cascade] = len(payload)
+        assert sizes[3] < most * sizes[2], sizes
 
 
 def test_long_files_get_longer_lanes(tiny_audio_model):

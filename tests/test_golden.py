@@ -22,7 +22,7 @@ def test_every_kind_and_the_model_path_is_covered():
     assert {"bytes", "image", "audio"} <= codecs
     assert {name.split(".")[-2] for name in MANIFEST} >= {"v3", "v4", "v5", "v6", "v7", "v8",
                                                               "v9", "v10", "v11", "v12",
-                                                              "v13"}
+                                                              "v13", "v14"}
     assert any("side" in e["blocks"] and e["codec"] == "bytes" for e in MANIFEST.values())
     for version in ("v4", "v5", "v8"):  # context mixing changed in formats 5 and 8
         assert any("cm" in e["blocks"] for name, e in MANIFEST.items() if version in name)
@@ -55,6 +55,11 @@ def test_every_kind_and_the_model_path_is_covered():
     # format 13: the image context mixing's variant 2 (a least-squares predictor)
     header = container.read_header(io.BytesIO((GOLDEN / "gradient.png.v13.arz").read_bytes()))
     assert header.coder["cm"] == 2 and MANIFEST["gradient.png.v13.arz"]["blocks"]["model"] == 1
+    # format 14: the audio cascade 3 (least-squares stages), stereo and mono
+    for name in ("stereo.wav.v14.arz", "mono.flac.v14.arz"):
+        header = container.read_header(io.BytesIO((GOLDEN / name).read_bytes()))
+        assert header.coder["adaptive"]["cascade"] == 3 and header.coder["adaptive"]["ols"]
+        assert MANIFEST[name]["blocks"]["model"] == 1
 
 
 @pytest.mark.parametrize("name", sorted(MANIFEST))

@@ -298,7 +298,7 @@ class AudioCodec:
         classical = lpc.BackwardLPC(2 * count)  # rows: lane 0 ch 0, lane 0 ch 1, lane 1 ...
         state = m.new_state(count)
         cascade = Cascade(self.adaptive, count)
-        fused = (_FusedChannel(cascade, m.exp_table, lanes) if self.adaptive.cascade == 2
+        fused = (_FusedChannel(cascade, m.exp_table, lanes) if self.adaptive.cascade >= 2
                  else None)
         stereo = lanes.stereo.astype(np.float64)
         codes = np.full(count, rate_code(rate), dtype=np.float64)
@@ -332,7 +332,7 @@ class AudioCodec:
                     # every lane: views; else copies of the active lanes' rows
                     pick = slice(None) if n == count else active
                     error0 = frame[pick, 0] - prediction[pick, 0]
-                    if fused is not None:  # cascade 2: two compiled calls around the coder
+                    if fused is not None:  # cascades 2, 3: two compiled calls around the coder
                         fused.decode(decode, channel, active, head[pick], errors[pick],
                                      prediction[pick], logs[pick], error0, frame, out, t)
                         done += n
@@ -418,7 +418,7 @@ class AudioCodec:
 
 
 class _FusedChannel:
-    """One channel of a decoder step with cascade 2, as two compiled calls around the
+    """One channel of a decoder step with cascade 2 or 3, as two compiled calls around the
     coder's decoding (range coder or context mixing; `_channel_params`, `_channel_learn`):
     the same operations in the same order as `distribution`, `Cascade.adjust`,
     `laplace_params` and `Cascade.update`."""
@@ -430,7 +430,7 @@ class _FusedChannel:
         count = len(lanes.length)
         self.in1 = np.zeros((count, cfg.long_taps))
         self.in2 = np.zeros((count, cfg.taps + cfg.cross))
-        self.predictions = np.zeros((count, 2))
+        self.predictions = np.zeros((count, cascade.width))
         self.start, self.channel = lanes.start.astype(np.int64), lanes.channel.astype(np.int64)
         self.log_table = exact.log_table()
 
@@ -458,7 +458,7 @@ def _decode_fused(m: ExactWaveNet, state: dict, classical: lpc.BackwardLPC,
                   lanes: Lanes, stereo: np.ndarray, codes: np.ndarray, errors: np.ndarray,
                   logs: np.ndarray, out: np.ndarray, progress: Progress | None,
                   done: int) -> None:
-    """`_decode_block`'s steps for a block of at most KERNEL_LANES lanes with cascade 2 and
+    """`_decode_block`'s steps for a block of at most KERNEL_LANES lanes with cascade 2 or 3 and
     context mixing, PROGRESS_EVERY steps per compiled call (`_decode_steps`): the same
     operations in the same order as the Python loop, without its calls between them (a
     short file's decoding was half Python)."""
@@ -494,7 +494,8 @@ def _decode_steps(t0, t1, lengths, stereo_lanes, layers, weights, weights_t, fac
                   queues,
                   n_layers, residuals, net_scales, tanh, head, buffer, where, window, a,
                   lpc_scale, predicted, spare, stereo, codes, log_table, exp_table, errors,
-                  logs, h1, w1, h2, w2, ratio, current, seen, taps, ln_scale_min,
+                  logs, h1, w1, h2, w2, ratio, current, seen, ols_taps, ols_forget, cov,
+                  rhs, ow, chol, ox, gate, samples, taps, ln_scale_min,
                   scales_count, fractions, in1, in2, predictions, rate1, rate2, decay,
                   ratio_max, start, lane_channel, cum, shifts, coder, cm_out, data, cost,
                   table, counts, cm_weights, apm1, apm2, history, channel_ids, out):
@@ -528,14 +529,16 @@ def _decode_steps(t0, t1, lengths, stereo_lanes, layers, weights, weights_t, fac
             fraction, values = np.empty(n, np.int64), np.empty(n, np.int64)
             _channel_params(head[active], channel, errors[active], prediction[active],
                             logs[active], error0, exp_table, h1, w1, h2, w2, ratio, current,
-                            seen, active, taps, log_table, ln_scale_min, scales_count,
+                            seen, ols_taps, ols_forget, cov, rhs, ow, chol, ox, gate,
+                            samples, active, taps, log_table, ln_scale_min, scales_count,
                             fractions, net_mean, means, scales, in1, in2, predictions, base,
                             index, fraction)
             if not audio_cm._code(True, values, base, index, fraction, active,
                                   channel_ids[channel, :n], cum, shifts, coder, cm_out, data,
                                   cost, table, counts, cm_weights, apm1, apm2, history):
                 return False
-            _channel_learn(h1, w1, h2, w2, ratio, current, seen, channel, active,
+            _channel_learn(h1, w1, h2, w2, ratio, current, seen, ols_taps, ols_forget, cov,
+                           rhs, ow, chol, ox, gate, samples, channel, active,
                            values.astype(np.float64), net_mean, means, scales, in1, in2,
                            predictions, rate1, rate2, decay, ratio_max, frame, out, start,
                            lane_channel, t)
@@ -565,7 +568,10 @@ def _push_errors(errors: np.ndarray, frame: np.ndarray, prediction: np.ndarray) 
 def _channel_params(head: np.ndarray, channel: int, errors: np.ndarray, prediction: np.ndarray,
                     logs: np.ndarray, error0: np.ndarray, exp_table: np.ndarray, h1: np.ndarray,
                     w1: np.ndarray, h2: np.ndarray, w2: np.ndarray, ratio: np.ndarray,
-                    current: np.ndarray, seen: np.ndarray, active: np.ndarray, taps: int,
+                    current: np.ndarray, seen: np.ndarray, ols_taps: np.ndarray,
+                    ols_forget: np.ndarray, cov: np.ndarray, rhs: np.ndarray, ow: np.ndarray,
+                    chol: np.ndarray, ox: np.ndarray, gate: np.ndarray, samples: np.ndarray,
+                    active: np.ndarray, taps: int,
                     log_table: np.ndarray, ln_scale_min: float, scales_count: int,
                     fractions: int, net_mean: np.ndarray, means: np.ndarray,
                     scales: np.ndarray, in1: np.ndarray, in2: np.ndarray,
@@ -576,15 +582,18 @@ def _channel_params(head: np.ndarray, channel: int, errors: np.ndarray, predicti
     distribution(head, channel, errors, prediction, logs, error0, exp_table, net_mean, scales)
     for i in range(net_mean.shape[0]):
         means[i] = net_mean[i]
-    _adjust2(h1, w1, h2, w2, ratio, current, seen, channel, active, taps, means, scales, in1,
-             in2, predictions)
+    _adjust2(h1, w1, h2, w2, ratio, current, seen, ols_taps, ols_forget, cov, rhs, ow, chol,
+             ox, gate, samples, channel, active, taps, means, scales, in1, in2, predictions)
     kernels.laplace_params(means, scales, log_table, ln_scale_min, scales_count, fractions,
                            base, index, fraction)
 
 
 @njit(cache=True, nogil=True)
 def _channel_learn(h1: np.ndarray, w1: np.ndarray, h2: np.ndarray, w2: np.ndarray,
-                   ratio: np.ndarray, current: np.ndarray, seen: np.ndarray, channel: int,
+                   ratio: np.ndarray, current: np.ndarray, seen: np.ndarray,
+                   ols_taps: np.ndarray, ols_forget: np.ndarray, cov: np.ndarray,
+                   rhs: np.ndarray, ow: np.ndarray, chol: np.ndarray, ox: np.ndarray,
+                   gate: np.ndarray, samples: np.ndarray, channel: int,
                    active: np.ndarray, values: np.ndarray, net_mean: np.ndarray,
                    means: np.ndarray, scales: np.ndarray, in1: np.ndarray, in2: np.ndarray,
                    predictions: np.ndarray, rate1: float, rate2: float, decay: float,
@@ -592,8 +601,9 @@ def _channel_learn(h1: np.ndarray, w1: np.ndarray, h2: np.ndarray, w2: np.ndarra
                    lane_channel: np.ndarray, t: int) -> None:
     """The cascade learns from the decoded `values` of the `active` lanes, which go into
     frame (lanes, 2) and out (frames, channels)."""
-    _update2(h1, w1, h2, w2, ratio, current, seen, channel, active, values, net_mean, means,
-             scales, in1, in2, predictions, rate1, rate2, decay, ratio_max)
+    _update2(h1, w1, h2, w2, ratio, current, seen, ols_taps, ols_forget, cov, rhs, ow, chol,
+             ox, gate, samples, channel, active, values, net_mean, means, scales, in1, in2,
+             predictions, rate1, rate2, decay, ratio_max)
     for n in range(active.shape[0]):
         lane = active[n]
         frame[lane, channel] = values[n]
