@@ -30,8 +30,9 @@ codec's context-mixing variant 2 (an online least-squares predictor among its mo
 a fourth mixer weight set; the coder settings' "cm": 2; variant 1 still decodes). Version
 12: version 11 with the trailer's sha256 cut to its first 64 bits (24 bytes less per
 file: 0.8 % of a 0.35 s speech clip's archive). Version 11: version 10 with compact
-framing (varint lengths, one CRC-32 per block record and its payload, no record for an empty side-data block; see docs/FORMAT.md:
-a short file's framing shrinks by about 45 bytes). Version 10: version 9 with the audio
+framing (varint lengths, one CRC-32 per block record and its payload, no record for an
+empty side-data block; see docs/FORMAT.md: a short file's framing shrinks by about 45
+bytes). Version 10: version 9 with the audio
 codec's context mixing (the quantized Laplace refined by models learned from the signal,
 coded bit by bit; the coder settings' "cm"). Version 9: version 8 with the image codec's
 context mixing (the network's distribution mixed with models learned from the image, coded
@@ -184,13 +185,13 @@ _DICTIONARY_V10 = _DICTIONARY_V9 + (  # format 10: the audio codec's headers wit
 _DICTIONARY_V14 = _DICTIONARY_V10 + (  # format 14: audio headers with cascade 3
     b'{"codec":"audio","codec_header":{"channels":2,"format":"flac","frames":441000,"guarantee'
     b'":"sample-exact","prefix":0,"rate":44100},"coder":{"adaptive":{"cascade":3,"cross":4,"lo'
-    b'ng_rate":0.0004,"long_taps":128,"ols":[[16,4,0.998],[8,2,0.98]],"rate":0.002,"ratio_max"'
+    b'ng_rate":0.0004,"long_taps":128,"ols":[[16,16,0.998],[8,2,0.98]],"rate":0.002,"ratio_max"'
     b':50.0,"scale_decay":0.98,"shared":false,"taps":16},"block_frames":1048576,"chunk":8192,"'
     b'cm":1,"schedule":"lanes-1","type":"binary"},"model":{"name":"audio-wavenet-small","sha25'
     b'6":"78cdea12c381f4f5e910675e1ca883ec91492c68ca6e538c0a9a7c6a594423ea","version":"3"},"wr'
     b'iter":"arzip 0.2.0"}{"codec":"audio","codec_header":{"channels":1,"format":"wav","frames'
     b'":3000,"guarantee":"byte-exact","layout":"canonical","offset":44,"rate":8000},"coder":{"'
-    b'adaptive":{"cascade":3,"cross":4,"long_rate":0.0004,"long_taps":128,"ols":[[16,4,0.998],'
+    b'adaptive":{"cascade":3,"cross":4,"long_rate":0.0004,"long_taps":128,"ols":[[16,16,0.998],'
     b'[8,2,0.98]],"rate":0.002,"ratio_max":50.0,"scale_decay":0.98,"shared":false,"taps":16},"'
     b'block_frames":1048576,"chunk":2048,"cm":1,"schedule":"lanes-1","type":"binary"},"model":'
     b'{"name":"audio-wavenet-small","sha256":"78cdea12c381f4f5e910675e1ca883ec91492c68ca6e538c'

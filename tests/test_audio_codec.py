@@ -240,6 +240,39 @@ def test_least_squares_stages_learn_a_resonance_and_cost_nothing_on_noise(tiny_a
         assert sizes[3] < most * sizes[2], sizes
 
 
+@pytest.mark.parametrize("cascade", [2, 3])
+def test_the_cascade_writes_every_input_it_reads(cascade):
+    """`_adjust2`'s per-step scratch (filter inputs, predictions) is written before it is
+    read, for every lane: the same means and scales whether it starts as zeros or as NaN
+    (the encoder allocates it uninitialised each step, the decoder keeps it)."""
+    from arzip.codecs.audio import adaptive
+
+    cfg = dataclasses.replace(AdaptiveConfig.current(), cascade=cascade,
+                              ols=AdaptiveConfig.current().ols if cascade == 3 else [])
+    rng = np.random.default_rng(4)
+    lanes, steps = 3, 60
+    values = np.round(rng.normal(0, 500, (steps, lanes, 2)))
+    results = []
+    for fill in (0.0, np.nan):
+        state = adaptive.Cascade(cfg, lanes)
+        width = (lanes, cfg.long_taps), (lanes, cfg.taps + cfg.cross), (lanes, state.width)
+        in1, in2, predictions = (np.full(shape, fill) for shape in width)
+        active = np.arange(lanes)
+        out = []
+        for t in range(steps):
+            for channel in (0, 1):
+                means, scales = values[t, :, channel] * 0.5, np.full(lanes, 40.0)
+                adaptive._adjust2(*state.arrays(), channel, active, cfg.taps, means, scales,
+                                  in1, in2, predictions)
+                adaptive._update2(*state.arrays(), channel, active, values[t, :, channel],
+                                  values[t, :, channel] * 0.5, means, scales, in1, in2,
+                                  predictions, cfg.long_rate, cfg.rate, cfg.scale_decay,
+                                  cfg.ratio_max)
+                out.append(np.concatenate([means, scales]))
+        results.append(np.array(out))
+    assert np.isfinite(results[0]).all() and np.array_equal(results[0], results[1])
+
+
 def test_long_files_get_longer_lanes(tiny_audio_model):
     """Short files keep lanes of CHUNK frames (decoding speed); a file long enough for
     MIN_LANES lanes of twice that gets them (fewer cold starts), up to WIDE_CHUNK, and
