@@ -23,33 +23,34 @@ The JSON header names the codec by a stable string id, the model (name, version,
 its weights), the coder settings and a codec-specific dictionary; from version 3 also the
 arzip that wrote it ("writer").
 
-Versions: 14 is written: version 13 with the audio codec's cascade 3 (two online
-least-squares stages after its adaptive filters; the coder settings' "adaptive" has
-"cascade": 3 and "ols"; cascade 2 still decodes). Version 13: version 12 with the image
-codec's context-mixing variant 2 (an online least-squares predictor among its models and
-a fourth mixer weight set; the coder settings' "cm": 2; variant 1 still decodes). Version
-12: version 11 with the trailer's sha256 cut to its first 64 bits (24 bytes less per
-file: 0.8 % of a 0.35 s speech clip's archive). Version 11: version 10 with compact
-framing (varint lengths, one CRC-32 per block record and its payload, no record for an
-empty side-data block; see docs/FORMAT.md: a short file's framing shrinks by about 45
-bytes). Version 10: version 9 with the audio
-codec's context mixing (the quantized Laplace refined by models learned from the signal,
-coded bit by bit; the coder settings' "cm"). Version 9: version 8 with the image codec's
-context mixing (the network's distribution mixed with models learned from the image, coded
-bit by bit; the coder settings' "cm"). Version 8 changed the bytes codec's context mixing
-(variant 3) and its default model. Version 7: version 6 with a header that costs about 25
-bytes instead of 100-170 (raw deflate, whose preset dictionary adds each codec's default
+Versions: 14 is written: version 13 with the audio codec's cascade 3 (two online least-
+squares stages after its adaptive filters; the coder settings' "adaptive" has "cascade":
+3 and "ols"; cascade 2 still decodes) and block method 8 (an audio block coded by the
+model's classical stages alone, without the network). Version 13: version 12 with the
+image codec's context-mixing variant 2 (an online least-squares predictor among its
+models and a fourth mixer weight set; the coder settings' "cm": 2; variant 1 still
+decodes). Version 12: version 11 with the trailer's sha256 cut to its first 64 bits (24
+bytes less per file: 0.8 % of a 0.35 s speech clip's archive). Version 11: version 10
+with compact framing (varint lengths, one CRC-32 per block record and its payload, no
+record for an empty side-data block; see docs/FORMAT.md: a short file's framing shrinks
+by about 45 bytes). Version 10: version 9 with the audio codec's context mixing (the
+quantized Laplace refined by models learned from the signal, coded bit by bit; the coder
+settings' "cm"). Version 9: version 8 with the image codec's context mixing (the
+network's distribution mixed with models learned from the image, coded bit by bit; the
+coder settings' "cm"). Version 8 changed the bytes codec's context mixing (variant 3)
+and its default model. Version 7: version 6 with a header that costs about 25 bytes
+instead of 100-170 (raw deflate, whose preset dictionary adds each codec's default
 header whole; it matters for short files: a 0.35 s speech clip's header was 8 % of its
-archive). Version 6: version 5 plus blocks of a structured file that its codec's classical
-coder wrote (method 6: FLAC for an audio block that FLAC codes smaller than the model;
-method 7: one lossless WebP of all of an image's pixels). Version 5 added blocks whose
-context mixing takes the network's bit probabilities as one input (method 5). Version 4
-added context-mixing blocks (method 4) and opened deflate streams (a side-data block
-first, then the opened stream's blocks; see `opened`). Every probability of a version 3-14
-file is computed in exact arithmetic (`exact`), so it decodes on any machine. Versions 1
-and 2 (arzip 0.1) are still read, but their model-coded data depended on the writer's
-machine and torch build: `PORTABLE_VERSIONS` says which versions a model-coded block may
-have.
+archive). Version 6: version 5 plus blocks of a structured file that its codec's
+classical coder wrote (method 6: FLAC for an audio block that FLAC codes smaller than
+the model; method 7: one lossless WebP of all of an image's pixels). Version 5 added
+blocks whose context mixing takes the network's bit probabilities as one input (method
+5). Version 4 added context-mixing blocks (method 4) and opened deflate streams (a side-
+data block first, then the opened stream's blocks; see `opened`). Every probability of a
+version 3-14 file is computed in exact arithmetic (`exact`), so it decodes on any
+machine. Versions 1 and 2 (arzip 0.1) are still read, but their model-coded data
+depended on the writer's machine and torch build: `PORTABLE_VERSIONS` says which
+versions a model-coded block may have.
 """
 
 from __future__ import annotations
@@ -223,12 +224,13 @@ class Method(IntEnum):
     NETCM = 5  # binary context mixing with the network as an input, in lanes (version 5 on)
     FLAC = 6  # an audio block as a FLAC stream (version 6 on)
     WEBP = 7  # all of an image's pixels as a lossless WebP (version 6 on)
+    STAGES = 8  # a structured codec's model without its network (audio; version 14 on)
 
 
-MODEL_METHODS = (Method.MODEL, Method.NETCM)  # blocks that need the codec's model
+MODEL_METHODS = (Method.MODEL, Method.NETCM, Method.STAGES)  # blocks that need the codec
 # the classical coding of a structured file's block (its codec writes and reads it) and
 # the first version that has it
-CODEC_METHODS = {Method.FLAC: 6, Method.WEBP: 6}
+CODEC_METHODS = {Method.FLAC: 6, Method.WEBP: 6, Method.STAGES: 14}
 
 @dataclass
 class Header:

@@ -372,9 +372,9 @@ def _compress_file(data: bytes, dst: BinaryIO, codec_id: str, model: zoo.ModelIn
     with tempfile.SpooledTemporaryFile(SPOOL_SIZE) as spool:  # bounded memory
         for part in parts:
             spool.write(part)
-        for raw, payload, bits in codec.encode(
+        for raw, payload, bits, *chosen in codec.encode(
                 parsed.symbols, (lambda k: progress(len(data) * k // total)) if progress else None,
-                info=parsed.info):
+                info=parsed.info):  # (a codec may say which of its model's methods coded it)
             # the codec's classical coding, if it has one: where the model has no coding
             # (payload None), and where it is smaller (never worse than it) unless the
             # caller wants the model's blocks
@@ -383,13 +383,14 @@ def _compress_file(data: bytes, dst: BinaryIO, codec_id: str, model: zoo.ModelIn
             if payload is None or (method is not None and len(other) < len(payload)):
                 block = Block(method, len(raw), 0, container.crc32(raw), other)
             else:
-                block = Block(Method.MODEL, len(raw), 1, container.crc32(raw), payload)
+                block = Block(chosen[0] if chosen else Method.MODEL, len(raw), 1,
+                              container.crc32(raw), payload)
                 stats.model_bits += bits
                 stats.model_coded_bits += 8 * len(payload)
             name = block.method.name.lower()
             note = ""
             if method is not None and payload is not None:  # the side not taken
-                note = (f" (model {len(payload)} bytes)" if block.method != Method.MODEL
+                note = (f" (model {len(payload)} bytes)" if block.method not in MODEL_METHODS
                         else f" ({method.name.lower()} {len(other)} bytes)")
             stats.decisions.append(f"{name} {len(block.payload)} bytes{note}")
             stats.methods[name] = stats.methods.get(name, 0) + 1
@@ -766,7 +767,7 @@ def _decode_file(src: BinaryIO, header: Header, get_codec: Callable[[], object],
                 record, first = first or container.read_record(src, header.version), None
                 if isinstance(record, Block) and (
                         record.method not in allowed or (record.raw_len > MAX_BLOCK_SIZE
-                                                         and record.method == Method.MODEL)):
+                                                         and record.method in MODEL_METHODS)):
                     # (a codec's classical block may hold a whole file: the codec checks
                     # its length against the header's shape)
                     raise FormatError("corrupted file (unexpected block)")
@@ -780,6 +781,7 @@ def _decode_file(src: BinaryIO, header: Header, get_codec: Callable[[], object],
 
     codec, info = get_codec(), header.codec_header
     allowed = {Method.MODEL} | {m for m in getattr(codec, "classical_methods", ())
+                                + getattr(codec, "model_methods", ())
                                 if header.version >= container.CODEC_METHODS[m]}
 
     def checked_blocks():

@@ -1,9 +1,10 @@
 """Where the audio codec's bits come from: the real coded size of every file of a folder
-(model blocks only, no FLAC fallback) under the classical cascade alone (the network's
-head at zero: the linear predictor, then the adaptive cascade), the network alone (the
-cascade's rates at zero) and both, coded by the range coder (format 9), and both coded
-by the context mixing (format 10, the default); every file at the lane length it gets;
-FLAC -8 (libsndfile) beside them. Per top-level set. Usage:
+(model blocks only, no FLAC fallback) under the classical stages alone (the network's
+head at zero: the linear predictor, then the adaptive cascade 3), the network alone (no
+adaptive stage: cascade 2 with its rates at zero), the network with cascade 2 (formats
+10-13) and with cascade 3 (format 14, the default), all coded by the context mixing;
+every file at the lane length it gets; FLAC -8 (libsndfile) beside them. Per top-level
+set. Usage:
 
     python bench/bench_audio_ablation.py ../shared/data/audio/dev [--out FILE]
 """
@@ -29,12 +30,13 @@ from arzip.codecs.audio.cm import VARIANT
 from arzip.codecs.audio.codec import AudioCodec
 
 CURRENT = AdaptiveConfig.current()
-NO_CASCADE = dataclasses.replace(CURRENT, rate=0.0, long_rate=0.0, scale_decay=1.0)
+CASCADE_2 = dataclasses.replace(CURRENT, cascade=2, ols=[])
+NO_CASCADE = dataclasses.replace(CASCADE_2, rate=0.0, long_rate=0.0, scale_decay=1.0)
 CONFIGS = {  # name: (head at zero, adaptive settings, context-mixing variant)
-    "classical cascade alone": (True, CURRENT, None),
-    "network alone": (False, NO_CASCADE, None),
-    "network + cascade (format 9)": (False, CURRENT, None),
-    "network + cascade + CM (default)": (False, CURRENT, VARIANT),
+    "classical stages alone": (True, CURRENT, VARIANT),
+    "network alone": (False, NO_CASCADE, VARIANT),
+    "network + cascade 2 (formats 10-13)": (False, CASCADE_2, VARIANT),
+    "network + cascade 3 (format 14, default)": (False, CURRENT, VARIANT),
 }
 
 
@@ -76,7 +78,8 @@ def main() -> None:
         for name, codec in codecs.items():
             start = time.perf_counter()
             chosen = codec.for_file(found.info)  # the lane length a file gets
-            group[name] += sum(len(p) for _, p, _ in chosen.encode(found.samples,
+            chosen.network_gain = None  # every block as the configuration says
+            group[name] += sum(len(p) for _, p, *_ in chosen.encode(found.samples,
                                                                    info=found.info))
             group["seconds"][name] = group["seconds"].get(name, 0.0) + (
                 time.perf_counter() - start)

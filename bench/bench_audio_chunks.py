@@ -55,7 +55,7 @@ def main() -> None:
         codec.chunk = min(chunk, codec.block_frames)
         start, bits = time.perf_counter(), 0.0
         for _, x, rate in data:
-            for _, _, block_bits in codec.encode(x, info={"frames": len(x), "rate": rate,
+            for _, _, block_bits, _ in codec.encode(x, info={"frames": len(x), "rate": rate,
                                                           "channels": x.shape[1]}):
                 bits += block_bits
         row = {"chunk": chunk, "bits_per_sample": bits / samples,
@@ -86,7 +86,7 @@ def compare_rule(codec, data: list, model: str, out: Path,  # noqa: ANN001
         for k, length in enumerate((base, chunk)):
             codec.chunk = length
             start = time.process_time()
-            row["bits"][k] += sum(8 * len(p) for _, p, _ in codec.encode(x, info=info))
+            row["bits"][k] += sum(8 * len(p) for _, p, *_ in codec.encode(x, info=info))
             row["seconds"][k] += time.process_time() - start
     for name, row in sets.items():
         a, b = row["bits"]

@@ -35,7 +35,7 @@ def ideal_bits(codec: audio_codec.AudioCodec, samples: np.ndarray, rate: int,
     chosen = copy.copy(codec)
     chosen.chunk = chunk
     info = {"frames": len(samples), "rate": rate, "channels": samples.shape[1]}
-    return sum(bits for _, _, bits in chosen.encode(samples, info=info))
+    return sum(bits for _, _, bits, _ in chosen.encode(samples, info=info))
 
 
 def main() -> None:

@@ -146,15 +146,20 @@ def test_lanes_cover_every_sample_once(frames, channels, chunk):
     assert (seen == 1).all() and lanes.steps <= max(chunk, -(-frames // max(1, frames // chunk)))
 
 
-@pytest.mark.parametrize("cm,cascade", [(None, 3), (1, 3), (1, 2)])
+@pytest.mark.parametrize("cm,cascade,network", [(None, 3, True), (1, 3, True), (1, 2, True),
+                                                (1, 3, False)])
 def test_encode_and_decode_probabilities_are_bit_identical(tiny_audio_model, monkeypatch, cm,
-                                                           cascade):
+                                                           cascade, network):
     """The exact coding parameters of every sample, recorded on both sides, are equal: the
     encoder's whole-lane pass and the decoder's frame-by-frame one agree (with the range
     coder of formats 3-9 and with format 10's context mixing, whose statistics run on
-    across a block's lanes; with format 14's cascade 3 and the cascade 2 before it)."""
+    across a block's lanes; with format 14's cascade 3 and the cascade 2 before it; with
+    the network and, format 14's block method STAGES, without it)."""
     codec = engine.load_codec("audio", zoo.find_model(tiny_audio_model))
     codec.block_frames, codec.chunk, codec.cm = 300, 70, cm
+    if not network:  # every block without the network (and no probe: one coding a block)
+        codec.network_gain = 1.0
+        codec._network_may_pay = lambda *args: False
     if cascade == 2:
         codec.adaptive = dataclasses.replace(codec.adaptive, cascade=2, ols=[])
     samples = signal("speechy", 700, 3)
@@ -191,8 +196,10 @@ def test_encode_and_decode_probabilities_are_bit_identical(tiny_audio_model, mon
     monkeypatch.setattr(audio_codec, "KERNEL_LANES", 0)
     info = {"frames": 700, "channels": 3, "rate": 22050}
     blocks = list(codec.encode(samples, info=info))
-    raws = list(codec.decode(info, iter((p, len(r)) for r, p, _ in blocks)))
-    assert len(blocks) == 3 and raws == [r for r, _, _ in blocks]
+    assert {m for *_, m in blocks} == {container.Method.MODEL if network
+                                       else container.Method.STAGES}
+    raws = list(codec.decode(info, iter((p, len(r), m) for r, p, _, m in blocks)))
+    assert len(blocks) == 3 and raws == [r for r, *_ in blocks]
     assert seen["enc"] == seen["dec"] and len(seen["enc"]) == 700 * 3
     assert np.frombuffer(b"".join(raws), "<i2").reshape(700, 3).tolist() == samples.tolist()
 
@@ -208,7 +215,7 @@ def test_context_mixing_learns_the_shape_of_the_residuals(tiny_audio_model):
     sizes = {}
     for cm in (None, 1):
         codec.cm = cm
-        (raw, payload, bits), = codec.encode(samples, info=info)
+        (raw, payload, bits, _), = codec.encode(samples, info=info)
         assert abs(8 * len(payload) - bits) < 0.001 * bits + 64
         assert list(codec.decode(info, iter([(payload, len(raw))]))) == [raw]
         sizes[cm] = len(payload)
@@ -234,7 +241,7 @@ def test_least_squares_stages_learn_a_resonance_and_cost_nothing_on_noise(tiny_a
             codec.adaptive = dataclasses.replace(
                 AdaptiveConfig.current(), cascade=cascade,
                 ols=AdaptiveConfig.current().ols if cascade == 3 else [])
-            (raw, payload, _), = codec.encode(samples, info=info)
+            (raw, payload, _, _), = codec.encode(samples, info=info)
             assert list(codec.decode(info, iter([(payload, len(raw))]))) == [raw]
             sizes[cascade] = len(payload)
         assert sizes[3] < most * sizes[2], sizes
@@ -273,6 +280,37 @@ def test_the_cascade_writes_every_input_it_reads(cascade):
     assert np.isfinite(results[0]).all() and np.array_equal(results[0], results[1])
 
 
+def test_a_block_the_network_does_not_pay_for_is_coded_without_it(tiny_audio_model,
+                                                                   monkeypatch):
+    """Format 14: the encoder codes a block by the classical stages alone (method STAGES)
+    where the network does not make it at least NETWORK_MIN_GAIN smaller; that block
+    decodes without a single step of the network, and `arzip info` names it."""
+    from arzip.codecs.audio import codec as audio_codec
+    from arzip.codecs.audio import exact_model
+
+    data = audio_file(signal("speechy", 40000, 2), 16000)  # 20 lanes: the probe runs
+    monkeypatch.setattr(audio_codec, "NETWORK_MIN_GAIN", 1.0)  # the network never pays
+    packed, stats = compress(data, tiny_audio_model)
+    assert stats.methods.get("stages") == 1 and not stats.methods.get("model")
+    src = io.BytesIO(packed)
+    version, methods = container.read_header(src).version, []
+    while isinstance(record := container.read_record(src, version), container.Block):
+        methods.append(record.method)
+    assert container.Method.STAGES in methods and container.Method.MODEL not in methods
+
+    def no_network(*args):
+        raise AssertionError("the network ran")
+
+    monkeypatch.setattr(exact_model.ExactWaveNet, "step", no_network)
+    monkeypatch.setattr(audio_codec, "_step", no_network)  # (the compiled loop's: unused)
+    for lanes in (audio_codec.KERNEL_LANES, 0):  # the compiled loop, the Python one
+        monkeypatch.setattr(audio_codec, "KERNEL_LANES", lanes)
+        assert decompress(packed, tiny_audio_model) == data
+    monkeypatch.setattr(audio_codec, "NETWORK_MIN_GAIN", -1.0)  # the network always kept
+    packed, stats = compress(data, tiny_audio_model)
+    assert stats.methods.get("model") == 1 and not stats.methods.get("stages")
+
+
 def test_long_files_get_longer_lanes(tiny_audio_model):
     """Short files keep lanes of CHUNK frames (decoding speed); a file long enough for
     MIN_LANES lanes of twice that gets them (fewer cold starts), up to WIDE_CHUNK, and
@@ -299,12 +337,17 @@ def test_coded_bits_are_close_to_the_ideal_bits(tiny_audio_model):
 KINDS = ["silence", "square", "noise", "clipped", "dc", "speechy"]
 
 
+def model_blocks(stats) -> int:
+    """Blocks the model coded: with its network (model) or its stages alone (stages)."""
+    return stats.methods.get("model", 0) + stats.methods.get("stages", 0)
+
+
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("channels,rate,frames", [(1, 8000, 999), (2, 44100, 1001)])
 def test_wav_round_trip_is_byte_exact(tiny_audio_model, kind, channels, rate, frames):
     data = audio_file(signal(kind, frames, channels), rate)
     packed, stats = compress(data, tiny_audio_model)
-    assert stats.codec == "audio" and stats.methods["model"] == 1
+    assert stats.codec == "audio" and model_blocks(stats) == 1
     assert decompress(packed, tiny_audio_model) == data
 
 
@@ -399,7 +442,7 @@ def test_24_bit_files_are_stored_as_flac_blocks(tiny_audio_model, fmt, fallback,
     if stats.codec == "bytes":  # a FLAC input is about as small as its FLAC blocks
         assert fmt == "FLAC" and fallback and back == data
         return
-    assert stats.codec == "audio" and stats.methods["flac"] == 3 and stats.methods["model"] == 0
+    assert stats.codec == "audio" and stats.methods["flac"] == 3 and model_blocks(stats) == 0
     if fmt == "FLAC":  # sample-exact
         with sf.SoundFile(io.BytesIO(back)) as f:
             assert f.subtype == "PCM_24" and (f.read(dtype="int32") >> 8).tolist() == \
@@ -455,7 +498,7 @@ def test_a_block_flac_codes_smaller_is_stored_as_flac(tiny_audio_model):
     data = audio_file(samples, 16000)
     packed, stats = compress(data, tiny_audio_model, fallback=True)
     assert stats.codec == "audio" and stats.methods.get("flac") == 1
-    assert stats.methods["model"] == 0 and stats.decisions[0].startswith("flac ")
+    assert model_blocks(stats) == 0 and stats.decisions[0].startswith("flac ")
     assert "model " in stats.decisions[0]  # what the model would have taken
     flac = formats.flac_block(samples)
     assert len(packed) <= len(flac) + 300  # the container's framing, not more
@@ -486,7 +529,7 @@ def test_model_and_flac_blocks_mix_in_one_file(monkeypatch):
 
     monkeypatch.setattr(engine, "load_codec", blocks_of_3000)
     packed, stats = compress(data, None, fallback=True)
-    assert stats.methods["model"] == 1 and stats.methods["flac"] == 1
+    assert model_blocks(stats) == 1 and stats.methods["flac"] == 1
     monkeypatch.undo()
     assert decompress(packed) == data
 
@@ -585,7 +628,7 @@ def test_cli_round_trip_in_separate_processes(tmp_path):
     info = run_cli("info", str(packed))
     assert "wav, 4000 frames x 1 channels of 16-bit samples at 16000 Hz" in info.stdout
     assert "byte-exact" in info.stdout and "bits/sample" in info.stdout
-    assert "'model': 1" in info.stdout
+    assert "'model': 1" in info.stdout or "'stages': 1" in info.stdout
     out = tmp_path / "back.wav"
     done = run_cli("decompress", "-q", "-o", str(out), str(packed),
                    env={"OMP_NUM_THREADS": "2"})
@@ -623,7 +666,8 @@ def test_a_file_without_side_data_has_no_side_record(tiny_audio_model, frames):
                          container.End):
         records.append(record)
     assert stats.codec == "audio" and "side" not in stats.methods
-    assert [r.method for r in records] == [container.Method.MODEL] * (1 if frames else 0)
+    assert len(records) == (1 if frames else 0) and all(
+        r.method in (container.Method.MODEL, container.Method.STAGES) for r in records)
     assert decompress(packed, tiny_audio_model) == data
 
 
@@ -637,7 +681,7 @@ def test_few_lanes_decode_in_one_compiled_loop(tiny_audio_model, monkeypatch, ch
 
     data = audio_file(signal("speechy", frames, channels), 8000)
     packed, stats = compress(data, tiny_audio_model)
-    assert stats.methods.get("model") == 1
+    assert model_blocks(stats) == 1
     calls = []
     run = audio_codec._decode_fused
     monkeypatch.setattr(audio_codec, "_decode_fused",

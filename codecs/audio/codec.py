@@ -56,6 +56,10 @@ MIN_WIDE_LANES = 32
 jitcache.depends(__file__, adaptive, audio_cm, exact_model, lpc, kernels, M)
 
 PROGRESS_EVERY = 64  # steps between progress callbacks
+# format 14: a block keeps the network only where it codes at least this much smaller than
+# the classical stages alone (block method STAGES), which decode several times faster
+NETWORK_MIN_GAIN = 0.01
+PROBE_EVERY = 8  # the encoder first runs the network on every 8th lane of a block (a probe)
 MAX_FRAMES = 1 << 40
 LN_SCALE_MIN = exact.ln_fixed(exact.LAPLACE_SCALE_MIN, 60) / 2.0 ** 60
 
@@ -127,6 +131,7 @@ class AudioCodec:
     codec_id = CODEC_ID
     structured = True  # whole files: analyze -> side data + symbols -> rebuild
     classical_methods = (Method.FLAC,)  # what a block falls back to (`classical`)
+    model_methods = (Method.STAGES,)  # the model's stages without the network (format 14)
     decoder_factory = LaplaceDecoder  # what decodes a payload (sampling tempers it)
 
     default_cm: int | None = audio_cm.VARIANT  # what a new file is coded with
@@ -138,6 +143,9 @@ class AudioCodec:
         self.block_frames, self.chunk = block_frames, chunk
         self.adaptive = adaptive or AdaptiveConfig.current()
         self.cm = cm  # the context-mixing coder's variant, or None: range-code the Laplace
+        # the least gain for which a block keeps the network (`for_file` sets it for the
+        # context-mixing coder), or None: every block with the network
+        self.network_gain: float | None = None
 
     @classmethod
     def from_weights(cls, exported: dict, coder: dict | None = None) -> AudioCodec:
@@ -171,6 +179,7 @@ class AudioCodec:
         encoder writes into the header; a decoder reads it from there)."""
         chosen = copy.copy(self)
         chosen.chunk = min(lane_chunk(audio_shape(info)[0]), self.block_frames)
+        chosen.network_gain = NETWORK_MIN_GAIN if self.cm is not None else None
         return chosen
 
     def blocks(self, frames: int) -> list[range]:
@@ -198,12 +207,17 @@ class AudioCodec:
                 RuntimeError) as exc:
             raise FormatError(f"corrupted audio layout in the header ({exc})") from None
 
-    def plan(self, piece: np.ndarray, rate: int) -> Plan:
+    def plan(self, piece: np.ndarray, rate: int, network: bool = True,
+             only: np.ndarray | None = None) -> Plan:
         """Every sample of one block of (frames, channels) samples with what codes it, in
         the decoder's order (per step, channel 0 of the running lanes, then channel 1 of
-        the running stereo lanes)."""
+        the running stereo lanes); without the `network`, its head is zero (the classical
+        stages alone: block method STAGES); `only`: these lanes alone (a probe)."""
         frames, channels = piece.shape
         lanes = block_lanes(frames, channels, self.chunk)
+        if only is not None:
+            lanes = Lanes(lanes.channel[only], lanes.stereo[only], lanes.start[only],
+                          lanes.length[only])
         count, steps = len(lanes.length), lanes.steps
         t = np.arange(steps)
         running = t[None, :] < lanes.length[:, None]  # (lanes, steps)
@@ -218,10 +232,13 @@ class AudioCodec:
         m = self.model
         codes = np.full(count, rate_code(rate))
         flat = lambda a: np.ascontiguousarray(a.reshape(count * steps, -1))  # noqa: E731
-        features = m.features(flat(x), flat(prediction), flat(scale),
-                              np.repeat(lanes.stereo.astype(np.float64), steps),
-                              np.repeat(codes, steps))
-        out = flat(m.forward(features.reshape(count, steps, -1)))
+        if network:
+            features = m.features(flat(x), flat(prediction), flat(scale),
+                                  np.repeat(lanes.stereo.astype(np.float64), steps),
+                                  np.repeat(codes, steps))
+            out = flat(m.forward(features.reshape(count, steps, -1)))
+        else:
+            out = np.zeros((count * steps, m.head_width))
         error = x - prediction
         taps = m.cfg.taps
         padded = np.concatenate([np.zeros((count, taps, 2)), error], 1)
@@ -247,14 +264,50 @@ class AudioCodec:
                     base, index, fraction)
 
     def _encode_block(self, piece: np.ndarray, rate: int, progress: Progress | None,
-                      done: int, bits_out: np.ndarray | None) -> tuple[bytes, float]:
-        """(payload, ideal bits) of one block of (frames, channels) samples."""
-        p = self.plan(piece, rate)
-        payload, each = (self._code_cm if self.cm is not None else self._code_range)(
-            p, progress, done)
+                      done: int, bits_out: np.ndarray | None
+                      ) -> tuple[bytes, float, Method]:
+        """(payload, ideal bits, method) of one block of (frames, channels) samples: with
+        the network (MODEL), or without it (STAGES) where the network does not code the
+        block `network_gain` smaller."""
+        code = self._code_cm if self.cm is not None else self._code_range
+        method = Method.MODEL
+        if self.network_gain is None:
+            p = self.plan(piece, rate)
+            payload, each = code(p, progress, done)
+        else:
+            alone = self.plan(piece, rate, network=False)
+            if self._network_may_pay(piece, rate, alone):
+                p = self.plan(piece, rate)
+                payload, each = code(p, progress, done)
+                stages, stages_each = code(alone, None, done)
+                if len(payload) > (1.0 - self.network_gain) * len(stages):
+                    p, payload, each, method = alone, stages, stages_each, Method.STAGES
+            else:
+                p, method = alone, Method.STAGES
+                payload, each = code(p, progress, done)
         if bits_out is not None:
             bits_out[p.lanes.start[p.lane] + p.step, p.lanes.channel[p.lane] + p.channel] = each
-        return payload, float(each.sum())
+        return payload, float(each.sum()), method
+
+    def _network_may_pay(self, piece: np.ndarray, rate: int, alone: Plan) -> bool:
+        """Whether the network, run on every PROBE_EVERY-th lane only, codes those lanes
+        at least `network_gain` smaller than the stages alone (`alone`'s plan) do, in the
+        coder's ideal bits (the context mixing's: it makes up for much of what the network
+        adds to the Laplace's); a block of few lanes is not probed (True)."""
+        count = len(alone.lanes.length)
+        if count <= PROBE_EVERY:
+            return True
+        only = np.arange(0, count, PROBE_EVERY)
+        probe = self.plan(piece, rate, only=only)
+        inside = np.isin(alone.lane, only)
+        renumber = np.zeros(count, dtype=np.int64)
+        renumber[only] = np.arange(len(only))
+        same = Plan(probe.lanes, renumber[alone.lane[inside]], alone.step[inside],
+                    alone.channel[inside], alone.symbols[inside], alone.base[inside],
+                    alone.index[inside], alone.fraction[inside])
+        code = self._code_cm if self.cm is not None else self._code_range
+        network, stages = (float(code(q, None, 0)[1].sum()) for q in (probe, same))
+        return network <= (1.0 - self.network_gain) * stages
 
     @staticmethod
     def _code_cm(p: Plan, progress: Progress | None, done: int) -> tuple[bytes, np.ndarray]:
@@ -285,8 +338,9 @@ class AudioCodec:
         return encoder.finish(), laplace_bits_each(p.symbols, *params)
 
     def _decode_block(self, payload: bytes, frames: int, channels: int, rate: int,
-                      progress: Progress | None, done: int) -> bytes:
-        """The block's samples as interleaved little-endian int16 bytes."""
+                      progress: Progress | None, done: int, network: bool = True) -> bytes:
+        """The block's samples as interleaved little-endian int16 bytes (without the
+        `network`: its head is zero and it is never run)."""
         lanes = block_lanes(frames, channels, self.chunk)
         count, m = len(lanes.length), self.model
         if self.cm is not None:
@@ -311,7 +365,7 @@ class AudioCodec:
         if (self.cm is not None and fused is not None and count <= KERNEL_LANES
                 and cm.cum.all_built):  # a few lanes: every step in one compiled loop
             _decode_fused(m, state, classical, predicted, fused, cm, lanes, stereo, codes,
-                          errors, logs, out, progress, done)
+                          errors, logs, out, progress, done, network)
             return out.astype("<i2").tobytes()
         shortest = int(lanes.length.min())
         with Splitter(minimum=96) as split:  # its thread ends even when decoding fails
@@ -321,8 +375,11 @@ class AudioCodec:
                     channels_of = [everyone[running], everyone[running & lanes.stereo]]
                 prediction = predicted.reshape(count, 2)
                 scale = classical.scale.reshape(count, 2).copy()
-                parts = split(lambda part: m.step(state, part), count)
-                head = parts[0] if len(parts) == 1 else np.concatenate(parts)
+                if network:
+                    parts = split(lambda part: m.step(state, part), count)
+                    head = parts[0] if len(parts) == 1 else np.concatenate(parts)
+                elif t == 0:
+                    head = np.zeros((count, m.head_width))
                 log_scales(scale, m.log_table, logs)
                 frame = np.zeros((count, 2))
                 for channel, active in enumerate(channels_of):
@@ -346,7 +403,8 @@ class AudioCodec:
                     frame[pick, channel] = values
                     out[lanes.start[pick] + t, lanes.channel[pick] + channel] = values
                     done += n
-                m.push_frame(state, frame, prediction, scale, stereo, codes)
+                if network:
+                    m.push_frame(state, frame, prediction, scale, stereo, codes)
                 _push_errors(errors, frame, prediction)
                 predicted = classical.advance(frame.reshape(-1), predicted)
                 if progress and (t + 1) % PROGRESS_EVERY == 0:
@@ -355,26 +413,26 @@ class AudioCodec:
 
     def encode(self, samples: np.ndarray, progress: Progress | None = None,
                info: dict | None = None, bits_out: np.ndarray | None = None
-               ) -> Iterator[tuple[bytes, bytes, float]]:
-        """(raw block samples, payload, ideal bits) for each block of (frames, channels);
-        the payload is None for 24-bit samples (the model codes 16-bit ones; the engine
-        stores such blocks as FLAC); `info` is the file's header info (its sample rate
-        conditions the model);
+               ) -> Iterator[tuple[bytes, bytes | None, float, Method | None]]:
+        """(raw block samples, payload, ideal bits, method: MODEL or STAGES) for each
+        block of (frames, channels); the payload is None for 24-bit samples (the model
+        codes 16-bit ones; the engine stores such blocks as FLAC); `info` is the file's
+        header info (its sample rate conditions the model);
         `bits_out` (frames, channels), when given, receives each sample's ideal bits."""
         frames, channels = samples.shape
         rate = audio_shape(info)[2] if info else 16000
         done = 0
         if info and formats.sample_bits(info) == 24:  # not the model's: FLAC (`classical`)
             for block in self.blocks(frames):
-                yield formats.pack(samples[block.start:block.stop], 24), None, 0.0
+                yield formats.pack(samples[block.start:block.stop], 24), None, 0.0, None
             return
         for block in self.blocks(frames):
             piece = samples[block.start:block.stop].astype(np.int16)  # native order
-            payload, bits = self._encode_block(
+            payload, bits, method = self._encode_block(
                 piece, rate, progress, done,
                 None if bits_out is None else bits_out[block.start:block.stop])
             done += piece.size
-            yield piece.astype("<i2").tobytes(), payload, bits
+            yield piece.astype("<i2").tobytes(), payload, bits, method
 
     def classical(self, raw: bytes, info: dict) -> tuple[Method, bytes]:
         """A block's classical coding: its samples (as `encode` yields them) as FLAC, which
@@ -387,8 +445,9 @@ class AudioCodec:
     def decode(self, info: dict, payloads: Iterator[tuple],
                progress: Progress | None = None) -> Iterator[bytes]:
         """Decode block after block; `payloads` yields (payload, raw length[, method]) in
-        order (method 3, the model, when not given; or 6, FLAC) and each block's raw
-        samples are yielded back (for the container's CRC check)."""
+        order (method 3, the model, when not given; 6, FLAC; or 8, the model without its
+        network) and each block's raw samples are yielded back (for the container's CRC
+        check)."""
         frames, channels, rate = audio_shape(info)
         try:
             bits = formats.sample_bits(info)
@@ -413,7 +472,9 @@ class AudioCodec:
             elif bits != 16:
                 raise FormatError("corrupted file (a model block of 24-bit samples)")
             else:
-                yield self._decode_block(payload, len(block), channels, rate, progress, done)
+                network = not (method and method[0] == Method.STAGES)
+                yield self._decode_block(payload, len(block), channels, rate, progress, done,
+                                         network)
             done += len(block) * channels
 
 
@@ -457,7 +518,7 @@ def _decode_fused(m: ExactWaveNet, state: dict, classical: lpc.BackwardLPC,
                   predicted: np.ndarray, fused: _FusedChannel, cm: audio_cm.AudioCM,
                   lanes: Lanes, stereo: np.ndarray, codes: np.ndarray, errors: np.ndarray,
                   logs: np.ndarray, out: np.ndarray, progress: Progress | None,
-                  done: int) -> None:
+                  done: int, network: bool = True) -> None:
     """`_decode_block`'s steps for a block of at most KERNEL_LANES lanes with cascade 2 or 3 and
     context mixing, PROGRESS_EVERY steps per compiled call (`_decode_steps`): the same
     operations in the same order as the Python loop, without its calls between them (a
@@ -465,7 +526,7 @@ def _decode_fused(m: ExactWaveNet, state: dict, classical: lpc.BackwardLPC,
     c, f = classical, fused
     lengths = lanes.length.astype(np.int64)
     per_lane = np.where(lanes.stereo, 2, 1)
-    head = np.empty((len(lengths), int(m._packed[0][-1, 2])))
+    head = np.zeros((len(lengths), m.head_width))
     predicted = np.ascontiguousarray(predicted)
     spare = np.empty_like(predicted)
     where = np.array([c.pos, c.t], dtype=np.int64)
@@ -480,7 +541,7 @@ def _decode_fused(m: ExactWaveNet, state: dict, classical: lpc.BackwardLPC,
             f.in1, f.in2, f.predictions, *f.rates, f.start, f.channel,
             cm.cum.table, cm.rows.shift, cm.stream.state, cm.stream.out, cm.stream.data,
             cm.no_cost, cm.table, cm.counts, cm.weights, cm.apm1, cm.apm2, cm.history,
-            cm.channel_ids, out)
+            cm.channel_ids, out, network)
         state["t"] = last
         if not ok:
             raise FormatError(audio_cm.OUT_OF_RANGE)
@@ -498,18 +559,20 @@ def _decode_steps(t0, t1, lengths, stereo_lanes, layers, weights, weights_t, fac
                   rhs, ow, chol, ox, gate, samples, taps, ln_scale_min,
                   scales_count, fractions, in1, in2, predictions, rate1, rate2, decay,
                   ratio_max, start, lane_channel, cum, shifts, coder, cm_out, data, cost,
-                  table, counts, cm_weights, apm1, apm2, history, channel_ids, out):
+                  table, counts, cm_weights, apm1, apm2, history, channel_ids, out, network):
     """Steps t0..t1-1 of `_decode_block` (network step, then per channel the cascade's
     parameters, the context mixing's decoding and the cascade's learning, then the
-    frame's features, errors and linear prediction); False on a corrupted payload."""
+    frame's features, errors and linear prediction; without the `network`, head stays as
+    given: zero); False on a corrupted payload."""
     count = lengths.shape[0]
     frame = np.zeros((count, 2))
     running = np.empty(count, np.int64)
     for t in range(t0, t1):
         prediction = predicted.reshape(count, 2)
         scale = lpc_scale.reshape(count, 2).copy()
-        _step(layers, weights, weights_t, factors, inputs, queues, t, 0, count, n_layers,
-              residuals, net_scales, tanh, head)
+        if network:
+            _step(layers, weights, weights_t, factors, inputs, queues, t, 0, count, n_layers,
+                  residuals, net_scales, tanh, head)
         log_scales(scale, log_table, logs)
         frame[:] = 0.0
         for channel in range(2):
@@ -542,7 +605,8 @@ def _decode_steps(t0, t1, lengths, stereo_lanes, layers, weights, weights_t, fac
                            values.astype(np.float64), net_mean, means, scales, in1, in2,
                            predictions, rate1, rate2, decay, ratio_max, frame, out, start,
                            lane_channel, t)
-        _push_frame(frame, prediction, scale, stereo, codes, log_table, inputs)
+        if network:
+            _push_frame(frame, prediction, scale, stereo, codes, log_table, inputs)
         _push_errors(errors, frame, prediction)
         where[0] = lpc.make_room(buffer, where[0])
         lpc._step_advance(buffer, where[0], where[1], window, a, frame.reshape(-1),

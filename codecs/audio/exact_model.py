@@ -403,6 +403,7 @@ class ExactWaveNet:
         self._packed = _pack([self.inp, *self.dilated, *self.residual, self.skip, self.hidden,
                               self.out])
         self._scales = np.array([1.0 / self.resid_scale, self.inv_skip, self.inv_hidden])
+        self.head_width = int(self._packed[0][-1, 2])  # the network's outputs per lane
 
     def _resid(self, real: np.ndarray) -> np.ndarray:
         return exact.requant(real, 1.0 / self.resid_scale, RESID_LIMIT - 1)
@@ -477,7 +478,7 @@ class ExactWaveNet:
         lo, hi, _ = lanes.indices(len(state["inputs"]))
         if hi - lo > KERNEL_LANES:
             return self._step_batched(state, lo, hi)
-        out = np.empty((max(hi - lo, 0), int(self._packed[0][-1, 2])))
+        out = np.empty((max(hi - lo, 0), self.head_width))
         _step(*self._packed, state["inputs"], state["queues"], state["t"], lo, hi, self.layers,
               len(self.residual), self._scales, self.tanh, out)
         return out
