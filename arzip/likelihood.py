@@ -146,7 +146,7 @@ def _code(codec, structured: bool, values: np.ndarray, info: dict, bits: np.ndar
           progress: Progress | None):
     """(payload, ideal bits) of each block the codec writes for `values`."""
     if structured:
-        for _, payload, ideal in codec.encode(values, progress, info=info, bits_out=bits):
+        for _, payload, ideal, *_ in codec.encode(values, progress, info=info, bits_out=bits):
             if payload is None:
                 raise ArzipError(f"the {codec.codec_id} model does not code this file's "
                                  "samples (its blocks are stored classically)")
