@@ -141,13 +141,18 @@ def check(cfg: AdaptiveConfig) -> AdaptiveConfig:
     if cfg.cascade >= 2 and not (0 <= cfg.long_taps <= 4096 and 0 <= cfg.cross <= 256):
         raise ValueError(f"adaptive long taps {cfg.long_taps}, cross {cfg.cross}")
     stages = cfg.ols
-    if not isinstance(stages, list) or (cfg.cascade == 3) != bool(stages) or any(
-            not (isinstance(st, list) and len(st) == 3
-                 and all(type(v) is int for v in st[:2]) and isinstance(st[2], float)
-                 and 0 <= st[0] <= MAX_OLS_TAPS and 0 <= st[1] <= MAX_OLS_TAPS
-                 and 0.0 < st[2] <= 1.0) for st in stages) or len(stages) > MAX_OLS_STAGES:
+    if (not isinstance(stages, list) or (cfg.cascade == 3) != bool(stages)
+            or len(stages) > MAX_OLS_STAGES or not all(map(_valid_stage, stages))):
         raise ValueError(f"adaptive least-squares stages {stages!r}")
     return cfg
+
+
+def _valid_stage(stage: object) -> bool:
+    """Whether a header's least-squares stage is [own taps, cross taps, forgetting] in
+    the bounds this arzip runs."""
+    return (isinstance(stage, list) and len(stage) == 3
+            and all(type(v) is int and 0 <= v <= MAX_OLS_TAPS for v in stage[:2])
+            and isinstance(stage[2], float) and 0.0 < stage[2] <= 1.0)
 
 
 class Cascade:
@@ -264,7 +269,7 @@ def _adjust2(h1: np.ndarray, w1: np.ndarray, h2: np.ndarray, w2: np.ndarray,
         predictions[n, 1] = p2
         m = means[n] + p1
         m = m + p2
-        m = MEAN_MIN if m < MEAN_MIN else (MEAN_MAX if m > MEAN_MAX else m)
+        m = _clip_mean(m)
         for stage in range(ols_taps.shape[0]):
             own = ols_taps[stage, 0]
             across = _ols_cross(ols_taps, stage, seen, lane, channel)
@@ -275,11 +280,15 @@ def _adjust2(h1: np.ndarray, w1: np.ndarray, h2: np.ndarray, w2: np.ndarray,
             predictions[n, 3 + 2 * stage] = p
             g = gate[stage, lane, channel, 0] / (gate[stage, lane, channel, 1] + 1.0)
             g = 0.0 if g < 0.0 else (1.0 if g > 1.0 else g)
-            m = m + g * p
-            m = MEAN_MIN if m < MEAN_MIN else (MEAN_MAX if m > MEAN_MAX else m)
+            m = _clip_mean(m + g * p)
         means[n] = m
         s = scales[n] * ratio[lane, channel]
         scales[n] = s if s > SCALE_MIN else SCALE_MIN
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _clip_mean(m: float) -> float:
+    return MEAN_MIN if m < MEAN_MIN else (MEAN_MAX if m > MEAN_MAX else m)
 
 
 @njit(cache=True, nogil=True)
@@ -337,9 +346,10 @@ def _update2(h1: np.ndarray, w1: np.ndarray, h2: np.ndarray, w2: np.ndarray,
              lanes: np.ndarray, values: np.ndarray, net_means: np.ndarray, means: np.ndarray,
              scales: np.ndarray, in1: np.ndarray, in2: np.ndarray, predictions: np.ndarray,
              rate1: float, rate2: float, decay: float, ratio_max: float) -> None:
-    """Cascade 2 learns from the coded `values` (n,) of `channel` (`means`, `scales`:
-    what `_adjust2` gave; `net_means`: the network's): each stage from its own remaining
-    error, then the scale ratio; the histories move on by one frame."""
+    """Cascade 2 or 3 learns from the coded `values` (n,) of `channel` (`means`,
+    `scales`: what `_adjust2` gave; `net_means`: the network's): each filter from its own
+    remaining error, then the scale ratio, then each least-squares stage (and its gate)
+    from what the mean before it left; the histories move on by one frame."""
     n1, n2 = h1.shape[2] // 2, h2.shape[2] // 2
     r = samples.shape[2] // 2
     for n in range(lanes.shape[0]):

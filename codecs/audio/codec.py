@@ -269,7 +269,7 @@ class AudioCodec:
         """(payload, ideal bits, method) of one block of (frames, channels) samples: with
         the network (MODEL), or without it (STAGES) where the network does not code the
         block `network_gain` smaller."""
-        code = self._code_cm if self.cm is not None else self._code_range
+        code = self._coder()
         method = Method.MODEL
         if self.network_gain is None:
             p = self.plan(piece, rate)
@@ -305,9 +305,13 @@ class AudioCodec:
         same = Plan(probe.lanes, renumber[alone.lane[inside]], alone.step[inside],
                     alone.channel[inside], alone.symbols[inside], alone.base[inside],
                     alone.index[inside], alone.fraction[inside])
-        code = self._code_cm if self.cm is not None else self._code_range
+        code = self._coder()
         network, stages = (float(code(q, None, 0)[1].sum()) for q in (probe, same))
         return network <= (1.0 - self.network_gain) * stages
+
+    def _coder(self) -> Callable[[Plan, Progress | None, int], tuple[bytes, np.ndarray]]:
+        """What codes a plan: the context mixing, or (formats 3-9) the range coder."""
+        return self._code_cm if self.cm is not None else self._code_range
 
     @staticmethod
     def _code_cm(p: Plan, progress: Progress | None, done: int) -> tuple[bytes, np.ndarray]:
