@@ -4,7 +4,9 @@ numba compiles these loops once per machine (cached on disk). They use integers 
 float64 +, -, *, / and rint one operation at a time in the order written: numba's default
 (no fastmath) keeps IEEE 754 semantics, so LLVM neither reorders float operations nor
 fuses them into FMAs (`tests/test_exact.py` checks the machine code for FMA
-instructions). Their results are therefore the same on every machine.
+instructions). Their results are therefore the same on every machine. The one exception,
+`int_products`, sums integer products whose every partial sum is exact, so the order and
+fusing that fast-math allows there cannot change a bit.
 """
 
 from __future__ import annotations
@@ -333,21 +335,27 @@ def rotate_heads(x: np.ndarray, cos: np.ndarray, sin: np.ndarray, shift: float,
                 _rotate_pairs(x[b, t, h], 0, cos[t], sin[t], shift, out[b, t, h])
 
 
-@njit(cache=True, nogil=True)
-def attend_step(qkv: np.ndarray, heads: int, cos: np.ndarray, sin: np.ndarray, shift: float,
+@njit(cache=True, nogil=True, fastmath={"reassoc"})
+def _weighted_sums(weights: np.ndarray, values: np.ndarray, n: int, out: np.ndarray) -> None:
+    """out[d] = sum_j<n weights[j] values[d, j] (float32): integer products whose every
+    partial sum stays below 2^24 (`attend_step`), so exact in any order; reassociation
+    lets the sums vectorise (no fused multiply-add: `contract` is off)."""
+    for d in range(values.shape[0]):
+        total = np.float32(0.0)
+        for j in range(n):
+            total += weights[j] * values[d, j]
+        out[d] = total
+
+
+@njit(cache=True, nogil=True, inline="always")
+def attend_lane(qkv: np.ndarray, heads: int, cos: np.ndarray, sin: np.ndarray, shift: float,
                 keys_k: np.ndarray, keys_v: np.ndarray, slot: int, seen: int,
                 score: np.float32, table: np.ndarray, att: np.float32, limit: float,
                 out: np.ndarray) -> None:
-    """One decoding step of multi-query attention with integer softmax, per row b of qkv
-    (rows, heads hd + 2 hd: the queries, the key, the value): the key is rotated into
-    keys_k[b, :, slot], the value stored in keys_v[b, slot]; each head's rotated query
-    scores the first `seen` slots of the ring (all when seen >= its length); the weights
-    are table[min(rint((max - score) * score), last)] (0 for unseen slots) and out[b, h]
-    = clip(rint(sum_j w_j v_j / sum_j w_j * att), +-limit). Every sum is of integers below
-    2^24 in float32, so exact in any order: the same values as the batched numpy path."""
-    rows = qkv.shape[0]
-    hd = keys_k.shape[1]
-    slots = keys_k.shape[2]
+    """`attend_step` of one lane: qkv (heads hd + 2 hd,), its ring keys_k and keys_v
+    (hd, slots each), out (heads hd,)."""
+    hd = keys_k.shape[0]
+    slots = keys_k.shape[1]
     last = np.float32(table.shape[0] - 1)
     q = np.empty(hd, dtype=np.float32)
     k = np.empty(hd, dtype=np.float32)
@@ -355,37 +363,100 @@ def attend_step(qkv: np.ndarray, heads: int, cos: np.ndarray, sin: np.ndarray, s
     weights = np.empty(slots, dtype=np.float32)
     num = np.empty(hd, dtype=np.float32)
     n = min(seen, slots)
-    for b in range(rows):
-        _rotate_pairs(qkv[b], heads * hd, cos, sin, shift, k)
+    _rotate_pairs(qkv, heads * hd, cos, sin, shift, k)
+    for d in range(hd):
+        keys_k[d, slot] = k[d]
+        keys_v[d, slot] = np.float32(qkv[heads * hd + hd + d])
+    for h in range(heads):
+        _rotate_pairs(qkv, h * hd, cos, sin, shift, q)
+        for j in range(n):
+            scores[j] = np.float32(0.0)
         for d in range(hd):
-            keys_k[b, d, slot] = k[d]
-            keys_v[b, slot, d] = np.float32(qkv[b, heads * hd + hd + d])
-        for h in range(heads):
-            _rotate_pairs(qkv[b], h * hd, cos, sin, shift, q)
+            qd = q[d]
             for j in range(n):
-                scores[j] = np.float32(0.0)
-            for d in range(hd):
-                qd = q[d]
-                for j in range(n):
-                    scores[j] += qd * keys_k[b, d, j]
-            top = scores[0]
-            for j in range(1, n):
-                if scores[j] > top:
-                    top = scores[j]
-            den = np.float32(0.0)
-            for j in range(n):
-                w = table[int(min(np.rint((top - scores[j]) * score), last))]
-                weights[j] = w
-                den += w
-            for d in range(hd):
-                num[d] = np.float32(0.0)
-            for j in range(n):
-                w = weights[j]
-                for d in range(hd):
-                    num[d] += w * keys_v[b, j, d]
-            for d in range(hd):
-                v = np.rint(num[d] / den * att)
-                out[b, h * hd + d] = min(max(v, np.float32(-limit)), np.float32(limit))
+                scores[j] += qd * keys_k[d, j]
+        top = scores[0]
+        for j in range(1, n):
+            if scores[j] > top:
+                top = scores[j]
+        for j in range(n):  # a loop without a float sum vectorises
+            weights[j] = table[int(min(np.rint((top - scores[j]) * score), last))]
+        total = 0  # the weights are integers: their sum is exact in any order
+        for j in range(n):
+            total += int(weights[j])
+        den = np.float32(total)
+        _weighted_sums(weights, keys_v, n, num)
+        for d in range(hd):
+            v = np.rint(num[d] / den * att)
+            out[h * hd + d] = min(max(v, np.float32(-limit)), np.float32(limit))
+
+
+@njit(cache=True, nogil=True)
+def attend_step(qkv: np.ndarray, heads: int, cos: np.ndarray, sin: np.ndarray, shift: float,
+                keys_k: np.ndarray, keys_v: np.ndarray, slot: int, seen: int,
+                score: np.float32, table: np.ndarray, att: np.float32, limit: float,
+                out: np.ndarray) -> None:
+    """One decoding step of multi-query attention with integer softmax, per row b of qkv
+    (rows, heads hd + 2 hd: the queries, the key, the value): the key is rotated into
+    keys_k[b, :, slot], the value stored in keys_v[b, :, slot]; each head's rotated query
+    scores the first `seen` slots of the ring (all when seen >= its length); the weights
+    are table[min(rint((max - score) * score), last)] (0 for unseen slots) and out[b, h]
+    = clip(rint(sum_j w_j v_j / sum_j w_j * att), +-limit). Every sum is of integers below
+    2^24 in float32, so exact in any order: the same values as the batched numpy path."""
+    for b in range(qkv.shape[0]):
+        attend_lane(qkv[b], heads, cos, sin, shift, keys_k[b], keys_v[b], slot, seen, score,
+                    table, att, limit, out[b])
+
+
+@njit(cache=True, nogil=True, fastmath={"contract", "reassoc"})
+def int_products(x: np.ndarray, n: int, wt: np.ndarray, out: np.ndarray) -> None:
+    """out[:n, :N] = x[:n] @ wt.T for integer-valued float32 x (rows, K) and wt (N, K)
+    whose products summed over K stay below 2^24 in magnitude (`exact.IntLinear`'s
+    bound): every partial sum is then an exact float32 integer, so fused multiply-adds
+    and any summation order (the vectorised dot products here, which fast-math allows)
+    give the same integers as any BLAS (without `contract` 8 % slower). Four outputs of
+    two rows at a time, the sums in registers (for 8-16 rows as fast as OpenBLAS, for
+    fewer rows faster)."""
+    big_k, big_n = wt.shape[1], wt.shape[0]
+    j = 0
+    while j + 4 <= big_n:
+        w0, w1, w2, w3 = wt[j], wt[j + 1], wt[j + 2], wt[j + 3]
+        i = 0
+        while i + 2 <= n:
+            x0, x1 = x[i], x[i + 1]
+            s00 = s01 = s02 = s03 = s10 = s11 = s12 = s13 = np.float32(0.0)
+            for k in range(big_k):
+                a, b = x0[k], x1[k]
+                s00 += a * w0[k]
+                s01 += a * w1[k]
+                s02 += a * w2[k]
+                s03 += a * w3[k]
+                s10 += b * w0[k]
+                s11 += b * w1[k]
+                s12 += b * w2[k]
+                s13 += b * w3[k]
+            out[i, j], out[i, j + 1], out[i, j + 2], out[i, j + 3] = s00, s01, s02, s03
+            out[i + 1, j], out[i + 1, j + 1], out[i + 1, j + 2], out[i + 1, j + 3] = \
+                s10, s11, s12, s13
+            i += 2
+        if i < n:
+            x0 = x[i]
+            s00 = s01 = s02 = s03 = np.float32(0.0)
+            for k in range(big_k):
+                a = x0[k]
+                s00 += a * w0[k]
+                s01 += a * w1[k]
+                s02 += a * w2[k]
+                s03 += a * w3[k]
+            out[i, j], out[i, j + 1], out[i, j + 2], out[i, j + 3] = s00, s01, s02, s03
+        j += 4
+    while j < big_n:
+        for i in range(n):
+            s = np.float32(0.0)
+            for k in range(big_k):
+                s += x[i, k] * wt[j, k]
+            out[i, j] = s
+        j += 1
 
 
 @njit(cache=True, nogil=True)

@@ -4,6 +4,7 @@ fused multiply-adds, and the integer Laplace coder."""
 
 from __future__ import annotations
 
+import copy
 import io
 import math
 from concurrent.futures import ThreadPoolExecutor
@@ -17,7 +18,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from arzip import coding, engine, exact, kernels, mixing
+from arzip import coding, engine, exact, kernels, mixing, zoo
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 
@@ -109,6 +110,10 @@ def test_compiled_loops_have_no_fused_multiply_add():
     shape = (2, 5, 2)  # cascade 1's encoder loop (this arzip writes cascade 3)
     adaptive.run_all(adaptive.AdaptiveConfig(), np.array([5, 4]), np.array([True, False]),
                      np.ones(shape), np.zeros(shape), np.ones(shape))
+    text = engine.load_codec("bytes", zoo.default_model("bytes")).model
+    text = copy.copy(text)
+    text.packed = None  # the numpy step (its attention kernel; the compiled step inlines
+    text.step(np.array([65, 66]), 0, text.new_cache(2, 4))  # it next to exact products)
     for kernel in _float_kernels():
         if not kernel.signatures:  # the encoder's whole-lane loops
             engine.compress_stream(io.BytesIO((GOLDEN / "stereo.wav").read_bytes()), io.BytesIO())

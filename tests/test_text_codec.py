@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import io
 import os
 import subprocess
@@ -116,6 +117,15 @@ def test_exact_network_chunks_and_steps_agree_and_follow_the_float_network():
     cache = exact.new_cache(5, 70)
     steps = np.stack([exact.step(tokens.numpy()[:, t], t, cache) for t in range(70)], 1)
     assert np.array_equal(np.concatenate(parts, 1), whole) and np.array_equal(steps, whole)
+    # the compiled step (lanes 0-1 and 2-4 apart, as two threads run them) and the numpy one
+    assert exact.packed is not None
+    slow, cache, split = copy.copy(exact), exact.new_cache(5, 70), []
+    slow.packed = None
+    for t in range(70):
+        column = tokens.numpy()[:, t]
+        split.append(np.concatenate([exact.step(column[:2], t, cache, 0),
+                                     slow.step(column[2:], t, cache, 2)]))
+    assert np.array_equal(np.stack(split, 1), whole)
     with torch.no_grad():
         reference = torch.softmax(stepped_logits(model, tokens), -1).numpy()
     probs = whole / whole.sum(-1, keepdims=True)

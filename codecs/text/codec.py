@@ -37,9 +37,11 @@ LANE_GROUP = 64  # lanes the encoder's network computes together
 CM_LANE_BYTES = 4096  # method 5: bytes per lane wanted
 CM_MIN_LANES = 16
 CM_MAX_LANES = 16
-# a method-5 decoder step of this many lanes is split over two threads (16 lanes split
-# ran slower than one thread: 46 vs 35 s to decode lcet10.txt)
-CM_SPLIT_LANES = 32
+# a method-5 decoder step of this many lanes is split over two threads: since the
+# network's step is one compiled call that releases the GIL (`exact_model._step_lanes`),
+# 16 lanes decode 256 KB of English at 34.1 KB/s in two threads against 23.6 in one
+# (the numpy step of before ran slower split: 46 vs 35 s to decode lcet10.txt)
+CM_SPLIT_LANES = 16
 
 Progress = Callable[[int], None]
 # the network's integer frequencies (lanes, 256) at step t, given the tokens fed at t
@@ -172,8 +174,7 @@ class BytesCodec:
 
         def network(t: int, tokens: np.ndarray) -> np.ndarray:
             def part(sl: slice) -> np.ndarray:
-                view = {"k": [c[sl] for c in cache["k"]], "v": [c[sl] for c in cache["v"]]}
-                return self.model.step(tokens[sl], t, view)
+                return self.model.step(tokens[sl], t, cache, sl.start)
 
             return np.concatenate(split(part, lanes))
 

@@ -23,14 +23,18 @@ the same integers.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from fractions import Fraction
 
 import numpy as np
 import torch
+from numba import njit
 
-from arzip import exact, kernels
+from arzip import exact, jitcache, kernels
 
 from .model import ByteTransformer
+
+jitcache.depends(__file__, kernels)  # the step kernel inlines the core's kernels
 
 RESID_LIMIT = 1 << 14  # |residual| in units of 2^-resid_bits
 Q8 = 127
@@ -121,6 +125,68 @@ def _gelu_values() -> np.ndarray:
     return table[len(table) // 2 - lo:] / 65536.0
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _as_f32(x: np.ndarray, out: np.ndarray) -> None:
+    """out[:, :d] = x (n, d): integers, exact in float32."""
+    for i in range(x.shape[0]):
+        for j in range(x.shape[1]):
+            out[i, j] = np.float32(x[i, j])
+
+
+@njit(cache=True, nogil=True)
+def _step_lanes(p: tuple, tokens: np.ndarray, lo: int, cos: np.ndarray, sin: np.ndarray,
+                keys_k: np.ndarray, keys_v: np.ndarray, slot: int, seen: int,
+                freqs: np.ndarray) -> None:
+    """`ExactByteTransformer.step` of lanes lo .. lo + len(tokens) - 1 in one compiled call
+    (packed by `_pack_step`; keys_k/keys_v (layers, lanes, ...) the whole cache): every
+    operation as the numpy path runs it (the same kernels; the products by
+    `kernels.int_products`, exact in any order), so the same integers, without a Python
+    call per layer. Releases the GIL: two threads step two halves of the lanes at once."""
+    (embed, gains, biases, eps, w_qkv, f_qkv, b_qkv, m_qkv, w_proj, f_proj, b_proj, w_fc,
+     g_scale, g_offset, gelu, w_out, f_out, b_out, w_head, f_head, b_head, score, att_scale,
+     att_exp, out_exp, ints, reals) = p
+    heads, g_low, g_high = ints[0], ints[1], ints[2]
+    shift, resid_mult, resid_limit, q8, out_steps = reals[0], reals[1], reals[2], reals[3], \
+        reals[4]
+    n, d, layers = tokens.shape[0], embed.shape[1], w_qkv.shape[0]
+    n_qkv, n_fc, n_out = w_qkv.shape[1], w_fc.shape[1], w_head.shape[0]
+    r = np.empty((n, d))
+    for i in range(n):
+        for j in range(d):
+            r[i, j] = embed[tokens[i], j]
+    x = np.empty((n, d))
+    x32 = np.empty((n, d), dtype=np.float32)
+    acc = np.empty((n, max(n_qkv, n_fc, n_out, d)), dtype=np.float32)
+    qkv = np.empty((n, n_qkv))
+    att = np.empty((n, d), dtype=np.float32)
+    h = np.empty((n, n_fc), dtype=np.float32)
+    for layer in range(layers):
+        kernels.layer_norm(r, eps[2 * layer], gains[2 * layer], biases[2 * layer], q8, x)
+        _as_f32(x, x32)
+        kernels.int_products(x32, n, w_qkv[layer], acc)
+        kernels.requant(acc[:, :n_qkv], f_qkv[layer], b_qkv[layer], m_qkv[layer], q8, qkv)
+        for b in range(n):
+            kernels.attend_lane(qkv[b], heads, cos, sin, shift, keys_k[layer, lo + b],
+                                keys_v[layer, lo + b], slot, seen, score[layer], att_exp,
+                                att_scale[layer], q8, att[b])
+        kernels.int_products(att, n, w_proj[layer], acc)
+        kernels.residual_add(r, acc[:, :d], f_proj[layer], b_proj[layer], resid_mult,
+                             resid_limit)
+        kernels.layer_norm(r, eps[2 * layer + 1], gains[2 * layer + 1],
+                           biases[2 * layer + 1], q8, x)
+        _as_f32(x, x32)
+        kernels.int_products(x32, n, w_fc[layer], acc)
+        kernels.index_lookup(acc[:, :n_fc], g_scale[layer], g_offset[layer], g_low, g_high,
+                             gelu[layer], h)
+        kernels.int_products(h, n, w_out[layer], acc)
+        kernels.residual_add(r, acc[:, :d], f_out[layer], b_out[layer], resid_mult,
+                             resid_limit)
+    kernels.layer_norm(r, eps[2 * layers], gains[2 * layers], biases[2 * layers], q8, x)
+    _as_f32(x, x32)
+    kernels.int_products(x32, n, w_head, acc)
+    kernels.gap_lookup(acc[:, :n_out], f_head, b_head, out_steps, out_exp, freqs)
+
+
 class ExactByteTransformer:
     """`ByteTransformer` with integer activations: frequencies (…, 256) per position."""
 
@@ -162,6 +228,40 @@ class ExactByteTransformer:
         self.att_exp = np.append(att[att > 0], 0).astype(np.float32)  # ends in one 0 entry
         self.out_exp = exact.exp_table(Fraction(1, OUT_STEPS), OUT_STEPS * OUT_NATS, FREQ_BITS)
         self._rot: tuple[np.ndarray, np.ndarray] | None = None
+        self.packed = self._pack_step()
+
+    def _pack_step(self) -> tuple | None:
+        """The arrays `_step_lanes` reads (the blocks' stacked), or None where a layer's
+        products do not run as one float32 block (then `step` takes the numpy path)."""
+        linears = [b[k] for b in self.blocks for k in ("qkv", "proj", "fc", "out")]
+        if any(lin.int.dtype is not np.float32 or len(lin.int.blocks) != 1
+               for lin in [*linears, self.head]):
+            return None
+
+        def rows(layer: _Linear) -> np.ndarray:  # (out, in): `kernels.int_products`' layout
+            return np.ascontiguousarray(layer.int.weight_t.T)
+
+        def stack(get: Callable[[dict], np.ndarray]) -> np.ndarray:
+            return np.ascontiguousarray(np.stack([get(b) for b in self.blocks]))
+
+        norms = [n for b in self.blocks for n in (b["ln1"], b["ln2"])] + [self.ln_f]
+        return (np.ascontiguousarray(self.embed), np.stack([n.gain for n in norms]),
+                np.stack([n.bias for n in norms]), np.array([n.eps for n in norms]),
+                stack(lambda b: rows(b["qkv"])), stack(lambda b: b["qkv"].factor),
+                stack(lambda b: b["qkv"].bias), stack(lambda b: b["qkv_scale"]),
+                stack(lambda b: rows(b["proj"])), stack(lambda b: b["proj"].factor),
+                stack(lambda b: b["proj"].bias),
+                stack(lambda b: rows(b["fc"])), stack(lambda b: b["gelu_index"][0]),
+                stack(lambda b: b["gelu_index"][1]), stack(lambda b: b["gelu"]),
+                stack(lambda b: rows(b["out"])), stack(lambda b: b["out"].factor),
+                stack(lambda b: b["out"].bias),
+                rows(self.head), self.head.factor, self.head.bias,
+                np.array([b["score"] for b in self.blocks], dtype=np.float32),
+                np.array([b["att"] for b in self.blocks], dtype=np.float32),
+                self.att_exp, self.out_exp,
+                np.array([self.n_head, GELU_STEP * GELU_LOW, GELU_STEP * GELU_HIGH]),
+                np.array([2.0 ** -ROT_BITS, 1.0 / self.resid_scale, float(RESID_LIMIT),
+                          float(Q8), float(OUT_STEPS)]))
 
     # ---- shared pieces ----
     def _rotary(self, positions: int) -> tuple[np.ndarray, np.ndarray]:
@@ -275,21 +375,29 @@ class ExactByteTransformer:
 
     # ---- one position per lane (the decoder) ----
     def new_cache(self, lanes: int, max_steps: int) -> dict:
-        """An empty ring-buffer cache for `lanes` lanes of at most `max_steps` positions."""
+        """An empty ring-buffer cache for `lanes` lanes of at most `max_steps` positions:
+        keys and values (layers, lanes, hd, window) each."""
         self._rotary(max(max_steps, 1))
-        hd, w = self.head_dim, self.window
-        return {"k": [np.zeros((lanes, hd, w), np.float32) for _ in self.blocks],
-                "v": [np.zeros((lanes, w, hd), np.float32) for _ in self.blocks]}
+        shape = (len(self.blocks), lanes, self.head_dim, self.window)
+        return {"k": np.zeros(shape, np.float32), "v": np.zeros(shape, np.float32)}
 
-    def step(self, tokens: np.ndarray, position: int, cache: dict) -> np.ndarray:
-        """Frequencies (B, 256) after feeding tokens (B,) at `position`."""
+    def step(self, tokens: np.ndarray, position: int, cache: dict, lo: int = 0) -> np.ndarray:
+        """Frequencies (B, 256) after feeding tokens (B,) of lanes lo .. lo + B - 1 of the
+        cache at `position` (slices of the lanes may run in parallel threads)."""
         lanes = len(tokens)
         cos_t, sin_t = self._rotary(position + 1)
         cos, sin = cos_t[position], sin_t[position]
         slot = position % self.window
-        r = self.embed[np.asarray(tokens, dtype=np.int64)]  # (B, d)
+        tokens = np.asarray(tokens, dtype=np.int64)
+        if self.packed is not None:  # the whole step in one compiled call
+            freqs = np.empty((lanes, self.cfg.vocab_size), dtype=np.int64)
+            _step_lanes(self.packed, tokens, lo, cos, sin, cache["k"], cache["v"], slot,
+                        position + 1, freqs)
+            return freqs
+        r = self.embed[tokens]  # (B, d)
         att = np.empty((lanes, self.cfg.d_model), dtype=np.float32)
-        for b, ck, cv in zip(self.blocks, cache["k"], cache["v"], strict=True):
+        for b, ck, cv in zip(self.blocks, cache["k"][:, lo:lo + lanes],
+                             cache["v"][:, lo:lo + lanes], strict=True):
             # rotate, cache, score, integer softmax and weighted mean in one compiled call
             # (the same integers as `forward`'s batched path)
             kernels.attend_step(self._qkv_rows(b, r), self.n_head, cos, sin, 2.0 ** -ROT_BITS,
