@@ -32,7 +32,7 @@ from .training import BOS
 
 CODEC_ID = "bytes"
 PROGRESS_EVERY = 64  # steps between progress callbacks
-ENCODE_STEPS = 64  # steps of every lane the encoder's network computes in one pass
+ENCODE_STEPS = 256  # steps of every lane the encoder's network computes in one pass
 LANE_GROUP = 64  # lanes the encoder's network computes together
 CM_LANE_BYTES = 4096  # method 5: bytes per lane wanted
 CM_MIN_LANES = 16
