@@ -481,9 +481,6 @@ def quantize_rows(weight: np.ndarray, bits: int = 8) -> tuple[np.ndarray, np.nda
     return np.rint(w / scale[:, None]), scale
 
 
-_INT_MM = {"ok": True}  # torch._int_mm worked (or was not tried yet) in this process
-
-
 class IntLinear:
     """x @ W.T for integer-valued x (|x| <= x_max) and per-row quantised W, exactly.
 
@@ -511,16 +508,9 @@ class IntLinear:
         self.weight_t = np.ascontiguousarray(q.T, dtype=self.dtype)  # (in, out)
         self.blocks = [slice(a, min(a + self.block, self.in_features))
                        for a in range(0, self.in_features, self.block)]
-        # int8 operands: the products can run as int8 x int8 with int32 sums (< 2^31 here)
-        self.int8 = bits <= 8 and self.x_max <= 127 and self.bound < 1 << 31
-        self._weight_i8 = None
 
     def acc(self, x: np.ndarray) -> np.ndarray:
         """Integer accumulators (..., out) for integer-valued x (..., in) within ±x_max."""
-        if self.int8 and len(x) and _INT_MM["ok"]:
-            out = self._acc_int8(np.asarray(x))
-            if out is not None:
-                return out
         x = np.asarray(x, dtype=self.dtype)
         if len(self.blocks) == 1:
             return np.matmul(x, self.weight_t)
@@ -528,25 +518,6 @@ class IntLinear:
         for cols in self.blocks[1:]:
             out += np.matmul(x[..., cols], self.weight_t[cols])
         return out
-
-    def _acc_int8(self, x: np.ndarray) -> np.ndarray | None:
-        """`acc` by torch's int8 matrix product with int32 sums (`torch._int_mm`, which
-        uses the CPU's integer dot-product instructions: 3-4x the float32 product's speed
-        here): integers summed exactly in any order, so the same accumulators as the
-        float path, in its dtype. None where this torch lacks the kernel (then `acc`
-        takes the float path from here on)."""
-        try:
-            import torch
-
-            if self._weight_i8 is None:
-                self._weight_i8 = torch.from_numpy(self.weight_t.astype(np.int8))
-            rows = np.ascontiguousarray(x.reshape(-1, self.in_features).astype(np.int8))
-            sums = torch._int_mm(torch.from_numpy(rows), self._weight_i8).numpy()
-        except (ImportError, AttributeError, RuntimeError, TypeError):
-            _INT_MM["ok"] = False
-            return None
-        dtype = self.dtype if len(self.blocks) == 1 else np.float64
-        return sums.astype(dtype).reshape(*x.shape[:-1], self.out_features)
 
 
 def headroom_bits(peak: float, limit: int, margin: float = 1.5) -> int:

@@ -68,27 +68,6 @@ def test_integer_products_are_exact_and_bounded(x_max, bits):
     assert np.abs(layer.weight_t.T * layer.scale[:, None] - weight).max() <= layer.scale.max()
 
 
-def test_int8_products_give_the_float_path_s_sums(monkeypatch):
-    """int8 x int8 operands run as torch's int8 product with int32 sums: the same integers
-    (and dtype) as the float path, at the extremes and in any batch shape; where the
-    kernel is missing, `acc` falls back to the float path for good."""
-    rng = np.random.default_rng(11)
-    layer = exact.IntLinear(rng.normal(0, 1, (200, 384)), 127)
-    assert layer.int8
-    x = rng.integers(-127, 128, (3, 70, 384)).astype(np.float64)
-    x[0, 0], x[0, 1] = 127, -127  # the worst cases
-    fast = layer.acc(x)
-    monkeypatch.setitem(exact._INT_MM, "ok", False)
-    slow = layer.acc(x)
-    assert fast.dtype == slow.dtype == np.float32 and np.array_equal(fast, slow)
-    reference = x.reshape(-1, 384).astype(np.int64) @ layer.weight_t.astype(np.int64)
-    assert np.array_equal(slow.reshape(-1, 200), reference)
-    monkeypatch.setitem(exact._INT_MM, "ok", True)
-    monkeypatch.setattr(torch, "_int_mm", lambda *a: (_ for _ in ()).throw(RuntimeError))
-    assert np.array_equal(layer.acc(x), slow) and not exact._INT_MM["ok"]
-    assert not exact.IntLinear(rng.normal(0, 1, (8, 16)), 8191, 16).int8
-
-
 @settings(max_examples=25, deadline=None)
 @given(st.integers(1, 70), st.integers(0, 2 ** 31 - 1))
 def test_batch_splits_and_threads_do_not_change_one_output(rows, seed):
