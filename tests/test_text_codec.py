@@ -219,6 +219,9 @@ def test_cm_block_round_trip(tiny_model, monkeypatch, min_lane, data):
     assert lanes == text_codec.choose_cm_lanes(len(data))
     assert codec.decode_cm_block(payload, len(data), lanes) == data
     assert ideal == pytest.approx(bits.sum()) and ideal - 8 <= 8 * len(payload) <= ideal + 40
+    for threads in (1, 2):  # one thread, and two: 16 lanes decode in pipelined halves
+        monkeypatch.setattr(text_codec, "threads", lambda threads=threads: threads)
+        assert codec.decode_cm_block(payload, len(data), lanes) == data
 
 
 def test_cm_network_input_helps(tiny_model):

@@ -105,12 +105,12 @@ def _known(p, lane, t, starts, n):
 
 
 @njit(cache=True, nogil=True)
-def _steps(t0, t1, starts, lengths, data, decode, payload, out, coder, cost, net, use_net,
+def _steps(t0, t1, lo, hi, starts, lengths, data, decode, payload, out, coder, cost, net, use_net,
            lane_c4, lane_word, lane_prev, lane_prev2, lane_bin, lane_mptr, lane_mlen,
            rec_pos, rec_dist, rec_len, rec_conf, lane_col, lane_line, prob, count, p0, n0,
            mprob, mcount, weights, apm1, apm2, apm3, apm4, match_table, ind1, ind2, rate, limit,
            variant):
-    """Code steps t0 .. t1-1 of every lane (encode: data -> out; decode: payload -> data);
+    """Code steps t0 .. t1-1 of lanes lo .. hi-1 (encode: data -> out; decode: payload -> data);
     net[lane, t - t0] holds the network's frequencies when `use_net`; cost[i] receives the
     ideal bits of byte i (reports only). The model's state
     lives in the arrays given and carries over to the next call. Returns the coded bytes
@@ -134,7 +134,7 @@ def _steps(t0, t1, starts, lengths, data, decode, payload, out, coder, cost, net
     cum = np.zeros(257, dtype=np.int64)
     lo3, w3 = 0, 0
     for t in range(t0, t1):
-        for lane in range(lanes):
+        for lane in range(lo, hi):
             if t >= lengths[lane]:
                 continue
             if not decode and coder[2] > out.shape[0] - MAX_BYTE_OUT:
@@ -414,20 +414,23 @@ class LaneCoder:
         self.overflow = False
         self._none = np.zeros((lanes, 0, 256), dtype=np.int64)
 
-    def code(self, t0: int, t1: int, net: np.ndarray | None = None) -> np.ndarray:
-        """Steps t0 .. t1-1 of every lane; `net` (lanes, t1 - t0, 256): the network's
-        integer frequencies. Returns the bytes of those steps (lanes, t1 - t0), 0 past a
-        lane's end."""
+    def code(self, t0: int, t1: int, net: np.ndarray | None = None, lo: int = 0,
+             hi: int | None = None) -> np.ndarray:
+        """Steps t0 .. t1-1 of lanes lo .. hi-1 (all by default: a step of the lanes in
+        two calls, lanes 0 .. k-1 then k .., codes exactly what one call codes); `net`
+        (lanes, t1 - t0, 256): the network's integer frequencies (rows lo .. hi-1 read).
+        Returns the bytes of those steps (hi - lo, t1 - t0), 0 past a lane's end."""
+        hi = len(self.starts) if hi is None else hi
         if self.overflow:
-            return np.zeros((len(self.starts), t1 - t0), dtype=np.uint8)
-        size = _steps(t0, t1, self.starts, self.lengths, self.data, self.decode, self.payload,
-                      self.out, self.coder, self.cost, self._none if net is None else net,
-                      net is not None, *self.lane_state, *self.tables, self.rate, self.limit,
-                      self.variant)
+            return np.zeros((hi - lo, t1 - t0), dtype=np.uint8)
+        size = _steps(t0, t1, lo, hi, self.starts, self.lengths, self.data, self.decode,
+                      self.payload, self.out, self.coder, self.cost,
+                      self._none if net is None else net, net is not None, *self.lane_state,
+                      *self.tables, self.rate, self.limit, self.variant)
         if size < 0:
             self.overflow = True
-        pos = self.starts[:, None] + np.arange(t0, t1)[None, :]
-        inside = np.arange(t0, t1)[None, :] < self.lengths[:, None]
+        pos = self.starts[lo:hi, None] + np.arange(t0, t1)[None, :]
+        inside = np.arange(t0, t1)[None, :] < self.lengths[lo:hi, None]
         return np.where(inside, self.data[np.minimum(pos, max(len(self.data) - 1, 0))], 0)
 
     def finish(self) -> bytes | None:

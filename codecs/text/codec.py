@@ -37,10 +37,10 @@ LANE_GROUP = 64  # lanes the encoder's network computes together
 CM_LANE_BYTES = 4096  # method 5: bytes per lane wanted
 CM_MIN_LANES = 16
 CM_MAX_LANES = 16
-# a method-5 decoder step of this many lanes is split over two threads: since the
-# network's step is one compiled call that releases the GIL (`exact_model._step_lanes`),
-# 16 lanes decode 256 KB of English at 34.1 KB/s in two threads against 23.6 in one
-# (the numpy step of before ran slower split: 46 vs 35 s to decode lcet10.txt)
+# a method-5 block of this many lanes decodes in two halves over two threads
+# (`_decode_halves`): the network's step is one compiled call that releases the GIL
+# (`exact_model._step_lanes`), so it runs beside the context mixing (the numpy step of
+# before ran slower split: 46 vs 35 s to decode lcet10.txt)
 CM_SPLIT_LANES = 16
 
 Progress = Callable[[int], None]
@@ -266,6 +266,9 @@ class BytesCodec:
         if lanes > MAX_LANES:
             raise FormatError(f"corrupted block header ({lanes} lanes, at most {MAX_LANES})")
         coder = cm.LaneCoder(n, lanes, payload, variant=variant)
+        if lanes >= CM_SPLIT_LANES and threads() > 1:
+            self._decode_halves(coder, lanes, progress)
+            return coder.data.tobytes()
         tokens = np.full(lanes, BOS, dtype=np.int64)
         with Splitter(minimum=CM_SPLIT_LANES) as split:
             network = self._stepper(lanes, coder.steps, split)
@@ -275,3 +278,30 @@ class BytesCodec:
                 if progress and (t + 1) % PROGRESS_EVERY == 0:
                     progress(int(np.minimum(coder.lengths, t + 1).sum()))
         return coder.data.tobytes()
+
+    def _decode_halves(self, coder: cm.LaneCoder, lanes: int,
+                       progress: Progress | None) -> None:
+        """`decode_cm_block`'s steps with the lanes in two halves, pipelined over two
+        threads: the context mixing decodes step t of the first half, then of the second
+        (the order one call over all lanes takes, so the same bytes), and as soon as a
+        half's bytes are known its network step t + 1 starts in a helper thread while the
+        context mixing goes on with the other half. The network's step (one compiled call,
+        without the GIL) overlaps the context mixing instead of waiting for it."""
+        halves = ((0, lanes // 2), (lanes // 2, lanes))
+        cache = self.model.new_cache(lanes, coder.steps)
+        freqs = np.zeros((lanes, 1, 256), dtype=np.int64)
+
+        def step(half: tuple[int, int], t: int, tokens: np.ndarray) -> np.ndarray:
+            return self.model.step(tokens, t, cache, half[0])
+
+        with ThreadPoolExecutor(2) as pool:
+            pending = [pool.submit(step, h, 0, np.full(h[1] - h[0], BOS, dtype=np.int64))
+                       for h in halves]
+            for t in range(coder.steps):
+                for k, (lo, hi) in enumerate(halves):
+                    freqs[lo:hi, 0] = pending[k].result()
+                    tokens = coder.code(t, t + 1, freqs, lo, hi).astype(np.int64)[:, 0]
+                    if t + 1 < coder.steps:
+                        pending[k] = pool.submit(step, halves[k], t + 1, tokens)
+                if progress and (t + 1) % PROGRESS_EVERY == 0:
+                    progress(int(np.minimum(coder.lengths, t + 1).sum()))
