@@ -410,21 +410,22 @@ def attend_step(qkv: np.ndarray, heads: int, cos: np.ndarray, sin: np.ndarray, s
 
 @njit(cache=True, nogil=True, fastmath={"contract", "reassoc"})
 def int_products(x: np.ndarray, n: int, wt: np.ndarray, out: np.ndarray) -> None:
-    """out[:n, :N] = x[:n] @ wt.T for integer-valued float32 x (rows, K) and wt (N, K)
-    whose products summed over K stay below 2^24 in magnitude (`exact.IntLinear`'s
-    bound): every partial sum is then an exact float32 integer, so fused multiply-adds
-    and any summation order (the vectorised dot products here, which fast-math allows)
-    give the same integers as any BLAS (without `contract` 8 % slower). Four outputs of
-    two rows at a time, the sums in registers (for 8-16 rows as fast as OpenBLAS, for
-    fewer rows faster)."""
+    """out[:n, :N] = x[:n] @ wt.T for integer-valued x (rows, K) and wt (N, K), summed in
+    out's dtype, whose products summed over K stay exactly representable (below 2^24 in
+    float32, 2^53 in float64: `exact.IntLinear`'s bound): every partial sum is then an
+    exact integer, so fused multiply-adds and any summation order (the vectorised dot
+    products here, which fast-math allows) give the same integers as any BLAS (without
+    `contract` 8 % slower). Four outputs of two rows at a time, the sums in registers
+    (float32, 8-16 rows: as fast as OpenBLAS; fewer rows faster)."""
     big_k, big_n = wt.shape[1], wt.shape[0]
+    zero = np.zeros(1, out.dtype)[0]
     j = 0
     while j + 4 <= big_n:
         w0, w1, w2, w3 = wt[j], wt[j + 1], wt[j + 2], wt[j + 3]
         i = 0
         while i + 2 <= n:
             x0, x1 = x[i], x[i + 1]
-            s00 = s01 = s02 = s03 = s10 = s11 = s12 = s13 = np.float32(0.0)
+            s00 = s01 = s02 = s03 = s10 = s11 = s12 = s13 = zero
             for k in range(big_k):
                 a, b = x0[k], x1[k]
                 s00 += a * w0[k]
@@ -441,7 +442,7 @@ def int_products(x: np.ndarray, n: int, wt: np.ndarray, out: np.ndarray) -> None
             i += 2
         if i < n:
             x0 = x[i]
-            s00 = s01 = s02 = s03 = np.float32(0.0)
+            s00 = s01 = s02 = s03 = zero
             for k in range(big_k):
                 a = x0[k]
                 s00 += a * w0[k]
@@ -452,7 +453,7 @@ def int_products(x: np.ndarray, n: int, wt: np.ndarray, out: np.ndarray) -> None
         j += 4
     while j < big_n:
         for i in range(n):
-            s = np.float32(0.0)
+            s = zero
             for k in range(big_k):
                 s += x[i, k] * wt[j, k]
             out[i, j] = s

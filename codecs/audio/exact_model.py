@@ -26,9 +26,11 @@ import numpy as np
 import torch
 from numba import njit
 
-from arzip import exact, kernels
+from arzip import exact, jitcache, kernels
 
 from .model import FEATURES, LOG_SCALE_MAX, LOG_SCALE_MIN, SAMPLE_MAX, SAMPLE_MIN, WaveNet
+
+jitcache.depends(__file__, kernels)  # the step kernel inlines the core's products
 
 FEATURE_BITS = 12
 FEATURE_MAX = 1 << 15  # |feature integers| (rate codes up to 8)
@@ -217,59 +219,15 @@ def _accumulate(weights: np.ndarray, at: int, n_in: int, n_out: int, x: np.ndarr
                 out[i, j] += xk * np.float64(w[j])
 
 
-@njit(cache=True, nogil=True, fastmath={"contract", "reassoc"})
+@njit(cache=True, nogil=True)
 def _accumulate_t(weights: np.ndarray, at: int, n_in: int, n_out: int, x: np.ndarray,
                   n: int, out: np.ndarray) -> None:
     """`_accumulate` with W stored transposed (out, in) at weights[at:]: every partial sum
-    is an integer below 2^53, so any summation order (the vectorised dot products here)
-    gives the exact sums `IntLinear.acc` gives. Four outputs of two rows at a time, each weight row
-    read once per row pair, the sums in registers: the faster order from three rows on (a
-    whole step of 4 lanes 1.26x, of 8-16 lanes 1.6x; of 2 lanes 0.97x)."""
-    j = 0
-    while j + 4 <= n_out:
-        w0 = weights[at + j * n_in:at + (j + 1) * n_in]
-        w1 = weights[at + (j + 1) * n_in:at + (j + 2) * n_in]
-        w2 = weights[at + (j + 2) * n_in:at + (j + 3) * n_in]
-        w3 = weights[at + (j + 3) * n_in:at + (j + 4) * n_in]
-        i = 0
-        while i + 2 <= n:
-            x0, x1 = x[i], x[i + 1]
-            s00 = s01 = s02 = s03 = s10 = s11 = s12 = s13 = 0.0
-            for k in range(n_in):
-                a, b = x0[k], x1[k]
-                c0, c1, c2, c3 = w0[k], w1[k], w2[k], w3[k]
-                s00 += a * c0
-                s01 += a * c1
-                s02 += a * c2
-                s03 += a * c3
-                s10 += b * c0
-                s11 += b * c1
-                s12 += b * c2
-                s13 += b * c3
-            out[i, j], out[i, j + 1], out[i, j + 2], out[i, j + 3] = s00, s01, s02, s03
-            out[i + 1, j], out[i + 1, j + 1], out[i + 1, j + 2], out[i + 1, j + 3] = \
-                s10, s11, s12, s13
-            i += 2
-        if i < n:
-            x0 = x[i]
-            s00 = s01 = s02 = s03 = 0.0
-            for k in range(n_in):
-                a = x0[k]
-                s00 += a * w0[k]
-                s01 += a * w1[k]
-                s02 += a * w2[k]
-                s03 += a * w3[k]
-            out[i, j], out[i, j + 1], out[i, j + 2], out[i, j + 3] = s00, s01, s02, s03
-        j += 4
-    while j < n_out:
-        w0 = weights[at + j * n_in:at + (j + 1) * n_in]
-        for i in range(n):
-            x0 = x[i]
-            s = 0.0
-            for k in range(n_in):
-                s += x0[k] * w0[k]
-            out[i, j] = s
-        j += 1
+    is an integer below 2^53, so any summation order (`kernels.int_products`' vectorised
+    dot products, four outputs of two rows at a time with the sums in registers) gives
+    the exact sums `IntLinear.acc` gives: the faster order from three rows on (a whole
+    step of 4 lanes 1.26x, of 8-16 lanes 1.6x; of 2 lanes 0.97x)."""
+    kernels.int_products(x, n, weights[at:at + n_in * n_out].reshape(n_out, n_in), out)
 
 
 @njit(cache=True, nogil=True)
