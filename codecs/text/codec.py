@@ -270,13 +270,12 @@ class BytesCodec:
             self._decode_halves(coder, lanes, progress)
             return coder.data.tobytes()
         tokens = np.full(lanes, BOS, dtype=np.int64)
-        with Splitter(minimum=CM_SPLIT_LANES) as split:
-            network = self._stepper(lanes, coder.steps, split)
-            for t in range(coder.steps):
-                freqs = network(t, tokens)
-                tokens = coder.code(t, t + 1, freqs[:, None]).astype(np.int64)[:, 0]
-                if progress and (t + 1) % PROGRESS_EVERY == 0:
-                    progress(int(np.minimum(coder.lengths, t + 1).sum()))
+        cache = self.model.new_cache(lanes, coder.steps)  # fewer lanes or one thread
+        for t in range(coder.steps):
+            freqs = self.model.step(tokens, t, cache)
+            tokens = coder.code(t, t + 1, freqs[:, None]).astype(np.int64)[:, 0]
+            if progress and (t + 1) % PROGRESS_EVERY == 0:
+                progress(int(np.minimum(coder.lengths, t + 1).sum()))
         return coder.data.tobytes()
 
     def _decode_halves(self, coder: cm.LaneCoder, lanes: int,
