@@ -4,9 +4,9 @@ numba compiles these loops once per machine (cached on disk). They use integers 
 float64 +, -, *, / and rint one operation at a time in the order written: numba's default
 (no fastmath) keeps IEEE 754 semantics, so LLVM neither reorders float operations nor
 fuses them into FMAs (`tests/test_exact.py` checks the machine code for FMA
-instructions). Their results are therefore the same on every machine. The one exception,
-`int_products`, sums integer products whose every partial sum is exact, so the order and
-fusing that fast-math allows there cannot change a bit.
+instructions). Their results are therefore the same on every machine. The exceptions,
+`int_products` and `checked_copy`, sum integer products whose every partial sum is exact,
+so the order and fusing that fast-math allows there cannot change a bit.
 """
 
 from __future__ import annotations
@@ -275,40 +275,47 @@ def gap_lookup(acc: np.ndarray, factor: np.ndarray, bias: np.ndarray, steps: flo
 
 
 @njit(cache=True, nogil=True)
-def softmax_weights(scores: np.ndarray, valid: np.ndarray, factor: np.float32,
-                    table: np.ndarray, out: np.ndarray) -> None:
-    """Integer softmax weights (float32) of exact integer float32 scores (rows, keys):
-    keys where valid[row % len(valid)] is false get table's last entry (0); the others
-    table[min(rint((max - score) * factor), last)], all in float32."""
-    rows, keys = scores.shape
-    period = valid.shape[0]
+def window_weights(scores: np.ndarray, first_query: int, first_key: int, window: int,
+                   heads: int, factor: np.float32, table: np.ndarray, out: np.ndarray) -> None:
+    """Integer softmax weights (float32) of exact integer float32 scores (lanes, rows,
+    keys) of a causal sliding window: row r is head r % heads of the query at position
+    first_query + r // heads, key j at position first_key + j; a query sees its own
+    position and the window - 1 before it. Seen keys get table[min(rint((max - score) *
+    factor), last)] (max over the seen keys), the others table's last entry (0): the
+    weights `attend_lane` gives."""
+    lanes, rows, keys = scores.shape
     last = np.float32(table.shape[0] - 1)
-    masked = np.float32(-(1 << 23))
-    for i in range(rows):
-        v = valid[i % period]
-        top = masked
-        for j in range(keys):
-            if v[j] and scores[i, j] > top:
-                top = scores[i, j]
-        for j in range(keys):
-            s = scores[i, j] if v[j] else masked
-            d = np.rint((top - s) * factor)
-            out[i, j] = table[int(min(d, last))]
+    index = np.empty(keys, dtype=np.int32)
+    for b in range(lanes):
+        for r in range(rows):
+            hi = min(first_query + r // heads + 1 - first_key, keys)
+            lo = max(0, hi - window)
+            s = scores[b, r]
+            top = s[lo]
+            for j in range(lo + 1, hi):
+                top = max(top, s[j])
+            for j in range(keys):  # a loop apart from the gather vectorises
+                index[j] = np.int32(min(np.rint((top - s[j]) * factor), last))
+            for j in range(lo):
+                index[j] = np.int32(last)
+            for j in range(hi, keys):
+                index[j] = np.int32(last)
+            w = out[b, r]
+            for j in range(keys):
+                w[j] = table[index[j]]
 
 
 @njit(cache=True, nogil=True)
-def weighted_mean(num: np.ndarray, weights: np.ndarray, factor: np.float32, limit: float,
-                  out: np.ndarray) -> None:
-    """out = clip(rint(num / sum(weights) * factor), ±limit) per row, in float32 (the
-    weights are integers: their sum is exact)."""
-    rows, width = num.shape
-    for i in range(rows):
-        den = np.float32(0.0)
-        for j in range(weights.shape[1]):
-            den += weights[i, j]
-        for j in range(width):
-            v = np.rint(num[i, j] / den * factor)
-            out[i, j] = min(max(v, np.float32(-limit)), np.float32(limit))
+def weighted_mean(num: np.ndarray, factor: np.float32, limit: float, out: np.ndarray) -> None:
+    """out[..., d] = clip(rint(num[..., d] / num[..., -1] * factor), ±limit) in float32 for
+    num (lanes, rows, width + 1) whose last column is the weights' sum (an integer)."""
+    lanes, rows, width = out.shape
+    for b in range(lanes):
+        for r in range(rows):
+            den = num[b, r, width]
+            for d in range(width):
+                v = np.rint(num[b, r, d] / den * factor)
+                out[b, r, d] = min(max(v, np.float32(-limit)), np.float32(limit))
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -458,6 +465,34 @@ def int_products(x: np.ndarray, n: int, wt: np.ndarray, out: np.ndarray) -> None
                 s += x[i, k] * wt[j, k]
             out[i, j] = s
         j += 1
+
+
+@njit(cache=True, nogil=True, fastmath={"contract", "reassoc"})
+def checked_copy(sums: np.ndarray, x: np.ndarray, r: np.ndarray, wr: np.ndarray,
+                 out: np.ndarray) -> bool:
+    """Freivalds' check of an integer product computed elsewhere, fused with its copy:
+    out[:] = sums (rows, N), then True iff every row i has sums[i] @ r[v] == x[i] @ wr[v]
+    for the two random vectors r[v] (N,), wr[v] = w @ r[v] (K; w (K, N) the other factor).
+    Every term is an integer and every partial sum stays below 2^53 (the caller bounds
+    r), so float64 gives the exact integers in any order. A row with a wrong entry passes
+    one vector with probability at most 1 / (the number of values r's entries take)."""
+    ok = True
+    r0, r1, w0, w1 = r[0], r[1], wr[0], wr[1]
+    for i in range(sums.shape[0]):
+        row, xi = sums[i], x[i]
+        a0 = a1 = b0 = b1 = 0.0
+        for j in range(sums.shape[1]):
+            value = np.float64(row[j])
+            out[i, j] = value
+            a0 += value * r0[j]
+            a1 += value * r1[j]
+        for k in range(x.shape[1]):
+            value = np.float64(xi[k])
+            b0 += value * w0[k]
+            b1 += value * w1[k]
+        if a0 != b0 or a1 != b1:
+            ok = False
+    return ok
 
 
 @njit(cache=True, nogil=True)

@@ -68,6 +68,44 @@ def test_integer_products_are_exact_and_bounded(x_max, bits):
     assert np.abs(layer.weight_t.T * layer.scale[:, None] - weight).max() <= layer.scale.max()
 
 
+def test_int8_products_are_checked_and_fall_back_to_the_float_path(monkeypatch):
+    """int8 x int8 layers run as torch's int8 product only behind Freivalds' check: the
+    same integers (and dtype) as the float path at the extremes; a product that is wrong
+    in one entry (as some CPUs' kernels are) is caught, recomputed by the float path, and
+    the int8 path stays off; a torch without the kernel falls back too."""
+    rng = np.random.default_rng(11)
+    layer = exact.IntLinear(rng.normal(0, 1, (200, 384)), 127)
+    assert layer.int8 and layer.check_bits >= 16
+    x = rng.integers(-127, 128, (3, 70, 384)).astype(np.float64)
+    x[0, 0], x[0, 1] = 127, -127  # the worst cases
+    monkeypatch.setitem(exact.INT8_PRODUCTS, "on", True)
+    monkeypatch.setattr(exact, "INT8_MIN_SIZE", 1)
+    calls = []
+    real = torch._int_mm
+
+    def counted(a, b):
+        calls.append(1)
+        return real(a, b)
+
+    monkeypatch.setattr(torch, "_int_mm", counted)
+    fast = layer.acc(x)
+    assert calls and exact.INT8_PRODUCTS["on"]
+    reference = x.reshape(-1, 384).astype(np.int64) @ layer.weight_t.astype(np.int64)
+    assert fast.dtype == np.float32 and np.array_equal(fast.reshape(-1, 200), reference)
+
+    def off_by_one(a, b):  # one wrong sum, as a saturating kernel gives
+        out = real(a, b)
+        out[5, 7] += 1
+        return out
+
+    monkeypatch.setattr(torch, "_int_mm", off_by_one)
+    assert np.array_equal(layer.acc(x), fast) and not exact.INT8_PRODUCTS["on"]
+    monkeypatch.setitem(exact.INT8_PRODUCTS, "on", True)
+    monkeypatch.setattr(torch, "_int_mm", lambda *a: (_ for _ in ()).throw(RuntimeError))
+    assert np.array_equal(layer.acc(x), fast) and not exact.INT8_PRODUCTS["on"]
+    assert not exact.IntLinear(rng.normal(0, 1, (8, 16)), 8191, 16).int8
+
+
 @settings(max_examples=25, deadline=None)
 @given(st.integers(1, 70), st.integers(0, 2 ** 31 - 1))
 def test_batch_splits_and_threads_do_not_change_one_output(rows, seed):
@@ -95,7 +133,8 @@ def _float_kernels():
             lpc._analyse, adaptive._run_all, adaptive._run_all2, adaptive._adjust2,
             adaptive._update2, exact_model.distribution, exact_model.frame_features,
             exact_model._gates_of, exact_model._add_residual, exact_model._relu_quant_of,
-            kernels.attend_step, kernels.rotate_heads]
+            kernels.attend_step, kernels.rotate_heads, kernels.window_weights,
+            kernels.weighted_mean]
 
 
 def test_compiled_loops_have_no_fused_multiply_add():
@@ -122,7 +161,8 @@ def test_compiled_loops_have_no_fused_multiply_add():
         for signature in kernel.signatures:
             fresh.compile(signature)
             asm = fresh.inspect_asm(signature)
-            assert "ret" in asm and "mulsd" in asm + asm.replace("vmulpd", "mulsd"), kernel
+            multiplies = any(m in asm for m in ("mulsd", "mulpd", "mulss", "mulps"))
+            assert "ret" in asm and multiplies, kernel
             assert "vfmadd" not in asm and "vfmsub" not in asm and "vfnmadd" not in asm, kernel
 
 

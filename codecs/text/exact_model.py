@@ -46,6 +46,7 @@ OUT_STEPS = 64  # exp table steps per nat (output distribution)
 OUT_NATS = 24
 FREQ_BITS = 16  # the output table: 2^16 exp(-d)
 GELU_STEP, GELU_LOW, GELU_HIGH = 128, 8, 48  # GELU table: 1/128 steps over [-8, 48]
+QUERY_CHUNK = 32  # the encoder's attention: queries scored together
 
 
 def calibrate(model: ByteTransformer, tokens: torch.Tensor) -> dict:
@@ -307,23 +308,6 @@ class ExactByteTransformer:
         qkv = self._qkv_rows(b, r).reshape(*r.shape[:-1], -1)
         return qkv[..., :d], qkv[..., d:d + hd], qkv[..., d + hd:]
 
-    def _attend(self, b: dict, scores: np.ndarray, valid: np.ndarray | None,
-                v: np.ndarray) -> np.ndarray:
-        """Integer softmax over the last axis of exact integer float32 `scores` (…, keys),
-        then the weighted sum of int8 values v (…, keys, hd), requantised to int8."""
-        keys = scores.shape[-1]
-        if valid is None:
-            valid = np.ones((1, keys), dtype=np.bool_)
-        valid = valid.reshape(-1, keys)
-        weights = np.empty(scores.shape, dtype=np.float32)
-        kernels.softmax_weights(np.ascontiguousarray(scores).reshape(-1, keys), valid,
-                                b["score"], self.att_exp, weights.reshape(-1, keys))
-        num = np.matmul(weights, v)  # exact: integers below 2^24
-        out = np.empty(num.shape, dtype=np.float32)
-        kernels.weighted_mean(num.reshape(-1, num.shape[-1]), weights.reshape(-1, keys),
-                              b["att"], float(Q8), out.reshape(-1, num.shape[-1]))
-        return out
-
     def freqs(self, r: np.ndarray) -> np.ndarray:
         """Integer frequencies (..., 256) of the next byte from the last residual."""
         x = self.ln_f(r)
@@ -334,43 +318,51 @@ class ExactByteTransformer:
         return out.reshape(*r.shape[:-1], -1)
 
     # ---- whole sequences (the encoder's parallel pass) ----
-    def forward(self, tokens: np.ndarray, position: int = 0, past: list | None = None,
-                queries: int = 32) -> tuple[np.ndarray, list]:
+    def _attend(self, b: dict, q: np.ndarray, k: np.ndarray, v: np.ndarray,
+                first: int) -> np.ndarray:
+        """Attention of rotated queries q (B, T, H, hd) over keys k (B, hd, P + T) and
+        values v (B, P + T, hd + 1; the last column ones), query t's own key at index
+        first + t: QUERY_CHUNK queries at a time, their scores and the weighted sums
+        (with the weights' sum in the last column) exact float32 products of integers
+        below 2^24 (any BLAS, any order), the integer softmax and the ratio compiled."""
+        lanes, steps, h, hd = q.shape
+        rows = q.reshape(lanes, steps * h, hd)
+        out = np.empty((lanes, steps * h, hd), dtype=np.float32)
+        for start in range(0, steps, QUERY_CHUNK):
+            stop = min(steps, start + QUERY_CHUNK)
+            lo, hi = max(0, first + start + 1 - self.window), first + stop
+            scores = np.matmul(rows[:, start * h:stop * h], k[:, :, lo:hi])
+            weights = np.empty(scores.shape, dtype=np.float32)
+            kernels.window_weights(scores, first + start, lo, self.window, h, b["score"],
+                                   self.att_exp, weights)
+            num = np.matmul(weights, v[:, lo:hi])
+            kernels.weighted_mean(num, b["att"], float(Q8), out[:, start * h:stop * h])
+        return out.reshape(lanes, steps, h * hd)
+
+    def forward(self, tokens: np.ndarray, position: int = 0,
+                past: list | None = None) -> tuple[np.ndarray, list]:
         """Frequencies (B, T, 256) of the byte after every position of tokens (B, T), the
         first at `position`; `past` holds the rotated keys and values of the window before
-        it (from the previous call), and the new one is returned with the frequencies.
-        Attention runs `queries` positions at a time over the keys they can see."""
+        it (from the previous call), and the new one is returned with the frequencies."""
         tokens = np.asarray(tokens, dtype=np.int64)
         lanes, steps = tokens.shape
-        h, hd, w = self.n_head, self.head_dim, self.window
+        h, hd = self.n_head, self.head_dim
         cos_t, sin_t = self._rotary(position + steps)
         cos, sin = cos_t[position:position + steps], sin_t[position:position + steps]
         r = self.embed[tokens]  # (B, T, d)
-        empty = np.zeros((lanes, 0, hd), np.float32)
-        past = past or [(empty, empty)] * len(self.blocks)
+        empty = (np.zeros((lanes, hd, 0), np.float32), np.zeros((lanes, 0, hd + 1), np.float32))
+        past = past or [empty] * len(self.blocks)
         new_past = []
         for b, (pk, pv) in zip(self.blocks, past, strict=True):
             q, k, v = self._qkv(b, r)
             q = self._rotate(q.reshape(lanes, steps, h, hd), cos, sin)  # (B, T, H, hd)
-            k = np.concatenate([pk, self._rotate(k[:, :, None], cos, sin)[:, :, 0]], 1)
-            v = np.concatenate([pv, v.astype(np.float32)], 1)  # (B, P + T, hd) from position - P
-            first = position - pk.shape[1]  # the position of k[:, 0]
-            att = np.empty((lanes, h, steps, hd), dtype=np.float32)
-            qt = q.transpose(0, 2, 1, 3)  # (B, H, T, hd)
-            kt = k[:, None].transpose(0, 1, 3, 2)  # (B, 1, hd, P + T)
-            for start in range(0, steps, queries):
-                stop = min(steps, start + queries)
-                lo = max(0, position + start - w + 1 - first)  # first key any query sees
-                hi = position + stop - first
-                pos_q = np.arange(position + start, position + stop)[:, None]
-                pos_k = np.arange(first + lo, first + hi)[None, :]
-                valid = (pos_k <= pos_q) & (pos_k > pos_q - w)
-                scores = np.matmul(qt[:, :, start:stop], kt[..., lo:hi])  # (B, H, q, keys)
-                att[:, :, start:stop] = self._attend(b, scores, valid, v[:, None, lo:hi])
-            att = att.transpose(0, 2, 1, 3).reshape(lanes, steps, -1)
-            r = self._mlp(b, self._add(r, b["proj"], att))
-            keep = min(w - 1, k.shape[1])
-            new_past.append((k[:, k.shape[1] - keep:], v[:, v.shape[1] - keep:]))
+            k = self._rotate(k[:, :, None], cos, sin)[:, :, 0].transpose(0, 2, 1)
+            k = np.concatenate([pk, k], 2)  # (B, hd, P + T) from position - P
+            ones = np.ones((lanes, steps, 1), np.float32)
+            v = np.concatenate([pv, np.concatenate([v.astype(np.float32), ones], 2)], 1)
+            r = self._mlp(b, self._add(r, b["proj"], self._attend(b, q, k, v, pk.shape[2])))
+            keep = min(self.window - 1, k.shape[2])
+            new_past.append((k[..., k.shape[2] - keep:], v[:, v.shape[1] - keep:]))
         return self.freqs(r), new_past
 
     # ---- one position per lane (the decoder) ----
