@@ -20,6 +20,7 @@ import tempfile
 import time
 import zlib
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
@@ -28,7 +29,7 @@ import numpy as np
 from . import __version__, container, opened, signals, zoo
 from .container import FORMAT_VERSION, MODEL_METHODS, Block, End, Header, Method
 from .errors import FormatError, IntegrityError, ModelError
-from .parallel import one_blas_thread
+from .parallel import one_blas_thread, threads
 from .registry import (
     SNIFF_BYTES,
     STRUCTURED,
@@ -170,6 +171,25 @@ def probe_sample(data: bytes) -> bytes | None:
         return None
     step = (len(data) - PROBE_SLICE) // (PROBE_SLICES - 1)
     return b"".join(data[i * step:i * step + PROBE_SLICE] for i in range(PROBE_SLICES))
+
+
+_HELPER: dict[str, ThreadPoolExecutor] = {}
+
+
+def _done(value: object) -> Future:
+    future: Future = Future()
+    future.set_result(value)
+    return future
+
+
+def _beside(fn: Callable, *args: object) -> Future:
+    """fn(*args) in a helper thread when coding may use two (else now): for work that
+    releases the GIL, such as xz, beside the model's."""
+    if threads() < 2:
+        return _done(fn(*args))
+    if "pool" not in _HELPER:
+        _HELPER["pool"] = ThreadPoolExecutor(1, thread_name_prefix="arzip-beside")
+    return _HELPER["pool"].submit(fn, *args)
 
 
 def _read_block(src: BinaryIO, size: int) -> bytes:
@@ -478,9 +498,11 @@ def _compress_blocks(src: BinaryIO, dst: BinaryIO, model: zoo.ModelInfo,
             break
         done, lanes, bits = stats.raw_bytes, 0, 0.0
         if incompressible(data):
-            candidates, decision = [(Method.STORED, data)], "stored: incompressible"
-        else:
-            candidates, decision = _classical(data), f"classical: {why}" if why else ""
+            classical, decision = _done([(Method.STORED, data)]), "stored: incompressible"
+        else:  # xz and zlib release the GIL: they run beside the model's probe
+            classical = _beside(_classical, data)
+            decision = f"classical: {why}" if why else ""
+        candidates: list[tuple[Method, bytes]] = []  # the model's codings
         sample = (probe_sample(data) if effort.network and effort.probe and not decision
                   else None)
         estimate = float("inf")
@@ -492,7 +514,7 @@ def _compress_blocks(src: BinaryIO, dst: BinaryIO, model: zoo.ModelInfo,
             if payload is not None:  # None: it outgrew its buffer (worse than stored)
                 candidates.append((Method.CM, payload))
         if sample is not None:
-            best = 8 * min(len(c[1]) for c in candidates) / len(data)
+            best = 8 * min(len(c[1]) for c in classical.result() + candidates) / len(data)
             if estimate > PROBE_MARGIN * best:
                 decision = f"network skipped: model probe {estimate:.2f} vs {best:.2f} bits/byte"
         if effort.network and not decision:
@@ -501,7 +523,7 @@ def _compress_blocks(src: BinaryIO, dst: BinaryIO, model: zoo.ModelInfo,
             # on a tie a classical method wins: it decodes without the model (e.g. empty input)
             if payload is not None:
                 candidates.append((Method.NETCM, payload))
-        method, best = min(candidates, key=lambda c: len(c[1]))
+        method, best = min(classical.result() + candidates, key=lambda c: len(c[1]))
         stats.decisions.append(f"{method.name.lower()} {len(best)} bytes"
                                + (f" ({decision})" if decision else ""))
         if method == Method.NETCM:

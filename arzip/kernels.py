@@ -208,14 +208,14 @@ def layer_norm(r: np.ndarray, eps: float, gain: np.ndarray, bias: np.ndarray, li
     gain includes sqrt(d) and the output scale."""
     n, d = r.shape
     for i in range(n):
-        total = 0.0
+        total = 0  # integer sums (exact, so they may vectorise): |r| < 2^31, V < 2^62
         for j in range(d):
-            total += r[i, j]
-        var = 0.0
+            total += np.int64(r[i, j])
+        var = 0
         for j in range(d):
-            dev = r[i, j] * d - total
+            dev = np.int64(r[i, j]) * d - total
             var += dev * dev
-        inv = 1.0 / np.sqrt(var + eps)
+        inv = 1.0 / np.sqrt(np.float64(var) + eps)
         for j in range(d):
             v = np.rint((r[i, j] * d - total) * inv * gain[j] + bias[j])
             out[i, j] = min(max(v, -limit), limit)

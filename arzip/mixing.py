@@ -252,7 +252,7 @@ def apm(contexts: int) -> np.ndarray:
     """An APM whose every context starts as the identity map."""
     xs = (np.arange(33, dtype=np.int64) * 128 - ST_MAX - 1).clip(-ST_MAX, ST_MAX)
     row = SQUASH[xs + ST_MAX].astype(np.int32)
-    return np.tile(row, (contexts, 1)).astype(np.int32)
+    return np.tile(row, (contexts, 1))  # int32 like the row: no second copy
 
 
 # --- binary arithmetic coder ----------------------------------------------------------------

@@ -123,6 +123,8 @@ def _steps(t0, t1, lo, hi, starts, lengths, data, decode, payload, out, coder, c
     tmask = np.uint64(match_table.shape[0] - 1)
     hashes = np.zeros(ORDERS, dtype=np.uint64)
     idx = np.zeros(ORDERS, dtype=np.int64)
+    nib_hash = np.zeros(ORDERS, dtype=np.uint64)
+    sink = np.zeros(1, dtype=np.int64)
     inputs = np.zeros(INPUTS + NET_INPUTS, dtype=np.int64)
     n_ord = ORDERS_V1 if variant < 2 else (ORDERS_V2 if variant < 3 else ORDERS)
     if variant >= 3 and lanes == 1:
@@ -206,9 +208,15 @@ def _steps(t0, t1, lo, hi, starts, lengths, data, decode, payload, out, coder, c
             for bit_index in range(8):
                 if variant >= 2 and (bit_index & 3) == 0:
                     nib = 1
+                    touched = 0  # load every order's bucket first: the cache misses overlap
                     for k in range(n_ord):
                         h = hashes[k] if bit_index == 0 else _hash(hashes[k], np.uint64(c0))
-                        base[k] = _bucket(prob[k], count[k], h, bmask)
+                        nib_hash[k] = h
+                        a = np.int64(h & bmask) << 4
+                        touched += prob[k, a] + count[k, a + 1]
+                    sink[0] = touched
+                    for k in range(n_ord):
+                        base[k] = _bucket(prob[k], count[k], nib_hash[k], bmask)
                 for k in range(n_ord):
                     if variant >= 2:
                         j = base[k] + nib
