@@ -127,12 +127,12 @@ class BytesCodec:
         (lanes, steps, 256)). With a `pool`, the next pass runs there while the caller
         codes the current one, its lanes in two groups side by side (exact arithmetic:
         the same integers however the lanes are grouped)."""
-        steps = int(lengths.max())
-        t_all = np.arange(steps)
-        ended = t_all[None, :] > lengths[:, None]  # inputs after a lane's last byte are 0
-        pos = np.minimum(starts[:, None] + t_all[None, :] - 1, len(raw) - 1)
-        tokens = np.where(ended | (t_all[None, :] == 0), BOS, raw[np.maximum(pos, 0)])
-        lanes = len(lengths)
+        steps, lanes = int(lengths.max()), len(lengths)
+        # each lane's inputs: BOS, then its bytes (BOS again after its last byte), uint8
+        tokens = np.full((lanes, steps), BOS, dtype=np.uint8)
+        for lane, (start, length) in enumerate(zip(starts, lengths, strict=True)):
+            fed = min(int(length), steps - 1)
+            tokens[lane, 1:1 + fed] = raw[start:start + fed]
         size = LANE_GROUP if pool is None or lanes > 2 * LANE_GROUP else (lanes + 1) // 2
         groups = [slice(g, g + size) for g in range(0, lanes, size)]
         past: list = [None] * len(groups)
@@ -247,9 +247,8 @@ class BytesCodec:
         coder = cm.LaneCoder(n, lanes)
         coder.data[:] = np.frombuffer(data, dtype=np.uint8)
         if n:
-            raw = coder.data.astype(np.int64)
             with ThreadPoolExecutor(2) as pool:
-                for first, freqs in self._teacher(raw, coder.starts, coder.lengths,
+                for first, freqs in self._teacher(coder.data, coder.starts, coder.lengths,
                                                   pool if threads() > 1 else None):
                     last = min(coder.steps, first + freqs.shape[1])
                     coder.code(first, last, freqs)
