@@ -543,7 +543,9 @@ class IntLinear:
         try:
             import torch
 
-            from arzip import kernels
+            from arzip import kernels, parallel
+
+            parallel.hold_torch()
 
             if self._weight_i8 is None:
                 self._weight_i8 = torch.from_numpy(self.weight_t.astype(np.int8))

@@ -90,6 +90,46 @@ def test_files_are_atomic_and_never_overwritten(tmp_path):
     assert arzip.test_file(tmp_path / "a.bin.arz", blocks=True)["ok"]
 
 
+def test_torch_runs_one_thread_while_coding_then_returns_to_its_setting(monkeypatch):
+    """Inside coding, torch's kernels (the encoder's int8 products) run one thread, also
+    when torch loads after coding began (the int8 product asks for it); the caller's
+    setting comes back afterwards."""
+    import sys
+
+    import numpy as np
+    import torch
+
+    from arzip import exact, parallel
+
+    for name in parallel.BLAS_ENV:
+        monkeypatch.delenv(name, raising=False)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    seen = []
+    real = torch._int_mm
+    monkeypatch.setattr(torch, "_int_mm", lambda a, b: (seen.append(torch.get_num_threads()),
+                                                        real(a, b))[1])
+    monkeypatch.setitem(exact.INT8_PRODUCTS, "on", True)
+    layer = exact.IntLinear(np.random.default_rng(1).normal(0, 1, (64, 256)), 127)
+    x = np.random.default_rng(2).integers(-127, 128, (300, 256)).astype(np.float64)
+    try:
+        with parallel.one_blas_thread():
+            layer.acc(x)
+        assert seen == [1] and torch.get_num_threads() == 2
+        with monkeypatch.context() as hidden:
+            hidden.delitem(sys.modules, "torch")  # not loaded yet when coding starts
+            coding = parallel.one_blas_thread()
+            coding.__enter__()
+        try:
+            assert torch.get_num_threads() == 2
+            layer.acc(x)
+        finally:
+            coding.__exit__(None, None, None)
+        assert seen == [1, 1] and torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_blas_runs_one_thread_while_coding_then_returns_to_its_setting(monkeypatch):
     """Coding holds numpy's BLAS to one thread (arzip splits the small products itself)
     and gives the caller's setting back afterwards; a thread count the user set wins."""
