@@ -515,7 +515,7 @@ class IntLinear:
         # int8 x int8 operands may run as torch's int8 product (int32 sums), checked
         self.check_bits = min(24, 52 - math.ceil(math.log2(self.out_features * max(self.bound, 1))))
         self.int8 = bits <= 8 and self.x_max <= 127 and self.check_bits >= 16
-        self._weight_i8 = self._weight_f64 = None
+        self._int8_weights: tuple | None = None  # (int8 tensor, float64 copy), lazily
 
     def acc(self, x: np.ndarray) -> np.ndarray:
         """Integer accumulators (..., out) for integer-valued x (..., in) within ±x_max."""
@@ -547,17 +547,18 @@ class IntLinear:
 
             parallel.hold_torch()
 
-            if self._weight_i8 is None:
-                self._weight_i8 = torch.from_numpy(self.weight_t.astype(np.int8))
-                self._weight_f64 = self.weight_t.astype(np.float64)
+            if self._int8_weights is None:  # one assignment: threads may race here
+                self._int8_weights = (torch.from_numpy(self.weight_t.astype(np.int8)),
+                                      self.weight_t.astype(np.float64))
+            weight_i8, weight_f64 = self._int8_weights
             rows = np.ascontiguousarray(x.reshape(-1, self.in_features).astype(np.int8))
-            sums = torch._int_mm(torch.from_numpy(rows), self._weight_i8).numpy()
+            sums = torch._int_mm(torch.from_numpy(rows), weight_i8).numpy()
         except (ImportError, AttributeError, RuntimeError, TypeError):
             INT8_PRODUCTS["on"] = False
             return None
         r = np.frombuffer(os.urandom(8 * self.out_features), dtype=np.uint32)
         r = (r >> (32 - self.check_bits)).astype(np.float64).reshape(2, self.out_features)
-        wr = r @ self._weight_f64.T  # (2, in): exact integers below 2^53
+        wr = r @ weight_f64.T  # (2, in): exact integers below 2^53
         dtype = self.dtype if len(self.blocks) == 1 else np.float64
         out = np.empty(sums.shape, dtype=dtype)
         if not kernels.checked_copy(sums, rows, r, wr, out):

@@ -93,6 +93,12 @@ def test_int8_products_are_checked_and_fall_back_to_the_float_path(monkeypatch):
     reference = x.reshape(-1, 384).astype(np.int64) @ layer.weight_t.astype(np.int64)
     assert fast.dtype == np.float32 and np.array_equal(fast.reshape(-1, 200), reference)
 
+    for seed in range(200):  # two threads reaching a fresh layer's first product at once
+        fresh = exact.IntLinear(np.random.default_rng(seed).normal(0, 1, (200, 384)), 127)
+        with ThreadPoolExecutor(2) as pool:
+            halves = list(pool.map(fresh.acc, [x[:1], x[1:]]))
+        assert np.array_equal(np.concatenate(halves), fresh.acc(x))
+
     def off_by_one(a, b):  # one wrong sum, as a saturating kernel gives
         out = real(a, b)
         out[5, 7] += 1
