@@ -20,16 +20,15 @@ import tempfile
 import time
 import zlib
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
 import numpy as np
 
-from . import __version__, container, opened, signals, zoo
+from . import __version__, container, opened, parallel, signals, zoo
 from .container import FORMAT_VERSION, MODEL_METHODS, Block, End, Header, Method
 from .errors import FormatError, IntegrityError, ModelError
-from .parallel import one_blas_thread, threads
+from .parallel import one_blas_thread
 from .registry import (
     SNIFF_BYTES,
     STRUCTURED,
@@ -171,25 +170,6 @@ def probe_sample(data: bytes) -> bytes | None:
         return None
     step = (len(data) - PROBE_SLICE) // (PROBE_SLICES - 1)
     return b"".join(data[i * step:i * step + PROBE_SLICE] for i in range(PROBE_SLICES))
-
-
-_HELPER: dict[str, ThreadPoolExecutor] = {}
-
-
-def _done(value: object) -> Future:
-    future: Future = Future()
-    future.set_result(value)
-    return future
-
-
-def _beside(fn: Callable, *args: object) -> Future:
-    """fn(*args) in a helper thread when coding may use two (else now): for work that
-    releases the GIL, such as xz, beside the model's."""
-    if threads() < 2:
-        return _done(fn(*args))
-    if "pool" not in _HELPER:
-        _HELPER["pool"] = ThreadPoolExecutor(1, thread_name_prefix="arzip-beside")
-    return _HELPER["pool"].submit(fn, *args)
 
 
 def _read_block(src: BinaryIO, size: int) -> bytes:
@@ -498,9 +478,10 @@ def _compress_blocks(src: BinaryIO, dst: BinaryIO, model: zoo.ModelInfo,
             break
         done, lanes, bits = stats.raw_bytes, 0, 0.0
         if incompressible(data):
-            classical, decision = _done([(Method.STORED, data)]), "stored: incompressible"
+            classical = parallel.done([(Method.STORED, data)])
+            decision = "stored: incompressible"
         else:  # xz and zlib release the GIL: they run beside the model's probe
-            classical = _beside(_classical, data)
+            classical = parallel.beside(_classical, data)
             decision = f"classical: {why}" if why else ""
         candidates: list[tuple[Method, bytes]] = []  # the model's codings
         sample = (probe_sample(data) if effort.network and effort.probe and not decision

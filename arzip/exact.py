@@ -32,6 +32,8 @@ from importlib import resources
 
 import numpy as np
 
+from . import kernels, parallel
+
 F32_EXACT = 1 << 24  # |integer sums| below this are exact in float32
 F64_EXACT = 1 << 53
 # torch's int8 product, checked (`IntLinear._acc_int8`); off for good after one failure
@@ -541,9 +543,7 @@ class IntLinear:
         or where this torch lacks the kernel, None, and the float path serves the rest of
         the process (INT8_PRODUCTS)."""
         try:
-            import torch
-
-            from arzip import kernels, parallel
+            import torch  # here: the float path and the decoders need no torch
 
             parallel.hold_torch()
 

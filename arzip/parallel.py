@@ -9,7 +9,7 @@ import os
 import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from threadpoolctl import threadpool_limits
@@ -18,6 +18,8 @@ MAX_DEFAULT = 2
 BLAS_ENV = ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OMP_NUM_THREADS")
 _blas: dict = {"depth": 0, "limiter": None, "torch": None}
 _blas_lock = threading.Lock()
+_beside: dict[str, ThreadPoolExecutor] = {}
+_beside_lock = threading.Lock()
 
 
 def threads() -> int:
@@ -69,6 +71,24 @@ def hold_torch() -> None:
             torch = sys.modules["torch"]
             _blas["torch"] = torch.get_num_threads()
             torch.set_num_threads(1)
+
+
+def done(value: Any) -> Future:
+    """A future that already holds `value` (work that ran here, in this thread)."""
+    future: Future = Future()
+    future.set_result(value)
+    return future
+
+
+def beside(fn: Callable[..., Any], *args: Any) -> Future:
+    """fn(*args) in one helper thread when coding may use two (else here, now): for work
+    that releases the GIL, such as xz beside the model's probe."""
+    if threads() < 2:
+        return done(fn(*args))
+    with _beside_lock:
+        if "pool" not in _beside:
+            _beside["pool"] = ThreadPoolExecutor(1, thread_name_prefix="arzip-beside")
+    return _beside["pool"].submit(fn, *args)
 
 
 class Splitter:

@@ -73,13 +73,19 @@ _hash = M.hash2  # the shared context hash
 
 
 @njit(cache=True, nogil=True, inline="always")
+def _bucket_slot(h, bmask):
+    """The first slot of the first of the two neighbouring buckets of context hash h."""
+    return np.int64(h & bmask) << 4
+
+
+@njit(cache=True, nogil=True, inline="always")
 def _bucket(prob, count, h, bmask):
     """The first slot of the 16-slot bucket of context hash h (variant 2): slot 0 holds a
     16-bit check of the hash, slots 1-15 the counters of a nibble's partial values. Of two
     neighbouring buckets the one whose check matches is used, else the one whose first
     counter has seen fewer bits is reset for this context."""
     tag = np.int64(h >> np.uint64(48))
-    a = np.int64(h & bmask) << 4
+    a = _bucket_slot(h, bmask)
     b = a ^ 16
     if prob[a] == tag:
         return a
@@ -212,7 +218,7 @@ def _steps(t0, t1, lo, hi, starts, lengths, data, decode, payload, out, coder, c
                     for k in range(n_ord):
                         h = hashes[k] if bit_index == 0 else _hash(hashes[k], np.uint64(c0))
                         nib_hash[k] = h
-                        a = np.int64(h & bmask) << 4
+                        a = _bucket_slot(h, bmask)  # what `_bucket` reads first
                         touched += prob[k, a] + count[k, a + 1]
                     sink[0] = touched
                     for k in range(n_ord):

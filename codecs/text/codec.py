@@ -20,7 +20,7 @@ import numpy as np
 
 from arzip.coding import CategoricalDecoder, CategoricalEncoder, ideal_bits_each
 from arzip.errors import FormatError
-from arzip.parallel import Splitter, threads
+from arzip.parallel import Splitter, done, threads
 
 from . import cm, settings
 from .cm import lane_lengths
@@ -63,16 +63,6 @@ def choose_cm_lanes(n: int) -> int:
     CM_MAX_LANES, and at least 16 lanes of at least 512 bytes for small blocks."""
     wanted = max(math.ceil(n / CM_LANE_BYTES), min(CM_MIN_LANES, math.ceil(n / MIN_LANE_BYTES)))
     return max(1, min(CM_MAX_LANES, wanted))
-
-
-class _Done:
-    """A finished result with a future's `result()`."""
-
-    def __init__(self, value: np.ndarray) -> None:
-        self.value = value
-
-    def result(self) -> np.ndarray:
-        return self.value
 
 
 class BytesCodec:
@@ -143,7 +133,7 @@ class BytesCodec:
 
         def chunk(t: int) -> list:
             if pool is None:  # lane groups keep the temporaries in cache
-                return [_Done(group(i, t)) for i in range(len(groups))]
+                return [done(group(i, t)) for i in range(len(groups))]
             return [pool.submit(group, i, t) for i in range(len(groups))]
 
         pending = chunk(0)
