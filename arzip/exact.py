@@ -515,7 +515,8 @@ class IntLinear:
         self.blocks = [slice(a, min(a + self.block, self.in_features))
                        for a in range(0, self.in_features, self.block)]
         # int8 x int8 operands may run as torch's int8 product (int32 sums), checked
-        self.check_bits = min(24, 52 - math.ceil(math.log2(self.out_features * max(self.bound, 1))))
+        # r < 2^check_bits keeps out x bound x r below 2^52 (ceil log2 by integer bits)
+        self.check_bits = min(24, 52 - (self.out_features * max(self.bound, 1) - 1).bit_length())
         self.int8 = bits <= 8 and self.x_max <= 127 and self.check_bits >= 16
         self._int8_weights: tuple | None = None  # (int8 tensor, float64 copy), lazily
 
