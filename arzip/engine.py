@@ -43,6 +43,8 @@ BLOCK_SIZE = 1 << 20
 MAX_BLOCK_SIZE = 1 << 24  # a reader refuses larger blocks (bounded memory)
 MAX_SIDE_SIZE = 1 << 28  # side data of a structured file (e.g. the alpha plane)
 SPOOL_SIZE = 1 << 25  # coded blocks of a structured file beyond this wait in a temp file
+WHOLE_BESIDE = 1 << 24  # a whole-file classical coding of at most this many symbols runs
+# beside the model (an image up to 5.6 megapixels: its WebP encoder's memory is small)
 MIN_SPLIT = 1 << 16  # blocks shorter than this do not end at an opened stream's end
 OPEN_PIPE_LIMIT = 1 << 26  # piped input up to this size is searched for deflate streams
 OPEN_FILE_LIMIT = 1 << 32  # ... and regular files up to this size
@@ -365,9 +367,13 @@ def _compress_file(data: bytes, dst: BinaryIO, codec_id: str, model: zoo.ModelIn
     total = max(1, parsed.symbols.size)
     classical = getattr(codec, "classical", None)
     # a whole-file classical coding (an image's WebP), stored instead of all the blocks
-    # when it is smaller: (method, payload), or None
-    whole = (codec.classical_file(parsed.symbols) if classical_fallback
-             and hasattr(codec, "classical_file") else None)
+    # when it is smaller: (method, payload), or None; beside the model's blocks unless the
+    # file is large (its memory would add to the model's)
+    whole, wants_whole = parallel.done(None), (classical_fallback
+                                               and hasattr(codec, "classical_file"))
+    if wants_whole:
+        whole = (parallel.beside if parsed.symbols.size <= WHOLE_BESIDE
+                 else parallel.done)(codec.classical_file, parsed.symbols)
     raw_crc, raw_len = 0, 0
     with tempfile.SpooledTemporaryFile(SPOOL_SIZE) as spool:  # bounded memory
         for part in parts:
@@ -395,8 +401,9 @@ def _compress_file(data: bytes, dst: BinaryIO, codec_id: str, model: zoo.ModelIn
             stats.decisions.append(f"{name} {len(block.payload)} bytes{note}")
             stats.methods[name] = stats.methods.get(name, 0) + 1
             spool.write(container.pack_block(block))
-            if whole is not None:  # the whole file's CRC, should its block replace these
+            if wants_whole:  # the whole file's CRC, should its block replace these
                 raw_crc, raw_len = zlib.crc32(raw, raw_crc), raw_len + len(raw)
+        whole = whole.result()
         if whole is not None and len(whole[1]) < spool.tell() - sum(map(len, parts)):
             spool.seek(0)
             spool.truncate()

@@ -36,6 +36,7 @@ from .exact import sigmoid_table
 
 PROB_BITS = 16
 PROB_ONE = 1 << PROB_BITS
+HALF = PROB_ONE // 2  # probability 1/2
 ST_MAX = 2047  # the logistic domain: [-2047, 2047] in steps of 1/256
 
 
@@ -111,18 +112,28 @@ def hash2(a, b):
 # --- counters: adaptive probabilities in slots --------------------------------------------
 
 @njit(cache=True, nogil=True, inline="always")
-def counter_update(prob, count, i, bit, limit):
+def counter_update(prob, count, i, bit, limit, offset=0):
+    """Move slot i's probability towards `bit` at rate 1 / (n + 1.5), n its count (up to
+    `limit`); the slot holds the probability minus `offset` (HALF: `centred_counters`)."""
     n = count[i]
-    p = np.int64(prob[i])
+    p = np.int64(prob[i]) + offset
     target = PROB_ONE if bit else 0
     p += ((target - p) * RECIPROCAL[n]) >> PROB_BITS
     if p < 32:
         p = 32
     elif p > PROB_ONE - 32:
         p = PROB_ONE - 32
-    prob[i] = p
+    prob[i] = p - offset
     if n < limit:
         count[i] = n + 1
+
+
+def centred_counters(shape: tuple[int, ...]) -> np.ndarray:
+    """Slots of probabilities stored minus HALF (int16), so a new table of them is all
+    zeros: large tables come from the OS's zeroed pages, touched only where used, instead
+    of being filled first (read them as `np.int64(slot) + HALF`; update with
+    `counter_update(..., offset=HALF)`)."""
+    return np.zeros(shape, dtype=np.int16)
 
 
 def counters(size: int, count_dtype: type = np.uint16) -> tuple[np.ndarray, np.ndarray]:

@@ -118,9 +118,29 @@ def test_counters_learn_a_frequency_and_the_mixer_trusts_the_good_input():
     assert weights[0, 0] > 4 * abs(weights[0, 1])  # input 0 is the informative one
 
 
+def test_centred_counters_follow_the_plain_ones():
+    """A table of centred counters starts all zeros (1/2) and takes the same steps as
+    plain counters: only where the probability is stored differs."""
+    prob, count = M.counters(4)
+    table = M.centred_counters((4, 2))
+    assert not table.any() and table.dtype == np.int16
+    rng = np.random.default_rng(1)
+    for slot, bit in zip(rng.integers(0, 4, 3000), rng.random(3000) < 0.9, strict=True):
+        _counter_step_at(prob, count, int(slot), int(bit), 0)
+        _counter_step_at(table[:, 0], table[:, 1], int(slot), int(bit), M.HALF)
+    assert np.array_equal(table[:, 0].astype(np.int64) + M.HALF, prob)
+    assert np.array_equal(table[:, 1], count)
+    assert prob.max() > 0.85 * M.PROB_ONE  # they learned something
+
+
 @njit(cache=True)
 def _counter_step(prob, count, bit):
     M.counter_update(prob, count, 0, bit, 255)
+
+
+@njit(cache=True)
+def _counter_step_at(prob, count, i, bit, offset):
+    M.counter_update(prob, count, i, bit, 255, offset)
 
 
 @njit(cache=True)

@@ -300,7 +300,7 @@ def _code(decode, variant, ch, rows, cols, img, cur, netf, mixed, coder, out, pa
             pm = M.bit_probability(cum, lo, width)
             pn = M.bit_probability(cumn, lo, width)
             for k in range(n_hashed):
-                inputs[k] = M.stretch(table[k, idx[k] + sub, 0])
+                inputs[k] = M.stretch(np.int64(table[k, idx[k] + sub, 0]) + M.HALF)
             for k in range(n_rel):
                 d = preds[k] - mid
                 if v2 and k == 8:  # the OLS prediction's offset from mid - 1/2, in quarters
@@ -361,7 +361,7 @@ def _code(decode, variant, ch, rows, cols, img, cur, netf, mixed, coder, out, pa
             M.apm_update(apm5, a5, lo5, w5, bit, 6)
             for k in range(n_hashed):
                 M.counter_update(table[k, :, 0], table[k, :, 1], idx[k] + sub, bit,
-                                 LIMIT)  # probability and count side by side
+                                 LIMIT, M.HALF)  # probability and count side by side
             for k in range(n_rel):
                 M.counter_update(rprob, rcount, ridx[k], bit, LIMIT)
             node = node * 2 + bit
@@ -400,8 +400,8 @@ class ImageCM:
         hashed, relative = shape(variant)
         inputs = hashed + relative + 5  # as in `_code`
         slots = 1 << log2_slots(height * width * channels)
-        self.table = np.zeros((hashed, slots, 2), dtype=np.uint16)  # (probability, count)
-        self.table[:, :, 0] = M.PROB_ONE // 2
+        # (probability - 1/2, count) side by side: all zeros at first
+        self.table = M.centred_counters((hashed, slots, 2))
         self.rprob, self.rcount = M.counters(relative * REL_ONE, np.uint8)
         rows = NODE_ROWS + CONF_ROWS + GRAD_ROWS + (ERR_ROWS if variant >= 2 else 0)
         self.weights = np.zeros((rows, inputs), dtype=np.int32)
