@@ -108,7 +108,8 @@ def load_codec(codec_id: str, model: zoo.ModelInfo, coder: dict | None = None):
 
 
 def _load_codec(codec_id: str, model: zoo.ModelInfo, coder: dict | None = None):
-    cls, exported = codec_class(codec_id), zoo.load_weights(model)
+    cls = codec_class(codec_id)  # (a codec whose coding needs no torch reads arrays)
+    exported = zoo.load_weights(model, arrays=getattr(cls, "weights_as_arrays", False))
     try:
         return cls.from_weights(exported, coder)
     except (TypeError, ValueError, KeyError) as exc:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from . import torchfile
 from .errors import ModelError
 from .signals import held
 
@@ -100,8 +101,9 @@ def _load_bytes(data: bytes, what: str) -> dict:
             raise ModelError(f"cannot load model weights from {what}: {exc}") from None
 
 
-def load_weights(info: ModelInfo) -> dict:
-    """The exported dict {name, codec, config, state_dict}, after checking its sha256."""
+def load_weights(info: ModelInfo, arrays: bool = False) -> dict:
+    """The exported dict {name, codec, config, state_dict}, after checking its sha256;
+    with `arrays` its tensors are numpy arrays, read without torch (`torchfile`)."""
     try:
         data = _read_weights(info)
     except OSError as exc:
@@ -110,6 +112,11 @@ def load_weights(info: ModelInfo) -> dict:
     if digest != info.sha256:
         raise ModelError(f"model {info.name}: weights sha256 {digest[:16]}… does not match "
                          f"the expected {info.sha256[:16]}…")
+    if arrays:
+        try:
+            return torchfile.load(data)
+        except ValueError as exc:
+            raise ModelError(f"cannot load model weights from {info.name}: {exc}") from None
     return _load_bytes(data, info.name)
 
 

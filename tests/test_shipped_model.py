@@ -54,6 +54,79 @@ def test_default_image_model_is_bundled_and_verified():
     assert exported["codec"] == "image" and exported["config"] == info.config
 
 
+@pytest.mark.parametrize("model", [m.name for m in zoo.list_models()])
+def test_model_files_read_without_torch_as_torch_reads_them(model):
+    """torchfile (the image codec's loader: no torch) gives every shipped model's values,
+    dtypes and shapes exactly as torch.load does."""
+    import numpy as np
+    import torch
+
+    info = zoo.find_model(model)
+    with_torch, arrays = zoo.load_weights(info), zoo.load_weights(info, arrays=True)
+
+    def same(a, b) -> None:
+        if isinstance(b, torch.Tensor):
+            assert isinstance(a, np.ndarray) and a.dtype == b.numpy().dtype
+            assert a.shape == tuple(b.shape) and np.array_equal(a, b.numpy())
+        elif isinstance(b, dict):
+            assert list(a) == list(b)
+            for key in b:
+                same(a[key], b[key])
+        elif isinstance(b, list | tuple):
+            assert len(a) == len(b)
+            for x, y in zip(a, b, strict=True):
+                same(x, y)
+        else:
+            assert a == b and type(a) is type(b)
+
+    same(arrays, with_torch)
+
+
+def test_torchfile_refuses_what_a_model_file_does_not_hold(tmp_path):
+    """Objects other than tensors and plain containers, and damaged files, are refused."""
+    import pickle
+    import zipfile
+
+    from arzip import torchfile
+
+    good = zoo._read_weights(zoo.default_model("image"))
+    with pytest.raises(ValueError, match="not a readable model file"):
+        torchfile.load(good[: len(good) // 2])
+    evil = io.BytesIO()
+    with zipfile.ZipFile(evil, "w") as z:
+        z.writestr("archive/data.pkl", pickle.dumps({"x": print}, protocol=2))
+    with pytest.raises(ValueError, match="unexpected object"):
+        torchfile.load(evil.getvalue())
+
+
+def test_image_coding_runs_without_torch(tmp_path):
+    """Compressing and decompressing an image never imports torch (a second of start-up
+    and a few hundred MB saved): its model file is read by torchfile, its network is
+    numpy and numba."""
+    import subprocess
+    import sys
+
+    import numpy as np
+
+    rng = np.random.default_rng(3)
+    pixels = np.clip(np.cumsum(rng.integers(-3, 4, (24, 40, 3)), 1) + 100, 0, 255)
+    (tmp_path / "a.png").write_bytes(png_bytes(pixels.astype(np.uint8)))
+    script = (
+        "import io, sys\n"
+        "from arzip import engine\n"
+        f"data = open({str(tmp_path / 'a.png')!r}, 'rb').read()\n"
+        "packed = io.BytesIO()\n"
+        "stats = engine.compress_stream(io.BytesIO(data), packed, classical_fallback=False)\n"
+        "out = io.BytesIO()\n"
+        "engine.decompress_stream(io.BytesIO(packed.getvalue()), out.write)\n"
+        "assert out.getvalue() == data and stats.codec == 'image', stats\n"
+        "assert stats.methods.get('model'), stats\n"
+        "print('torch' in sys.modules)\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.strip() == "False"
+
+
 def png_bytes(pixels) -> bytes:
     from PIL import Image
 

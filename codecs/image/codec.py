@@ -31,8 +31,8 @@ from arzip.parallel import Splitter, threads
 from . import cm as image_cm
 from . import formats
 from .adaptive import AdaptiveConfig, ResidualMixer
-from .exact_model import ExactMixture, ExactPixelCNN
-from .model import SLOPE, ImageModelConfig, PixelCNN
+from .config import SLOPE
+from .exact_model import ExactMixture, ExactPixelCNN, weights_view
 from .wavefront import Wavefront, active_rows, step_count
 
 CODEC_ID = "image"
@@ -71,6 +71,7 @@ class ImageCodec:
     structured = True  # whole files: analyze -> side data + symbols -> rebuild
     classical_methods = (Method.WEBP,)  # a whole image may be stored as WebP instead
     decoder_factory = CategoricalDecoder  # what decodes a payload (sampling tempers it)
+    weights_as_arrays = True  # coding runs no torch: the model file is read without it
 
     default_cm: int | None = image_cm.VARIANT  # what a new file is coded with
 
@@ -83,9 +84,8 @@ class ImageCodec:
 
     @classmethod
     def from_weights(cls, exported: dict, coder: dict | None = None) -> ImageCodec:
-        network = PixelCNN(ImageModelConfig(**exported["config"]))
-        network.load_state_dict(exported["state_dict"])
-        model = ExactPixelCNN(network, exported["quant"])
+        model = ExactPixelCNN(weights_view(exported["config"], exported["state_dict"]),
+                              exported["quant"])
         if coder is None:
             return cls(model, cm=cls.default_cm)
         if coder.get("schedule") != "wavefront-2":

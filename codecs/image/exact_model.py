@@ -22,13 +22,19 @@ decoder computes the same integers step by step (`wavefront.Wavefront`).
 from __future__ import annotations
 
 from fractions import Fraction
+from types import SimpleNamespace
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from arzip import exact, kernels
 
-from .model import BLOCK_TAPS, EMBED_TAPS, LOG_SCALE_MIN, PixelCNN
+from .config import BLOCK_TAPS, EMBED_TAPS, LOG_SCALE_MIN, ImageModelConfig
+
+if TYPE_CHECKING:  # coding needs no torch: only calibration and the float model do
+    import torch
+
+    from .model import PixelCNN
 
 RESID_LIMIT = 1 << 20
 ELU_H_STEP = 4096  # elu(h): a table at 1/4096 steps over the residual's range
@@ -50,14 +56,33 @@ _TAP_ROWS = np.array([dr for dr, _ in EMBED_TAPS])
 _TAP_COLS = np.array([dc for _, dc in EMBED_TAPS])
 
 
-def _f64(t: torch.Tensor) -> np.ndarray:
-    return t.detach().to(torch.float64).numpy()
+def _f64(t: torch.Tensor | np.ndarray) -> np.ndarray:
+    """A weight as float64 (from a tensor of the float model, or an array of its file)."""
+    if hasattr(t, "detach"):
+        t = t.detach().cpu().numpy()
+    return np.asarray(t, dtype=np.float64)
+
+
+def weights_view(config: dict, state: dict) -> SimpleNamespace:
+    """An exported state dict (arrays or tensors) with the float model's attribute names
+    (embed.weight, convs[i].bias, ...): what `ExactPixelCNN` reads, without torch."""
+    cfg = ImageModelConfig(**config)
+
+    def layer(name: str) -> SimpleNamespace:
+        return SimpleNamespace(weight=state[f"{name}.weight"], bias=state[f"{name}.bias"])
+
+    return SimpleNamespace(
+        cfg=cfg, embed=layer("embed"), head=layer("head"),
+        skip=layer("skip") if cfg.linear_skip else None,
+        convs=[layer(f"convs.{i}") for i in range(cfg.layers)],
+        gates=[layer(f"gates.{i}") for i in range(cfg.layers)])
 
 
 def calibrate(model: PixelCNN, x: torch.Tensor) -> dict:
     """Activation peaks (largest |value| of every quantised activation, and of the residual
     stream) of the float model on images x (B, 3, H, W) in [-1, 1], to store with the
     model: the exact network's scales follow from them (`ExactPixelCNN`)."""
+    import torch
     import torch.nn.functional as F
 
     peaks: dict[str, float] = {}
@@ -106,7 +131,9 @@ def _taps(weight: torch.Tensor, mask_taps: list, rows: int, left: int) -> np.nda
 class ExactPixelCNN:
     """`PixelCNN` with integer activations: mixture parameters (n, 10K) per pixel."""
 
-    def __init__(self, model: PixelCNN, peaks: dict) -> None:
+    def __init__(self, model: PixelCNN | SimpleNamespace, peaks: dict) -> None:
+        """From the float model, or an exported file's `weights_view`, and the
+        calibrated activation peaks."""
         cfg = self.cfg = model.cfg
         self.mixtures, self.channels = cfg.mixtures, cfg.channels
         self.layers = cfg.layers

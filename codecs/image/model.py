@@ -23,35 +23,24 @@ training.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-SLOPE = 2  # wavefront: pixel (r, c) is computed at step c + SLOPE * r
-EMBED_TAPS = [(0, -3), (0, -2), (0, -1),
-              (-1, -3), (-1, -2), (-1, -1), (-1, 0), (-1, 1),
-              (-2, -3), (-2, -2), (-2, -1), (-2, 0), (-2, 1), (-2, 2), (-2, 3)]
-BLOCK_TAPS = [(-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 0)]
-IN_CHANNELS = 4  # R, G, B in [-1, 1] and a ones channel
-LOG_SCALE_MIN = -7.0
+# the architecture (config.py: coding reads it without torch), re-exported here
+from .config import (  # noqa: F401
+    BLOCK_TAPS,
+    EMBED_TAPS,
+    IN_CHANNELS,
+    LOG_SCALE_MIN,
+    SLOPE,
+    ImageModelConfig,
+)
+
 # initial linear predictors (weights of L, U, UL) of the mixture components
 PREDICTORS = [(1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (1.0, 1.0, -1.0), (0.5, 0.5, 0.0),
               (0.75, 0.75, -0.5)]
-
-
-@dataclass
-class ImageModelConfig:
-    """Architecture of the image model."""
-
-    channels: int = 64
-    layers: int = 6
-    mixtures: int = 5
-    linear_skip: bool = True  # means += a linear predictor over the embed's pixel taps
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def _kernel_mask(taps: list[tuple[int, int]], rows: int, left: int, cols: int) -> torch.Tensor:

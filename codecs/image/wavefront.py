@@ -14,8 +14,8 @@ import numpy as np
 
 from arzip.parallel import Splitter
 
+from .config import EMBED_TAPS, SLOPE
 from .exact_model import ExactPixelCNN
-from .model import EMBED_TAPS, SLOPE
 
 _TAP_ROWS = np.array([dr for dr, _ in EMBED_TAPS])
 _TAP_COLS = np.array([dc for _, dc in EMBED_TAPS])
