@@ -373,8 +373,9 @@ def _compress_file(data: bytes, dst: BinaryIO, codec_id: str, model: zoo.ModelIn
     whole, wants_whole = parallel.done(None), (classical_fallback
                                                and hasattr(codec, "classical_file"))
     if wants_whole:
-        whole = (parallel.beside if parsed.symbols.size <= WHOLE_BESIDE
-                 else parallel.done)(codec.classical_file, parsed.symbols)
+        whole = (parallel.beside(codec.classical_file, parsed.symbols)
+                 if parsed.symbols.size <= WHOLE_BESIDE
+                 else parallel.done(codec.classical_file(parsed.symbols)))
     raw_crc, raw_len = 0, 0
     with tempfile.SpooledTemporaryFile(SPOOL_SIZE) as spool:  # bounded memory
         for part in parts:

@@ -270,8 +270,11 @@ def range_coded(monkeypatch):
     monkeypatch.setattr(engine, "_LOADED", {})
 
 
-@pytest.mark.parametrize("mode", ["RGB", "L"])
-def test_an_image_webp_codes_smaller_is_stored_as_webp(tiny_image_model, mode, range_coded):
+@pytest.mark.parametrize("mode,beside", [("RGB", True), ("L", True), ("RGB", False)])
+def test_an_image_webp_codes_smaller_is_stored_as_webp(tiny_image_model, mode, beside,
+                                                       range_coded, monkeypatch):
+    """(WebP runs beside the model's blocks, or before them for a large image.)"""
+    monkeypatch.setattr(engine, "WHOLE_BESIDE", engine.WHOLE_BESIDE if beside else 0)
     data = graphic(120, 160, mode)
     packed, stats = compress(data, tiny_image_model, fallback=True)
     assert stats.codec == "image" and stats.methods == {"side": 1, "model": 0, "webp": 1}
