@@ -534,6 +534,19 @@ class IntLinear:
             out += np.matmul(x[..., cols], self.weight_t[cols])
         return out
 
+    def acc_part(self, x: np.ndarray, start: int, stop: int) -> np.ndarray:
+        """The accumulators (..., out) of input columns start .. stop - 1 alone, for x
+        (..., stop - start) holding just those columns (float path, in the same exact
+        blocks): a split input's parts add up to exactly `acc` of the whole, every partial
+        sum being an integer within the same bounds."""
+        x = np.asarray(x, dtype=self.dtype)
+        out = None
+        for a in range(start, stop, self.block):
+            b = min(a + self.block, stop)
+            part = np.matmul(x[..., a - start:b - start], self.weight_t[a:b])
+            out = part.astype(np.float64) if out is None else out + part
+        return out
+
     def _acc_int8(self, x: np.ndarray) -> np.ndarray | None:
         """`acc` by torch's int8 x int8 -> int32 product (the CPU's integer dot-product
         instructions: 3-4x the float32 product where they exist), trusted only after

@@ -106,6 +106,10 @@ class Splitter:
         other = self.pool.submit(fn, slice(half, size))
         return [fn(slice(0, half)), other.result()]
 
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Future:
+        """fn(*args) in the helper thread (here, now, without one)."""
+        return done(fn(*args)) if self.pool is None else self.pool.submit(fn, *args)
+
     def close(self) -> None:
         if self.pool is not None:
             self.pool.shutdown()

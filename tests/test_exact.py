@@ -66,6 +66,9 @@ def test_integer_products_are_exact_and_bounded(x_max, bits):
     assert layer.bound < (exact.F32_EXACT if layer.dtype == np.float32 else exact.F64_EXACT) \
         or len(layer.blocks) > 1
     assert np.abs(layer.weight_t.T * layer.scale[:, None] - weight).max() <= layer.scale.max()
+    for cut in (1, 150, 299):  # a split input's two partial products add up to the whole
+        parts = layer.acc_part(x[:, :cut], 0, cut) + layer.acc_part(x[:, cut:], cut, 300)
+        assert np.array_equal(parts, reference.astype(np.float64))
 
 
 def test_int8_products_are_checked_and_fall_back_to_the_float_path(monkeypatch):

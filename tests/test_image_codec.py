@@ -27,6 +27,7 @@ from arzip.codecs.image.model import ImageModelConfig, PixelCNN
 from arzip.codecs.image.training import calibration as image_calibration
 from arzip.codecs.image.wavefront import Wavefront, step_count
 from arzip.errors import ArzipError
+from arzip.parallel import Splitter
 
 SIZES = [(1, 1), (1, 9), (9, 1), (13, 10), (6, 33)]  # (height, width)
 
@@ -83,14 +84,17 @@ def exact_model(seed: int = 1) -> tuple[PixelCNN, ExactPixelCNN]:
 
 
 @pytest.mark.parametrize("height,width", SIZES)
-@pytest.mark.parametrize("span", [1, 3, 32])
-def test_wavefront_steps_equal_the_whole_image_network(height, width, span):
-    """The decoder's one step at a time, and the encoder's many, give the whole-image
-    network's integers exactly."""
+@pytest.mark.parametrize("span,split", [(1, False), (1, True), (3, False), (32, False)])
+def test_wavefront_steps_equal_the_whole_image_network(height, width, span, split):
+    """The decoder's one step at a time (with `split`: each step's rows in two threads
+    and the next step's taps on earlier steps summed ahead, as `decode` runs it), and the
+    encoder's many, give the whole-image network's integers exactly."""
     _, model = exact_model()
     pixels = np.random.default_rng(2).integers(0, 256, (height, width, 3), dtype=np.uint8)
     whole = model.image_params(pixels, band=4)
     wave, stepped = Wavefront(model, height, width, span), np.full_like(whole, np.nan)
+    if split:
+        wave.split = Splitter(minimum=2)
     if span > 1:
         wave.set_pixels(*np.indices((height, width)).reshape(2, -1), pixels.reshape(-1, 3))
     total = step_count(height, width)
@@ -98,6 +102,8 @@ def test_wavefront_steps_equal_the_whole_image_network(height, width, span):
         rows, cols, params = wave.params(t0, min(total, t0 + span))
         stepped[rows, cols] = params
         wave.set_pixels(rows, cols, pixels[rows, cols])
+    if split:
+        wave.split.close()
     assert np.array_equal(stepped, whole)
 
 

@@ -187,16 +187,25 @@ class ExactPixelCNN:
         h = exact.requant(self.embed(taps), 1.0 / self.resid_scale, RESID_LIMIT - 1)
         return h, (self.skip(taps) if self.skip is not None else None)
 
-    def block(self, i: int, taps: np.ndarray, h: np.ndarray) -> np.ndarray:
-        """Layer i: 12-bit elu(h) taps (n, 5C) and the residual h (n, C) -> the new h."""
+    def block(self, i: int, taps: np.ndarray, h: np.ndarray,
+              earlier: np.ndarray | None = None) -> np.ndarray:
+        """Layer i: 12-bit elu(h) taps (n, 5C) and the residual h (n, C) -> the new h; or,
+        with `earlier` (the accumulators of the first 4C taps, `block_earlier`), taps
+        (n, C) holding only the last: this step's own elu(h)."""
         conv, gate = self.convs[i], self.gates[i]
         ez = np.empty((len(h), self.channels), dtype=np.float32)
-        kernels.affine_lookup(conv.int.acc(taps), conv.factor, conv.bias, float(ELU_STEP),
-                              self.elu_z[i], ez)
+        acc = (conv.int.acc(taps) if earlier is None
+               else earlier + conv.int.acc_part(taps, 4 * self.channels, 5 * self.channels))
+        kernels.affine_lookup(acc, conv.factor, conv.bias, float(ELU_STEP), self.elu_z[i], ez)
         h = np.array(h, dtype=np.float64)  # a new array: the caller's h is left as it was
         kernels.gated_residual(gate.int.acc(ez), gate.factor, gate.bias, float(GATE_STEP),
                                self.sigmoid, 1.0 / self.resid_scale, RESID_LIMIT - 1.0, h)
         return h
+
+    def block_earlier(self, i: int, taps: np.ndarray) -> np.ndarray:
+        """Layer i's accumulators of its first 4C taps (n, 4C): the activations of earlier
+        wavefront steps, known before this step's pixels (`block`'s `earlier`)."""
+        return self.convs[i].int.acc_part(taps, 0, 4 * self.channels)
 
     def last(self, h: np.ndarray, skip: np.ndarray | None) -> np.ndarray:
         """Mixture parameters (n, 10K) from the final residual."""

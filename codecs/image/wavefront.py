@@ -51,6 +51,7 @@ class Wavefront:
                        for _ in range(model.layers)]
         self.done = 0  # subpixels set so far
         self.split: Splitter | None = None  # threads for one step's rows (the decoder)
+        self._ahead: tuple | None = None  # (step, future of its `_sum_earlier`)
 
     def positions(self, t: int) -> tuple[np.ndarray, np.ndarray]:
         """Rows and columns of the pixels computed at step t."""
@@ -69,6 +70,24 @@ class Wavefront:
     def get_pixels(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
         """The recorded (n, 3) pixels (a copy)."""
         return self.pixels[rows + _PAD_TOP, cols + _PAD_SIDE]
+
+    def _sum_earlier(self, t: int) -> list[np.ndarray] | None:
+        """Every layer's accumulators of step t's taps on earlier steps (the first 4C of
+        `ExactPixelCNN.block`'s taps), for all its rows; None for a step without pixels.
+        They read only cache slots of steps t-3 .. t-1, which step t leaves alone."""
+        lo, hi = active_rows(t, self.height, self.width)
+        if hi < lo:
+            return None
+        ring = self.ring
+        s1, s2, s3 = ((t - k) % ring for k in (1, 2, 3))
+        return [self.model.block_earlier(i, np.concatenate(
+            [cache[s3, lo:hi + 1], cache[s2, lo:hi + 1], cache[s1, lo:hi + 1],
+             cache[s1, lo + 1:hi + 2]], 1)) for i, cache in enumerate(self.caches)]
+
+    def _earlier(self, t: int) -> list[np.ndarray] | None:
+        """The look-ahead's sums for step t (waiting for them), if it made them."""
+        ahead, self._ahead = self._ahead, None
+        return ahead[1].result() if ahead is not None and ahead[0] == t else None
 
     def params(self, t0: int, t1: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(rows, cols, mixture parameters (n, 10K)) of the pixels of steps t0 .. t1 - 1
@@ -94,6 +113,7 @@ class Wavefront:
         keep = idle_rows <= self.height
         idle_slots, idle_rows = idle_slots[keep], idle_rows[keep]
         if t1 == t0 + 1:  # one step: its rows are one run, every lookup a slice
+            earlier = self._earlier(t0)
             for cache in self.caches:
                 cache[idle_slots, idle_rows] = 0.0
             slots = [(t0 - k) % ring for k in range(4)]
@@ -105,6 +125,9 @@ class Wavefront:
                 for i, cache in enumerate(self.caches):
                     e = m.lookup_elu(m.elu_h[i], hp)
                     cache[slots[0], a + 1:b + 1] = e
+                    if earlier is not None:  # the earlier steps' taps were summed ahead
+                        hp = m.block(i, e, hp, earlier[i][part])
+                        continue
                     taps = np.concatenate([cache[slots[3], a:b], cache[slots[2], a:b],
                                            cache[slots[1], a:b], cache[slots[1], a + 1:b + 1],
                                            e], 1)
@@ -113,7 +136,11 @@ class Wavefront:
 
             if self.split is None:
                 return rows, cols, run(slice(0, len(rows)))
-            return rows, cols, np.concatenate(self.split(run, len(rows)))
+            out = np.concatenate(self.split(run, len(rows)))
+            # the next step's taps from this and earlier steps, summed in the helper thread
+            # while the caller codes this step's pixels (a decoder's idle core)
+            self._ahead = (t0 + 1, self.split.submit(self._sum_earlier, t0 + 1))
+            return rows, cols, out
         now, index = steps % ring, rows + 1
         up_left, up, up_right = (steps - 3) % ring, (steps - 2) % ring, (steps - 1) % ring
         for i, cache in enumerate(self.caches):
