@@ -55,6 +55,8 @@ def test_every_kind_and_the_model_path_is_covered():
     # format 13: the image context mixing's variant 2 (a least-squares predictor)
     header = container.read_header(io.BytesIO((GOLDEN / "gradient.png.v13.arz").read_bytes()))
     assert header.coder["cm"] == 2 and MANIFEST["gradient.png.v13.arz"]["blocks"]["model"] == 1
+    # image-pixelcnn-small@3 (no format change): the image model that new files get
+    assert MANIFEST["gradient.png.v14.arz"]["model"] == "image-pixelcnn-small@3"
     # format 14: the audio cascade 3 (least-squares stages), stereo and mono, in a block
     # with the network (model) and in blocks without it (stages, method 8)
     for name, method in (("stereo.wav.v14.arz", "stages"), ("mono.flac.v14.arz", "model"),
