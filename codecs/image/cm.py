@@ -28,7 +28,10 @@ bit first (a node of the binary tree over 0..255). For every decision the mixer
   network's mean; its prediction is a hashed context and two prediction-relative models
   (in quarters of a value; and plus the previous channel's error against its own OLS
   prediction), its recent errors join the relative models' activity and pick a fourth
-  mixer weight set.
+  mixer weight set;
+- variant 3 (format 15): variant 2 with 20 same-channel OLS taps, counters limited to
+  127 observations, two APMs keyed by the OLS prediction instead of the NLMS one, and a
+  final mixer over the four weight sets' outputs instead of their average.
 
 Three weight sets (variant 2: four) are chosen by (channel, node), (channel, the network's
 confidence, bit position), (channel, local gradient, bit position) and (variant 2)
@@ -51,24 +54,29 @@ from arzip import mixing as M
 
 jitcache.depends(__file__, M)
 
-VARIANT = 2  # the coder settings' "cm" value a new file gets
-VARIANTS = (1, 2)  # 1: format 9; 2: format 13, variant 1 with a least-squares predictor
+VARIANT = 3  # the coder settings' "cm" value a new file gets
+VARIANTS = (1, 2, 3)  # 1: format 9; 2: format 13, variant 1 with a least-squares predictor;
+# 3: format 15, variant 2 with the changes of `_code`'s v3
 HASHED_V1 = 13  # hashed context models of variant 1
 HASHED = 14  # variant 2: + the OLS prediction
 RELATIVE_V1 = 8  # prediction-relative models of variant 1
 RELATIVE = 10  # variant 2: + the OLS prediction, and it corrected by the previous
 # channel's (ch 0: the left pixel's) error
 FEATURES = 14  # taps of the adaptive linear predictor
-OLS_SAME = 12  # the OLS predictor's taps in this channel (`OLS_AT`), then
+OLS_SAME = 12  # the OLS predictor's taps in this channel (`OLS_AT`; variant 3: 20), then
 OLS_OTHER = 5  # per earlier channel of the pixel: it, and its W, N, NW, NE; then the
 OLS_MAX = OLS_SAME + 2 * OLS_OTHER + 1  # network's mean
+OLS_SAME_V3 = 20
+OLS_MAX_V3 = OLS_SAME_V3 + 2 * OLS_OTHER + 1
 OLS_FRACTION = 4  # the OLS's relative model sees its prediction in quarters
 OLS_LAMBDA = 0.998  # its forgetting factor
 OLS_DELTA = 0.001  # its ridge
 OLS_EVERY = 16  # it solves after every OLS_EVERY-th subpixel of a channel
 LOG2_SLOTS = 22  # slots of each hashed context model (at most: see `log2_slots`)
 RATE = 6  # the mixers' learning rate
-LIMIT = 255  # counters' adaptation limit
+LIMIT = 255  # counters' adaptation limit (variant 3: LIMIT_V3)
+LIMIT_V3 = 127
+FINAL_RATE = 1  # variant 3's final mixer: its learning rate
 LMS_SHIFT = 2  # the linear predictor's step: 2^-LMS_SHIFT
 NODE_ROWS = 3 * 256  # mixer weight sets: (channel, node), then
 CONF_ROWS = 3 * 8 * 8  # (channel, the residual mixture's confidence, bit position), then
@@ -77,7 +85,9 @@ ERR_ROWS = 3 * 8 * 8  # (channel, the OLS's errors at W and row r - 1's last, bi
 REL_ONE = 3 * 8 * 8 * 1024  # slots of one prediction-relative model
 # (dr, dc) of the OLS's taps in the same channel: all coded before (r, c) (wavefront)
 OLS_AT = np.array([(0, -1), (-1, 0), (-1, -1), (-1, 1), (0, -2), (-2, 0), (-2, 1), (-2, -1),
-                   (-1, -2), (-2, 2), (0, -3), (-3, 0)], dtype=np.int64)
+                   (-1, -2), (-2, 2), (0, -3), (-3, 0),  # variant 3 adds:
+                   (-2, -2), (-1, -3), (-2, 3), (-3, 1), (-3, -1), (0, -4), (-4, 0), (-3, 2)],
+                  dtype=np.int64)
 OLS_AT.flags.writeable = False
 
 
@@ -91,6 +101,12 @@ def shape(variant: int) -> tuple[int, int]:
 
 
 _hash = M.hash2  # the shared context hash
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _st(x):
+    """A mixer's raw output in the logistic domain's range (the final mixer's input)."""
+    return -M.ST_MAX if x < -M.ST_MAX else (M.ST_MAX if x > M.ST_MAX else x)
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -108,11 +124,12 @@ def _causal(img, r, c, dr, dc, q, fallback):
 
 
 @njit(cache=True, nogil=True)
-def _ols_taps(img, cur, i, r, c, ch, x, fallback):
-    """The OLS predictor's features of subpixel (r, c, ch) into x; returns their count."""
-    for j in range(OLS_SAME):
+def _ols_taps(img, cur, i, r, c, ch, x, fallback, same):
+    """The OLS predictor's features of subpixel (r, c, ch) into x (the first `same` of
+    OLS_AT, then the earlier channels'); returns their count."""
+    for j in range(same):
         x[j] = np.float64(_causal(img, r, c, OLS_AT[j, 0], OLS_AT[j, 1], ch, fallback))
-    k = OLS_SAME
+    k = same
     for q in range(ch):
         p = np.int64(cur[i, q])
         x[k] = np.float64(p)
@@ -138,7 +155,7 @@ def _at(img, r, c, q):
 @njit(cache=True, nogil=True)
 def _code(decode, variant, ch, rows, cols, img, cur, netf, mixed, coder, out, payload, cost,
           table, rprob, rcount, weights, apm1, apm2, apm3, apm4, apm5, lms, left,
-          cov, rhs, olsw, chol, taps, solved, err):
+          cov, rhs, olsw, chol, taps, solved, err, final):
     """Code (encode: cur -> out; decode: payload -> cur) channel `ch` of the pixels at
     (rows, cols), in order. img: the image so far (H, W, 3); cur (n, 3): these pixels,
     their channels below `ch` already known; netf (n, 256) the network's integer
@@ -146,6 +163,9 @@ def _code(decode, variant, ch, rows, cols, img, cur, netf, mixed, coder, out, pa
     of subpixel i (the encoder's reports only). The rest is the model's state (`ImageCM`);
     variant 1 ignores the OLS's (cov .. err)."""
     v2 = variant >= 2
+    v3 = variant >= 3
+    limit = LIMIT_V3 if v3 else LIMIT
+    fin = np.zeros(4, np.int32)  # v3's final mixer: its inputs
     n_hashed, n_rel = shape(variant)
     net_at = n_hashed + n_rel  # the network's input, then the residual mixture's, their
     n_in = net_at + 5  # two APMs, and the bias
@@ -240,7 +260,8 @@ def _code(decode, variant, ch, rows, cols, img, cur, netf, mixed, coder, out, pa
         lres = left[r, ch] if left[r, ch] < 15 else 15
         op, op_q, n_taps, oe, se, eb, ab = lp, 0, 0, 0, 0, 0, gb
         if v2:  # the least-squares prediction, and its recent errors
-            n_taps = _ols_taps(img, cur, i, r, c, ch, taps[ch], w_)
+            n_taps = _ols_taps(img, cur, i, r, c, ch, taps[ch], w_,
+                               OLS_SAME_V3 if v3 else OLS_SAME)
             # the network's mean (both sums are integers below 2^51: exact in float64)
             taps[ch, n_taps] = moment / cumn[256] if cumn[256] > 0 else 128.0
             n_taps += 1
@@ -312,7 +333,7 @@ def _code(decode, variant, ch, rows, cols, img, cur, netf, mixed, coder, out, pa
             inputs[net_at + 1] = M.stretch(pm)
             a4 = (ch * 256 + node) * 8 + gb
             q4, lo4, w4 = M.apm_p(apm4, a4, pn)
-            d5 = lp - mid
+            d5 = (op if v3 else lp) - mid  # v3: around the least-squares prediction
             d5 = (-31 if d5 < -31 else (31 if d5 > 31 else d5)) + 32
             a5 = (ch * 8 + b) * 64 + d5
             q5, lo5, w5 = M.apm_p(apm5, a5, pm)
@@ -327,7 +348,12 @@ def _code(decode, variant, ch, rows, cols, img, cur, netf, mixed, coder, out, pa
             pb, db = M.mix(weights, row2, inputs, n_in)
             pc, dc = M.mix(weights, row3, inputs, n_in)
             row4 = NODE_ROWS + CONF_ROWS + GRAD_ROWS + (ch * 8 + eb) * 8 + b
-            if v2:
+            frow = ch * 8 + b
+            if v3:  # a final mixer over the four weight sets' outputs (it starts as v2's mean)
+                pd, dd = M.mix(weights, row4, inputs, n_in)
+                fin[0], fin[1], fin[2], fin[3] = _st(da), _st(db), _st(dc), _st(dd)
+                p, _ = M.mix(final, frow, fin, 4)
+            elif v2:
                 pd, dd = M.mix(weights, row4, inputs, n_in)
                 p = M.squash((da + db + dc + dd) >> 2)
             else:
@@ -337,7 +363,7 @@ def _code(decode, variant, ch, rows, cols, img, cur, netf, mixed, coder, out, pa
             q1, lo1, w1 = M.apm_p(apm1, a1, p)
             a2 = a1 * 16 + lres
             q2, lo2, w2 = M.apm_p(apm2, a2, p)
-            d3 = lp - mid
+            d3 = (op if v3 else lp) - mid
             d3 = (-63 if d3 < -63 else (63 if d3 > 63 else d3)) + 64
             a3 = ((ch * 8 + b) * 128 + d3) * 4 + (gb >> 1)
             q3, lo3, w3 = M.apm_p(apm3, a3, p)
@@ -354,6 +380,8 @@ def _code(decode, variant, ch, rows, cols, img, cur, netf, mixed, coder, out, pa
             M.mix_update(weights, row3, inputs, n_in, pc, bit, RATE)
             if v2:
                 M.mix_update(weights, row4, inputs, n_in, pd, bit, RATE)
+            if v3:
+                M.mix_update(final, frow, fin, 4, p, bit, FINAL_RATE)
             M.apm_update(apm1, a1, lo1, w1, bit, 6)
             M.apm_update(apm2, a2, lo2, w2, bit, 6)
             M.apm_update(apm3, a3, lo3, w3, bit, 6)
@@ -361,9 +389,9 @@ def _code(decode, variant, ch, rows, cols, img, cur, netf, mixed, coder, out, pa
             M.apm_update(apm5, a5, lo5, w5, bit, 6)
             for k in range(n_hashed):
                 M.counter_update(table[k, :, 0], table[k, :, 1], idx[k] + sub, bit,
-                                 LIMIT, M.HALF)  # probability and count side by side
+                                 limit, M.HALF)  # probability and count side by side
             for k in range(n_rel):
-                M.counter_update(rprob, rcount, ridx[k], bit, LIMIT)
+                M.counter_update(rprob, rcount, ridx[k], bit, limit)
             node = node * 2 + bit
         x = node & 255
         if decode:
@@ -410,11 +438,13 @@ class ImageCM:
                      M.apm(3 * 256 * 8), M.apm(3 * 8 * 64))
         self.lms = np.zeros((3, FEATURES), dtype=np.int64)
         self.left = np.zeros((height, 3), dtype=np.int64)  # per row: the last |x - mode|
-        n = OLS_MAX if variant >= 2 else 1  # the least-squares predictor per channel:
+        n = (OLS_MAX_V3 if variant >= 3 else OLS_MAX) if variant >= 2 else 1  # the
+        # least-squares predictor per channel:
         self.ols = (np.zeros((3, n, n)), np.zeros((3, n)), np.zeros((3, n)),  # cov, rhs, w,
                     np.zeros((n, n)), np.zeros((3, 2 * n)),  # Cholesky factor, taps,
                     np.zeros(3, dtype=np.int64),  # subpixels learned,
                     np.zeros((height, 3), dtype=np.int64))  # per row: the last error
+        self.final = M.mixer(3 * 8, 4)  # variant 3: (channel, bit position), 1/4 each
         self.stream: M.BitStream | None = None
 
     def start(self, payload: bytes | None = None) -> None:
@@ -439,5 +469,5 @@ class ImageCM:
               np.ascontiguousarray(freqs, dtype=np.int64),
               np.ascontiguousarray(mixed, dtype=np.float64), self.stream.state,
               self.stream.out, self.stream.data, cost, self.table, self.rprob, self.rcount,
-              self.weights, *self.apms, self.lms, self.left, *self.ols)
+              self.weights, *self.apms, self.lms, self.left, *self.ols, self.final)
         return cost
