@@ -66,10 +66,10 @@ from . import __version__
 from .errors import FormatError
 
 MAGIC = b"\x89ARZ"
-FORMAT_VERSION = 15  # what this arzip writes
-READABLE_VERSIONS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
+FORMAT_VERSION = 16  # what this arzip writes
+READABLE_VERSIONS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16)
 # model-coded data of these versions decode anywhere
-PORTABLE_VERSIONS = (3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
+PORTABLE_VERSIONS = (3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16)
 WRITER = f"arzip {__version__}"
 MAX_HEADER_JSON = 1 << 20
 # Preset dictionaries of the deflated JSON header: typical keys and values, so a header
@@ -202,7 +202,8 @@ HEADER_DICTIONARIES = {1: _DICTIONARY_V1, 2: _DICTIONARY_V2, 3: _DICTIONARY_V3,
                        4: _DICTIONARY_V4, 5: _DICTIONARY_V4, 6: _DICTIONARY_V4,
                        7: _DICTIONARY_V7, 8: _DICTIONARY_V8, 9: _DICTIONARY_V9,
                        10: _DICTIONARY_V10, 11: _DICTIONARY_V10, 12: _DICTIONARY_V10,
-                       13: _DICTIONARY_V10, 14: _DICTIONARY_V14, 15: _DICTIONARY_V14}
+                       13: _DICTIONARY_V10, 14: _DICTIONARY_V14, 15: _DICTIONARY_V14,
+                       16: _DICTIONARY_V14}
 RAW_DEFLATE_FROM = 7  # headers of this version on are raw deflate (the header's CRC checks)
 COMPACT_FROM = 11  # records of this version on have varint lengths and one CRC per record
 SHORT_DIGEST_FROM = 12  # trailers of this version on keep 8 bytes of the sha256

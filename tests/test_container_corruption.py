@@ -461,7 +461,7 @@ def test_new_files_are_portable_and_name_their_writer(tiny_model):
     packed = io.BytesIO()
     engine.compress_stream(io.BytesIO(b"hello hello hello"), packed, tiny_model)
     header = container.read_header(io.BytesIO(packed.getvalue()))
-    assert header.version == container.FORMAT_VERSION == 15 and header.portable
+    assert header.version == container.FORMAT_VERSION == 16 and header.portable
     assert header.writer == f"arzip {arzip.__version__}"
 
 

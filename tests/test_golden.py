@@ -22,7 +22,7 @@ def test_every_kind_and_the_model_path_is_covered():
     assert {"bytes", "image", "audio"} <= codecs
     assert {name.split(".")[-2] for name in MANIFEST} >= {"v3", "v4", "v5", "v6", "v7", "v8",
                                                               "v9", "v10", "v11", "v12",
-                                                              "v13", "v14", "v15"}
+                                                              "v13", "v14", "v15", "v16"}
     assert any("side" in e["blocks"] and e["codec"] == "bytes" for e in MANIFEST.values())
     for version in ("v4", "v5", "v8"):  # context mixing changed in formats 5 and 8
         assert any("cm" in e["blocks"] for name, e in MANIFEST.items() if version in name)
@@ -60,6 +60,11 @@ def test_every_kind_and_the_model_path_is_covered():
     # format 15: the image context mixing's variant 3
     header = container.read_header(io.BytesIO((GOLDEN / "gradient.png.v15.arz").read_bytes()))
     assert header.coder["cm"] == 3 and MANIFEST["gradient.png.v15.arz"]["blocks"]["model"] == 1
+    # format 16: image steps coded in two runs of rows
+    header = container.read_header(io.BytesIO((GOLDEN / "gradient.png.v16.arz").read_bytes()))
+    assert header.coder["cm"] == 3 and header.coder["part_rows"] == 32
+    assert "part_rows" not in container.read_header(
+        io.BytesIO((GOLDEN / "gradient.png.v15.arz").read_bytes())).coder
     # format 14: the audio cascade 3 (least-squares stages), stereo and mono, in a block
     # with the network (model) and in blocks without it (stages, method 8)
     for name, method in (("stereo.wav.v14.arz", "stages"), ("mono.flac.v14.arz", "model"),

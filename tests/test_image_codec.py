@@ -25,7 +25,7 @@ from arzip.codecs.image.codec import ImageCodec, pixels_from_blocks
 from arzip.codecs.image.exact_model import ExactPixelCNN
 from arzip.codecs.image.model import ImageModelConfig, PixelCNN
 from arzip.codecs.image.training import calibration as image_calibration
-from arzip.codecs.image.wavefront import Wavefront, step_count
+from arzip.codecs.image.wavefront import Wavefront, active_rows, step_count, step_parts
 from arzip.errors import ArzipError
 from arzip.parallel import Splitter
 
@@ -107,6 +107,46 @@ def test_wavefront_steps_equal_the_whole_image_network(height, width, span, spli
     assert np.array_equal(stepped, whole)
 
 
+@pytest.mark.parametrize("height,width", SIZES + [(40, 23)])
+@pytest.mark.parametrize("part_rows", [1, 2, 8])
+def test_runs_of_rows_equal_the_whole_image_network(height, width, part_rows):
+    """Format 16's decoder: each step's runs of rows (`step_parts`), computed one after
+    another with only the pixels decoded before them, give the whole-image integers."""
+    _, model = exact_model()
+    pixels = np.random.default_rng(5).integers(0, 256, (height, width, 3), dtype=np.uint8)
+    whole = model.image_params(pixels, band=4)
+    wave, parted = Wavefront(model, height, width), np.full_like(whole, np.nan)
+    for t in range(step_count(height, width)):
+        for a, b in step_parts(t, height, width, part_rows):
+            rows, cols, params = wave.part(t, a, b)
+            parted[rows, cols] = params
+            wave.set_pixels(rows, cols, pixels[rows, cols])
+    assert np.array_equal(parted, whole)
+
+
+@pytest.mark.parametrize("height,width", SIZES + [(40, 56), (300, 41), (64, 500)])
+@pytest.mark.parametrize("part_rows", [None, 1, 4, 32])
+def test_step_parts_split_each_step_in_row_order(height, width, part_rows):
+    """Every step's active rows, once each, in ascending runs: two runs split at a multiple
+    of part_rows (near the middle) or the whole step; and the split seldom moves up from
+    one step to the next (the decoder's pipeline waits for a whole step where it does)."""
+    moved_up, total = 0, step_count(height, width)
+    previous: list = []
+    for t in range(total):
+        lo, hi = active_rows(t, height, width)
+        parts = step_parts(t, height, width, part_rows)
+        assert [r for a, b in parts for r in range(a, b)] == list(range(lo, hi + 1))
+        assert len(parts) == (hi >= lo) or (part_rows and len(parts) == 2
+                                            and parts[0][1] % part_rows == 0)
+        if part_rows is None:
+            assert len(parts) == (hi >= lo)
+        if len(parts) == 2 and len(previous) == 2 and parts[0][1] > previous[0][1]:
+            moved_up += 1
+        previous = parts
+    if part_rows:
+        assert moved_up <= total // part_rows + 1
+
+
 def test_exact_network_follows_the_float_network():
     """Integer activations and tables stay close to the float model it was made from."""
     model, exact = exact_model()
@@ -129,11 +169,16 @@ def test_network_is_causal():
             assert cc + 2 * rr < c + 2 * r and (rr, cc) < (r, c)
 
 
-@pytest.mark.parametrize("cm", [None, *image_cm.VARIANTS])
-def test_encode_and_decode_probabilities_are_bit_identical(tiny_image_model, monkeypatch, cm):
+@pytest.mark.parametrize("cm,part_rows", [(None, None), *((v, None) for v in image_cm.VARIANTS),
+                                          (None, 2), (3, 2), (3, 1)])
+@pytest.mark.parametrize("helper", [True, False])
+def test_encode_and_decode_probabilities_are_bit_identical(tiny_image_model, monkeypatch, cm,
+                                                           part_rows, helper):
     """The distributions handed to the coder (network + adaptive mixing) match bit for bit,
     with the range coder of formats 3-8 (cm None) and the context mixing of format 9 (cm
-    1) and format 13 (cm 2)."""
+    1), format 13 (cm 2) and format 15 (cm 3), each step at once or (format 16) in runs
+    of rows, with the decoder's network in a helper thread or not."""
+    monkeypatch.setenv("ARZIP_THREADS", "2" if helper else "1")
     seen: dict[bool, list[np.ndarray]] = {False: [], True: []}
     if cm is None:
         for decoding, cls in ((False, image_codec._BlockEncoder),
@@ -152,15 +197,33 @@ def test_encode_and_decode_probabilities_are_bit_identical(tiny_image_model, mon
 
         monkeypatch.setattr(image_cm.ImageCM, "code", recording)
     codec = engine.load_codec("image", zoo.find_model(tiny_image_model))
-    codec.block_subpixels, codec.cm = 150, cm  # several blocks
+    codec.block_subpixels, codec.cm, codec.part_rows = 150, cm, part_rows  # several blocks
     pixels = smooth(11, 17)
     blocks = list(codec.encode(pixels))
     info = {"height": 11, "width": 17, "channels": 3}
     decoded = list(codec.decode(info, iter([(p, len(r)) for r, p, _ in blocks])))
     assert decoded == [r for r, _, _ in blocks] and len(blocks) > 2
-    assert len(seen[False]) == len(seen[True]) == 3 * step_count(11, 17)
+    runs = sum(len(step_parts(t, 11, 17, part_rows)) for t in range(step_count(11, 17)))
+    assert runs > step_count(11, 17) if part_rows else runs == step_count(11, 17)
+    assert len(seen[False]) == len(seen[True]) == 3 * runs
     assert all(np.array_equal(a, b) for a, b in zip(seen[False], seen[True], strict=True))
     assert np.array_equal(pixels_from_blocks(decoded, 11, 17, 3), pixels)
+
+
+@pytest.mark.parametrize("height,width", SIZES)
+@pytest.mark.parametrize("helper", [True, False])
+def test_runs_of_rows_round_trip_thin_images(tiny_image_model, monkeypatch, height, width,
+                                            helper):
+    """Format 16's decoder pipeline on images whose steps have one row, or none (one column
+    wide: every other step is empty)."""
+    monkeypatch.setenv("ARZIP_THREADS", "2" if helper else "1")
+    codec = engine.load_codec("image", zoo.find_model(tiny_image_model))
+    codec.block_subpixels, codec.part_rows = 12, 1
+    pixels = smooth(height, width)
+    blocks = list(codec.encode(pixels))
+    info = {"height": height, "width": width, "channels": 3}
+    decoded = list(codec.decode(info, iter([(p, len(r)) for r, p, _ in blocks])))
+    assert np.array_equal(pixels_from_blocks(decoded, height, width, 3), pixels)
 
 
 def test_block_schedule_covers_every_subpixel_once():

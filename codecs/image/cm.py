@@ -40,7 +40,8 @@ APMs. Everything is integer arithmetic (hashes, counters, the integer NLMS) and 
 integer tables of `arzip.mixing` (but variant 2's OLS: float64 in one fixed order); the
 residual mixture's float64 pmf enters as floor(p * 2^16) + 1, an exact function of its
 (exact) values. Pixels are visited in the
-wavefront's order (step, then channel, then row), so the encoder, which knows every
+wavefront's order (step, then channel, then row; from format 16 step, run of rows,
+channel, row), so the encoder, which knows every
 pixel, learns exactly what the decoder learns.
 """
 

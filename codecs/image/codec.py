@@ -6,17 +6,20 @@ Each block is its own range-coder payload whose raw data is the block's subpixel
 order, so the container checks every block's CRC; the network state runs on across
 blocks. The network and its mixture run in exact integer arithmetic (`exact_model`): the
 encoder, which knows every pixel, computes ENCODE_STEPS wavefront steps at once (the
-next run in a second thread while the current one is coded), the decoder one step at a
-time, and both get the same integers. The adaptive residual mixer
-and the coder then run step by step on both sides (`_run`). From format 9 the coder is
-binary context mixing (`cm`: the network's and the residual mixture's distributions
-mixed with models learned from the image; the coder settings' "cm" names its variant);
-formats 3-8 range-code the residual mixture's 256-bin distribution.
+next ones in a second thread while the current ones are coded), the decoder one step at a
+time (from format 16 one run of a step's rows at a time, a run ahead of its coder in a
+second thread: `_Pipeline`), and both get the same integers. The adaptive residual mixer
+and the coder then run step by step (from format 16 run by run) on both sides (`_run`).
+From format 9 the coder is binary context mixing (`cm`: the network's and the residual
+mixture's distributions mixed with models learned from the image; the coder settings'
+"cm" names its variant); formats 3-8 range-code the residual mixture's 256-bin distribution.
 """
 
 from __future__ import annotations
 
+import contextlib
 import struct
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
@@ -26,19 +29,20 @@ import numpy as np
 from arzip.coding import CategoricalDecoder, CategoricalEncoder, ideal_bits_each
 from arzip.container import Method
 from arzip.errors import FormatError
-from arzip.parallel import Splitter, threads
+from arzip.parallel import Splitter, done, threads
 
 from . import cm as image_cm
 from . import formats
 from .adaptive import AdaptiveConfig, ResidualMixer
 from .config import SLOPE
 from .exact_model import ExactMixture, ExactPixelCNN, weights_view
-from .wavefront import Wavefront, active_rows, step_count
+from .wavefront import Wavefront, active_rows, step_count, step_parts
 
 CODEC_ID = "image"
 BLOCK_SUBPIXELS = 1 << 20
 PROGRESS_EVERY = 32  # steps between progress callbacks
 ENCODE_STEPS = 4  # wavefront steps the encoder's network computes at once
+PART_ROWS = 32  # format 16: each step coded in two runs of rows split at a multiple of this
 
 Progress = Callable[[int], None]
 # called per step and channel with (channel, the network's frequencies (n, 256), the
@@ -76,18 +80,20 @@ class ImageCodec:
     default_cm: int | None = image_cm.VARIANT  # what a new file is coded with
 
     def __init__(self, model: ExactPixelCNN, block_subpixels: int = BLOCK_SUBPIXELS,
-                 adaptive: AdaptiveConfig | None = None, cm: int | None = None) -> None:
+                 adaptive: AdaptiveConfig | None = None, cm: int | None = None,
+                 part_rows: int | None = None) -> None:
         self.model = model
         self.block_subpixels = block_subpixels
         self.adaptive = adaptive or AdaptiveConfig()
         self.cm = cm  # the context-mixing coder's variant, or None: range-code the mixture
+        self.part_rows = part_rows  # format 16: steps coded in two runs (`step_parts`)
 
     @classmethod
     def from_weights(cls, exported: dict, coder: dict | None = None) -> ImageCodec:
         model = ExactPixelCNN(weights_view(exported["config"], exported["state_dict"]),
                               exported["quant"])
         if coder is None:
-            return cls(model, cm=cls.default_cm)
+            return cls(model, cm=cls.default_cm, part_rows=PART_ROWS)
         if coder.get("schedule") != "wavefront-2":
             raise ValueError(f"schedule {coder.get('schedule')!r}")
         block_subpixels = int(coder["block_subpixels"])
@@ -98,12 +104,17 @@ class ImageCodec:
         cm = coder.get("cm")
         if cm is not None and cm not in image_cm.VARIANTS:
             raise ValueError(f"image context-mixing variant {cm!r}")
-        return cls(model, block_subpixels, AdaptiveConfig(**adaptive), cm)
+        part_rows = coder.get("part_rows")
+        if part_rows is not None and (type(part_rows) is not int or part_rows < 1):
+            raise ValueError(f"part_rows {part_rows!r}")
+        return cls(model, block_subpixels, AdaptiveConfig(**adaptive), cm, part_rows)
 
     def coder_settings(self) -> dict:
         """What a decoder needs besides the model (stored in the .arz header)."""
         common = {"schedule": "wavefront-2", "block_subpixels": self.block_subpixels,
                   "adaptive": asdict(self.adaptive)}
+        if self.part_rows is not None:
+            common["part_rows"] = self.part_rows
         if self.cm is None:
             return {"type": "range", "model": "categorical", "words": "u32le", **common}
         return {"type": "binary", "cm": self.cm, **common}
@@ -162,42 +173,52 @@ class ImageCodec:
             pending = pool.submit(compute, starts[i + 1]) if i + 1 < len(starts) else None
             yield current
 
-    def _run(self, wave: Wavefront, steps: range, channels: int, code: CodeFn,
-             progress: Progress | None, adapt: ResidualMixer, known: bool,
-             pool: ThreadPoolExecutor | None = None) -> bytes:
-        """The shared schedule: for each step and subpixel, probabilities -> `code`.
-
-        The network's integer frequencies of a step's pixels, subpixel after subpixel, are
-        mixed with the image's adaptive statistics, coded, and learned from. When the
-        pixels are `known` (the encoder), the network computes `wave.span` steps at once
-        and every subpixel's frequencies in one batch; otherwise one step at a time.
-        Returns the steps' subpixels in coding order (pixel-interleaved); `progress` gets
-        the number of subpixels coded so far."""
-        raw = []
+    def _units(self, wave: Wavefront, steps: range, channels: int, known: bool,
+               pool: ThreadPoolExecutor | None) -> Iterator[tuple]:
+        """(step, whether the step's last run, rows, cols, mixture, pixels, frequencies or
+        None) of each run of rows coded at once, in coding order: the runs of each step
+        (`step_parts`), from the network's spans of steps (`_spans`)."""
         for t0, t1, rows, cols, mixture, pixels, freqs in self._spans(wave, steps, channels,
                                                                       known, pool):
             start = 0
             for t in range(t0, t1):
-                lo, hi = active_rows(t, wave.height, wave.width)
-                n = max(0, hi - lo + 1)
-                if not n:
-                    continue
-                part = slice(start, start + n)
-                start += n
-                pixel = pixels[part]
-                for channel in range(channels):
-                    f = freqs[channel][part] if known else mixture.pmf(channel, pixel)
-                    mixed = adapt.mix(channel, f, rows[part])
-                    pixel[:, channel] = code(channel, f, mixed, rows[part], cols[part], pixel)
-                    adapt.update(pixel[:, channel].astype(np.int64))
-                raw.append(pixel[:, :channels].tobytes())
-                if channels == 1:
-                    pixel[:, 1:] = pixel[:, :1]  # grayscale: the model sees (L, L, L)
-                if not known:
-                    wave.set_pixels(rows[part], cols[part], pixel)
-                wave.done += n * channels
-                if progress and (t + 1) % PROGRESS_EVERY == 0:
-                    progress(wave.done)
+                parts = step_parts(t, wave.height, wave.width, self.part_rows)
+                for k, (a, b) in enumerate(parts):
+                    part = slice(start, start + b - a)
+                    start += b - a
+                    yield (t, k == len(parts) - 1, rows[part], cols[part], mixture,
+                           pixels[part], None if freqs is None else [f[part] for f in freqs])
+
+    def _run(self, wave: Wavefront, steps: range, channels: int, code: CodeFn,
+             progress: Progress | None, adapt: ResidualMixer, units: Iterator[tuple],
+             known: bool) -> bytes:
+        """The shared schedule: for each run of a step's rows (`_units`; one run a step
+        before format 16) and each subpixel, probabilities -> `code`.
+
+        The network's integer frequencies of a run's pixels, channel after channel, are
+        mixed with the image's adaptive statistics, coded, and learned from; the
+        frequencies a unit does not bring (the decoder's: it learns channel c - 1 first)
+        come from its mixture. Returns the steps' subpixels in coding order (a step's
+        pixels in row order, pixel-interleaved); `progress` gets the number of subpixels
+        coded so far. Decoding (`known` False), a run's pixels are recorded in the
+        wavefront before the next unit is asked for."""
+        raw = []
+        for t, last, rows, cols, mixture, pixel, freqs in units:
+            n = len(rows)
+            for channel in range(channels):
+                f = (freqs[channel] if freqs is not None and channel < len(freqs)
+                     else mixture.pmf(channel, pixel))
+                mixed = adapt.mix(channel, f, rows)
+                pixel[:, channel] = code(channel, f, mixed, rows, cols, pixel)
+                adapt.update(pixel[:, channel].astype(np.int64))
+            raw.append(pixel[:, :channels].tobytes())
+            if channels == 1:
+                pixel[:, 1:] = pixel[:, :1]  # grayscale: the model sees (L, L, L)
+            if not known:
+                wave.set_pixels(rows, cols, pixel)
+            wave.done += n * channels
+            if progress and last and (t + 1) % PROGRESS_EVERY == 0:
+                progress(wave.done)
         return b"".join(raw)
 
     def encode(self, pixels: np.ndarray, progress: Progress | None = None,
@@ -216,8 +237,9 @@ class ImageCodec:
             for steps in self.blocks(height, width, channels):
                 block = (_BlockEncoder(pixels, bits_out) if cm is None
                          else _CMBlock(cm, wave.image(), None, bits_out))
-                raw = self._run(wave, steps, channels, block, progress, adapt, True,
-                                pool if threads() > 1 else None)
+                units = self._units(wave, steps, channels, True,
+                                    pool if threads() > 1 else None)
+                raw = self._run(wave, steps, channels, block, progress, adapt, units, True)
                 yield raw, block.finish(), block.bits
 
     @staticmethod
@@ -238,7 +260,10 @@ class ImageCodec:
         height, width, channels = image_shape(info)
         wave, adapt = Wavefront(self.model, height, width), ResidualMixer(self.adaptive, height)
         cm = image_cm.ImageCM(height, width, channels, self.cm) if self.cm is not None else None
-        with Splitter(minimum=48) as wave.split:
+        pool = ThreadPoolExecutor(1) if threads() > 1 and self.part_rows else None
+        pipe = _Pipeline(wave, self.part_rows, pool) if self.part_rows else None
+        with (contextlib.nullcontext() if pipe else Splitter(minimum=48)) as wave.split, \
+                pool or contextlib.nullcontext():
             for i, steps in enumerate(self.blocks(height, width, channels)):
                 payload, raw_len, *method = next(payloads, (None, 0))
                 if payload is None:
@@ -259,7 +284,65 @@ class ImageCodec:
                     raise FormatError("corrupted block header (image block length)")
                 block = (_BlockDecoder(payload, self.decoder_factory) if cm is None
                          else _CMBlock(cm, wave.image(), payload))
-                yield self._run(wave, steps, channels, block, progress, adapt, known=False)
+                units = (pipe.units(steps) if pipe is not None
+                         else self._units(wave, steps, channels, False, None))
+                yield self._run(wave, steps, channels, block, progress, adapt, units, False)
+
+
+class _Pipeline:
+    """The decoder's network one run of rows ahead, in a helper thread (format 16).
+
+    Step t + 1's pixels in rows below b see step t's in rows below b only (the embedding's
+    taps reach rows r - 2 .. r of the previous step, the layers' rows r - 1 and r of the
+    previous step's cached activations), and format 16 codes each step in two runs of rows
+    (`step_parts`) whose split rarely moves up from one step to the next. So as soon as
+    step t's first run is decoded, the helper computes step t + 1's first run (network,
+    mixture, channel 0's frequencies) while this thread decodes step t's second run, and
+    the second run of t + 1 while this thread decodes t + 1's first: the network and the
+    context mixing overlap instead of taking turns. Runs are computed in coding order (the
+    activations' ring of step slots needs it); without a helper thread, here, when ready.
+    """
+
+    def __init__(self, wave: Wavefront, part_rows: int, pool: ThreadPoolExecutor | None
+                 ) -> None:
+        self.wave, self.part_rows, self.pool = wave, part_rows, pool
+        self.todo = deque((t, a, b) for t in range(step_count(wave.height, wave.width))
+                          for a, b in step_parts(t, wave.height, wave.width, part_rows))
+        self.computed: dict[tuple[int, int], object] = {}  # (t, a) -> future of `_compute`
+        self.coded = (0, 0)  # every step before coded[0] decoded, and its rows < coded[1]
+        self._submit()
+
+    def _compute(self, t: int, a: int, b: int) -> tuple:
+        rows, cols, params = self.wave.part(t, a, b)
+        mixture = ExactMixture(params, self.wave.mixtures)
+        pixels = np.zeros((len(rows), 3), dtype=np.uint8)
+        return rows, cols, mixture, pixels, [mixture.pmf(0, pixels)]
+
+    def _submit(self) -> None:
+        """Start every run whose inputs are decoded, in order."""
+        step, below = self.coded
+        while self.todo:
+            t, a, b = self.todo[0]
+            if not (t - 1 < step or (t - 1 == step and b <= below)):
+                return
+            self.todo.popleft()
+            self.computed[t, a] = (self.pool.submit(self._compute, t, a, b) if self.pool
+                                   else done(self._compute(t, a, b)))
+
+    def units(self, steps: range) -> Iterator[tuple]:
+        """`ImageCodec._units` of the decoder: each run's network output, waited for; a
+        run counts as decoded (and its successors start) when the next is asked for."""
+        for t in steps:
+            parts = step_parts(t, self.wave.height, self.wave.width, self.part_rows)
+            if not parts:  # a step without pixels (an image one column wide)
+                self.coded = (t + 1, 0)
+                self._submit()
+            for k, (a, b) in enumerate(parts):
+                rows, cols, mixture, pixels, freqs = self.computed.pop((t, a)).result()
+                last = k == len(parts) - 1
+                yield t, last, rows, cols, mixture, pixels, freqs
+                self.coded = (t + 1, 0) if last else (t, b)
+                self._submit()
 
 
 def image_shape(info: dict) -> tuple[int, int, int]:

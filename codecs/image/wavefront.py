@@ -27,6 +27,22 @@ def step_count(height: int, width: int) -> int:
     return width + SLOPE * (height - 1) if height and width else 0
 
 
+def step_parts(t: int, height: int, width: int, part_rows: int | None) -> list[tuple[int, int]]:
+    """The runs (a, b) of rows a .. b - 1 that step t is coded in, in order: from format
+    16 (`part_rows` set) two runs split at the multiple of `part_rows` nearest the middle
+    of the step's active rows, when it lies inside them, else (and before) the whole step.
+    The split stays put for about 2 x part_rows steps, so the next step's first run only
+    needs this step's first run coded (the decoder's pipeline, `codec._Pipeline`)."""
+    lo, hi = active_rows(t, height, width)
+    if hi < lo:
+        return []
+    if part_rows:
+        middle = part_rows * ((lo + hi + 1 + part_rows) // (2 * part_rows))
+        if lo < middle <= hi:
+            return [(lo, middle), (middle, hi + 1)]
+    return [(lo, hi + 1)]
+
+
 def active_rows(t: int, height: int, width: int) -> tuple[int, int]:
     """First and last row whose pixel is computed at step t."""
     hi = min(height - 1, t // SLOPE)
@@ -70,6 +86,35 @@ class Wavefront:
     def get_pixels(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
         """The recorded (n, 3) pixels (a copy)."""
         return self.pixels[rows + _PAD_TOP, cols + _PAD_SIDE]
+
+    def part(self, t: int, a: int, b: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(rows, cols, mixture parameters (n, 10K)) of step t's pixels in rows a .. b - 1
+        (a run of its active rows, in this thread; `params` computes whole steps). Step t's
+        first run also zeroes the idle rows next to the step. Their inputs must be set:
+        the pixels of steps t - 1 .. t - 3 in rows a - 2 .. b - 1 (embed taps) and the
+        cached activations of the earlier steps (computed first: one step's runs in row
+        order, steps in order)."""
+        m, ring = self.model, self.ring
+        lo, hi = active_rows(t, self.height, self.width)
+        rows = np.arange(a, b)
+        cols = t - SLOPE * rows
+        tr = rows[:, None] + _TAP_ROWS
+        tc = cols[:, None] + _TAP_COLS
+        inside = ((tr >= 0) & (tc >= 0) & (tc < self.width)).astype(np.float32)
+        h, skip = m.first(m.embed_taps(self.pixels[tr + _PAD_TOP, tc + _PAD_SIDE], inside))
+        slots = [(t - k) % ring for k in range(4)]
+        if a == lo:  # the idle rows next to the step's active rows read as zeros (the border)
+            for cache in self.caches:
+                cache[slots[0], lo] = 0.0
+                if hi + 2 <= self.height:
+                    cache[slots[0], hi + 2] = 0.0
+        for i, cache in enumerate(self.caches):
+            e = m.lookup_elu(m.elu_h[i], h)
+            cache[slots[0], a + 1:b + 1] = e
+            taps = np.concatenate([cache[slots[3], a:b], cache[slots[2], a:b],
+                                   cache[slots[1], a:b], cache[slots[1], a + 1:b + 1], e], 1)
+            h = m.block(i, taps, h)
+        return rows, cols, m.last(h, skip)
 
     def _sum_earlier(self, t: int) -> list[np.ndarray] | None:
         """Every layer's accumulators of step t's taps on earlier steps (the first 4C of
