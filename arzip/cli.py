@@ -502,7 +502,7 @@ def sample_cmd(ctx, kind, model, length, prompt, network_only, size, seconds, ra
 
 TRAIN_KINDS = {  # kind -> (codec id, default model name, default steps, training function)
     "text": ("bytes", "text-byte-small@3", 7000, "text.training:train_text_model"),
-    "image": ("image", "image-pixelcnn-small@3", 4000, "image.training:train_image_model"),
+    "image": ("image", "image-pixelcnn-small@4", 4000, "image.training:train_image_model"),
     "audio": ("audio", "audio-wavenet-small@3", 10000, "audio.training:train_audio_model"),
 }
 

@@ -1,7 +1,10 @@
 """Peak memory of the image codec on large images (each measurement is a child process,
 read with os.wait4's ru_maxrss).
 
-The test image is a dev photo mirrored to the requested size and saved as PNG.
+The test image is a dev photo mirrored to the requested size, or (SOURCE a folder) a
+mosaic of the folder's photos, 512x512 tiles, each photo flipped in turn as the tiles
+repeat (no tile repeats exactly, so WebP's matches cannot make it small and the model
+codes it), saved as PNG.
 - `--full WxH`: `arzip compress` then `arzip decompress` end to end.
 - `--phases WxH`: for sizes whose end-to-end run takes too long here: `arzip compress`
   killed after `--seconds` (file analysis, zlib-parameter search, model loading and the
@@ -9,6 +12,8 @@ The test image is a dev photo mirrored to the requested size and saved as PNG.
   (reassembling the pixels from step order and rebuilding the PNG) on its own.
 
     python bench/bench_image_memory.py IMAGE --full 1024x768 --phases 6000x4000
+    python bench/bench_image_memory.py ../shared/data/image/dev --full 6000x4000 \
+        --out bench/results/image_memory_mosaic.json
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -65,7 +71,26 @@ def run_measured(args: list[str], seconds: float = 0) -> tuple[float, float, boo
     return usage.ru_maxrss / 1024, time.perf_counter() - start, finished
 
 
+def make_mosaic(folder: Path, width: int, height: int, path: Path, tile: int = 512) -> None:
+    photos = sorted(p for p in folder.rglob("*.png"))
+    out = np.zeros((height, width, 3), dtype=np.uint8)
+    k = 0
+    for top in range(0, height, tile):
+        for left in range(0, width, tile):
+            photo = np.asarray(Image.open(photos[k % len(photos)]).convert("RGB"))[:tile, :tile]
+            turn = k // len(photos)  # 0: as it is, 1: mirrored, 2: upside down, ...
+            photo = photo[:, ::-1] if turn % 2 else photo
+            photo = photo[::-1] if turn // 2 % 2 else photo
+            part = out[top:top + tile, left:left + tile]
+            part[:photo.shape[0], :photo.shape[1]] = photo[:part.shape[0], :part.shape[1]]
+            k += 1
+    Image.fromarray(out).save(path)
+
+
 def make_image(source: Path, width: int, height: int, path: Path) -> None:
+    if source.is_dir():
+        make_mosaic(source, width, height, path)
+        return
     base = np.asarray(Image.open(source).convert("RGB"))
     tile = np.concatenate([base, base[:, ::-1]], 1)
     tile = np.concatenate([tile, tile[::-1]], 0)
@@ -102,6 +127,11 @@ def main() -> None:
                 row["decompress_peak_mb"], row["decompress_s"], _ = run_measured(
                     arzip + ["decompress", "-q", "-f", *model, "-o", f"{src}.out", f"{src}.arz"])
                 assert Path(f"{src}.out").read_bytes() == src.read_bytes()
+                info = json.loads(subprocess.run(arzip + ["info", "--json", f"{src}.arz"],
+                                                 capture_output=True, check=True).stdout)
+                row["archive_bytes"] = Path(f"{src}.arz").stat().st_size
+                row["blocks"] = dict(Counter(b["method"] for b in info["blocks"]))
+                row["bits_per_subpixel"] = info.get("bits_per_subpixel")
             else:
                 row["compress_peak_mb"], row["compress_s"], done = run_measured(
                     arzip + ["compress", "-q", "-f", *model, str(src)], args.seconds)

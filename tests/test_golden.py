@@ -63,6 +63,7 @@ def test_every_kind_and_the_model_path_is_covered():
     # format 16: image steps coded in two runs of rows
     header = container.read_header(io.BytesIO((GOLDEN / "gradient.png.v16.arz").read_bytes()))
     assert header.coder["cm"] == 3 and header.coder["part_rows"] == 32
+    assert MANIFEST["gradient.png.v16.arz"]["model"] == "image-pixelcnn-small@4"
     assert "part_rows" not in container.read_header(
         io.BytesIO((GOLDEN / "gradient.png.v15.arz").read_bytes())).coder
     # format 14: the audio cascade 3 (least-squares stages), stereo and mono, in a block
