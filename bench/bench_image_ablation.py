@@ -36,6 +36,7 @@ COLUMNS = ("network", "network_residual", "context_models", "both")
 def network_bits(codec, pixels: np.ndarray, band: int = 32) -> float:
     """Ideal bits of the exact network's frequencies for the (H, W, 3) pixels."""
     from arzip.codecs.image.exact_model import ExactMixture
+    from arzip.coding import ideal_bits_each
 
     params = codec.model.image_params(pixels)
     k, total = codec.model.mixtures, 0.0
@@ -44,8 +45,7 @@ def network_bits(codec, pixels: np.ndarray, band: int = 32) -> float:
         x = pixels[top:top + band].reshape(-1, 3)
         mixture = ExactMixture(p, k)
         for c in range(3):
-            f = mixture.pmf(c, x)
-            total -= float(np.log2(f[np.arange(len(x)), x[:, c]] / f.sum(1)).sum())
+            total += float(ideal_bits_each(x[:, c].astype(np.int64), mixture.pmf(c, x)).sum())
     return total
 
 

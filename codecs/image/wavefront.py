@@ -87,6 +87,33 @@ class Wavefront:
         """The recorded (n, 3) pixels (a copy)."""
         return self.pixels[rows + _PAD_TOP, cols + _PAD_SIDE]
 
+    def _embed(self, rows: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """The residual after the embedding, and the linear path, of the pixels at (rows,
+        cols) from their recorded taps."""
+        tr = rows[:, None] + _TAP_ROWS
+        tc = cols[:, None] + _TAP_COLS
+        inside = ((tr >= 0) & (tc >= 0) & (tc < self.width)).astype(np.float32)
+        return self.model.first(self.model.embed_taps(
+            self.pixels[tr + _PAD_TOP, tc + _PAD_SIDE], inside))
+
+    def _layers(self, t: int, a: int, b: int, h: np.ndarray, skip: np.ndarray | None,
+                earlier: list[np.ndarray] | None = None) -> np.ndarray:
+        """Mixture parameters of step t's rows a .. b - 1 (one run: every lookup a slice)
+        from their embedded residual h, each layer's activations cached on the way; with
+        `earlier`, each layer's sums of its taps on earlier steps (`_sum_earlier`)."""
+        m = self.model
+        slots = [(t - k) % self.ring for k in range(4)]
+        for i, cache in enumerate(self.caches):
+            e = m.lookup_elu(m.elu_h[i], h)
+            cache[slots[0], a + 1:b + 1] = e
+            if earlier is not None:  # the earlier steps' taps were summed ahead
+                h = m.block(i, e, h, earlier[i])
+                continue
+            taps = np.concatenate([cache[slots[3], a:b], cache[slots[2], a:b],
+                                   cache[slots[1], a:b], cache[slots[1], a + 1:b + 1], e], 1)
+            h = m.block(i, taps, h)
+        return m.last(h, skip)
+
     def part(self, t: int, a: int, b: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(rows, cols, mixture parameters (n, 10K)) of step t's pixels in rows a .. b - 1
         (a run of its active rows, in this thread; `params` computes whole steps). Step t's
@@ -94,27 +121,16 @@ class Wavefront:
         the pixels of steps t - 1 .. t - 3 in rows a - 2 .. b - 1 (embed taps) and the
         cached activations of the earlier steps (computed first: one step's runs in row
         order, steps in order)."""
-        m, ring = self.model, self.ring
         lo, hi = active_rows(t, self.height, self.width)
         rows = np.arange(a, b)
         cols = t - SLOPE * rows
-        tr = rows[:, None] + _TAP_ROWS
-        tc = cols[:, None] + _TAP_COLS
-        inside = ((tr >= 0) & (tc >= 0) & (tc < self.width)).astype(np.float32)
-        h, skip = m.first(m.embed_taps(self.pixels[tr + _PAD_TOP, tc + _PAD_SIDE], inside))
-        slots = [(t - k) % ring for k in range(4)]
+        h, skip = self._embed(rows, cols)
         if a == lo:  # the idle rows next to the step's active rows read as zeros (the border)
             for cache in self.caches:
-                cache[slots[0], lo] = 0.0
+                cache[t % self.ring, lo] = 0.0
                 if hi + 2 <= self.height:
-                    cache[slots[0], hi + 2] = 0.0
-        for i, cache in enumerate(self.caches):
-            e = m.lookup_elu(m.elu_h[i], h)
-            cache[slots[0], a + 1:b + 1] = e
-            taps = np.concatenate([cache[slots[3], a:b], cache[slots[2], a:b],
-                                   cache[slots[1], a:b], cache[slots[1], a + 1:b + 1], e], 1)
-            h = m.block(i, taps, h)
-        return rows, cols, m.last(h, skip)
+                    cache[t % self.ring, hi + 2] = 0.0
+        return rows, cols, self._layers(t, a, b, h, skip)
 
     def _sum_earlier(self, t: int) -> list[np.ndarray] | None:
         """Every layer's accumulators of step t's taps on earlier steps (the first 4C of
@@ -148,10 +164,7 @@ class Wavefront:
         cols = steps - SLOPE * rows
         if not len(rows):
             return rows, cols, np.zeros((0, 10 * m.mixtures))
-        tr = rows[:, None] + _TAP_ROWS
-        tc = cols[:, None] + _TAP_COLS
-        inside = ((tr >= 0) & (tc >= 0) & (tc < self.width)).astype(np.float32)
-        h, skip = m.first(m.embed_taps(self.pixels[tr + _PAD_TOP, tc + _PAD_SIDE], inside))
+        h, skip = self._embed(rows, cols)
         # the idle rows next to each step's active rows read as zeros (the image's border)
         idle_slots = np.concatenate([t % ring, t % ring])
         idle_rows = np.concatenate([lo, hi + 2])
@@ -161,23 +174,12 @@ class Wavefront:
             earlier = self._earlier(t0)
             for cache in self.caches:
                 cache[idle_slots, idle_rows] = 0.0
-            slots = [(t0 - k) % ring for k in range(4)]
             first = int(lo[0])
 
             def run(part: slice) -> np.ndarray:  # rows are independent within a step
-                a, b = first + part.start, first + part.stop
-                hp = h[part]
-                for i, cache in enumerate(self.caches):
-                    e = m.lookup_elu(m.elu_h[i], hp)
-                    cache[slots[0], a + 1:b + 1] = e
-                    if earlier is not None:  # the earlier steps' taps were summed ahead
-                        hp = m.block(i, e, hp, earlier[i][part])
-                        continue
-                    taps = np.concatenate([cache[slots[3], a:b], cache[slots[2], a:b],
-                                           cache[slots[1], a:b], cache[slots[1], a + 1:b + 1],
-                                           e], 1)
-                    hp = m.block(i, taps, hp)
-                return m.last(hp, None if skip is None else skip[part])
+                return self._layers(t0, first + part.start, first + part.stop, h[part],
+                                    None if skip is None else skip[part],
+                                    None if earlier is None else [e[part] for e in earlier])
 
             if self.split is None:
                 return rows, cols, run(slice(0, len(rows)))
